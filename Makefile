@@ -1,0 +1,46 @@
+# Two commands for a fresh machine (Python 3.11, Node 20, npm):
+#   make run   - set up, start Azurite and the local Functions host on http://127.0.0.1:7071
+#   make test  - set up, then lint, type-check and run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 7071
+
+.PHONY: run test lint typecheck pytest bench deps clean
+
+deps: $(VENV)/.installed node_modules/.installed local.settings.json
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+local.settings.json:
+	cp local.settings.example.json local.settings.json
+
+run: deps
+	$(PY) -m devhost --port $(PORT) --azurite
+
+lint: deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: deps
+	$(PY) -m mypy .
+
+pytest: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: deps
+	$(PY) -m bench.connector
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache

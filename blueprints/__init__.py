@@ -1,0 +1,1 @@
+"""Thin Azure Functions triggers. Each one converts the platform's objects and calls `shared`."""

@@ -1,0 +1,1 @@
+"""Invoice Bridge services. Nothing in this package imports `azure.functions`."""

@@ -1,0 +1,171 @@
+"""The one adapter for Azure Storage (tables and queues).
+
+Connections follow the Azure Functions convention, so the app and the platform read the same
+settings: `<name>` holds a connection string (Azurite locally), or `<name>__accountName` /
+`<name>__tableServiceUri` / `<name>__queueServiceUri` select identity-based access with
+`DefaultAzureCredential` (`<name>__clientId` picks a user-assigned managed identity).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+from azure.core.exceptions import ResourceExistsError
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
+from azure.data.tables import TableClient, TableServiceClient
+
+from shared.config import ConfigError
+from shared.timing import round_trip
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.storage.queue import QueueClient, QueueServiceClient
+
+# Fail fast instead of letting a request hang on an unreachable account: the caller gets a 503 and
+# Logic Apps retries, which is better than a connector call that times out after minutes.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "connection_timeout": 5,
+    "read_timeout": 20,
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+}
+
+
+POOL_SIZE = 64
+"""Connections kept open per endpoint: above the worker's thread count, so no request waits for one."""
+
+
+class TimedTransport(RequestsTransport):
+    """HTTP transport that records the wall time of every round trip (retries included) in
+    `shared.timing`, over one pooled session."""
+
+    def __init__(self) -> None:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        super().__init__(session=session, session_owner=True)
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        with round_trip():
+            return super().send(request, **kwargs)
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    name: str
+    connection_string: str | None = None
+    table_url: str | None = None
+    queue_url: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, name: str, env: Mapping[str, str] | None = None) -> StorageConnection:
+        env = os.environ if env is None else env
+        conn = env.get(name, "").strip()
+        if conn:
+            return cls(name=name, connection_string=conn)
+        account = env.get(f"{name}__accountName", "").strip()
+        table_url = env.get(f"{name}__tableServiceUri", "").strip() or (
+            f"https://{account}.table.core.windows.net" if account else ""
+        )
+        queue_url = env.get(f"{name}__queueServiceUri", "").strip() or (
+            f"https://{account}.queue.core.windows.net" if account else ""
+        )
+        if not table_url and not queue_url:
+            raise ConfigError(
+                f"storage connection {name} is not configured: set {name} to a connection string, "
+                f"or {name}__accountName for identity-based access"
+            )
+        return cls(
+            name=name,
+            table_url=table_url or None,
+            queue_url=queue_url or None,
+            client_id=env.get(f"{name}__clientId") or None,
+        )
+
+    def credential(self) -> TokenCredential:
+        from azure.identity import DefaultAzureCredential
+
+        if self.client_id:
+            return DefaultAzureCredential(managed_identity_client_id=self.client_id)
+        return DefaultAzureCredential()
+
+
+class StorageAccount:
+    """Clients for one storage account, shared by every request of the process (they are thread-safe).
+
+    Tables are created on first use, once per process, so a fresh Azurite or a new account needs
+    no set-up step.
+    """
+
+    def __init__(self, connection: StorageConnection, *, table_prefix: str = "") -> None:
+        self.connection = connection
+        self.table_prefix = table_prefix
+        self._lock = threading.Lock()
+        self._tables: dict[str, TableClient] = {}
+        self._table_service: TableServiceClient | None = None
+        self._queue_service: QueueServiceClient | None = None
+
+    @property
+    def table_service(self) -> TableServiceClient:
+        if self._table_service is None:
+            options = {**CLIENT_OPTIONS, "transport": TimedTransport()}
+            conn = self.connection
+            if conn.connection_string:
+                service = TableServiceClient.from_connection_string(conn.connection_string, **options)
+            elif conn.table_url:
+                service = TableServiceClient(endpoint=conn.table_url, credential=conn.credential(), **options)
+            else:
+                raise ConfigError(f"storage connection {conn.name} has no table endpoint")
+            self._table_service = service
+        return self._table_service
+
+    @property
+    def queue_service(self) -> QueueServiceClient:
+        if self._queue_service is None:
+            from azure.storage.queue import QueueServiceClient
+
+            options = {**CLIENT_OPTIONS, "transport": TimedTransport()}
+            conn = self.connection
+            if conn.connection_string:
+                service = QueueServiceClient.from_connection_string(conn.connection_string, **options)
+            elif conn.queue_url:
+                service = QueueServiceClient(account_url=conn.queue_url, credential=conn.credential(), **options)
+            else:
+                raise ConfigError(f"storage connection {conn.name} has no queue endpoint")
+            self._queue_service = service
+        return self._queue_service
+
+    def table(self, name: str) -> TableClient:
+        full_name = f"{self.table_prefix}{name}"
+        client = self._tables.get(full_name)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._tables.get(full_name)
+            if client is None:
+                try:
+                    self.table_service.create_table(full_name)
+                except ResourceExistsError:
+                    pass
+                client = self.table_service.get_table_client(full_name)
+                self._tables[full_name] = client
+        return client
+
+    def queue(self, name: str) -> QueueClient:
+        client = self.queue_service.get_queue_client(name)
+        try:
+            client.create_queue()
+        except ResourceExistsError:
+            pass
+        return client
+
+    def ping(self) -> None:
+        """One cheap call that proves the table endpoint answers and our credentials are accepted."""
+        next(iter(self.table_service.list_tables(results_per_page=1).by_page()), None)
