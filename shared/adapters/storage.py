@@ -8,9 +8,10 @@ settings: `<name>` holds a connection string (Azurite locally), or `<name>__acco
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ POOL_SIZE = 64
 """Connections kept open per endpoint: above the worker's thread count, so no request waits for one."""
 
 
-class TimedTransport(RequestsTransport):
+class TimedTransport(RequestsTransport):  # type: ignore[misc]
     """HTTP transport that records the wall time of every round trip (retries included) in
     `shared.timing`, over one pooled session."""
 
@@ -51,9 +52,10 @@ class TimedTransport(RequestsTransport):
         session.mount("https://", adapter)
         super().__init__(session=session, session_owner=True)
 
-    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         with round_trip():
-            return super().send(request, **kwargs)
+            response: HttpResponse = super().send(request, **kwargs)
+        return response
 
 
 @dataclass(frozen=True)
@@ -150,20 +152,20 @@ class StorageAccount:
         with self._lock:
             client = self._tables.get(full_name)
             if client is None:
-                try:
+                with contextlib.suppress(ResourceExistsError):
                     self.table_service.create_table(full_name)
-                except ResourceExistsError:
-                    pass
                 client = self.table_service.get_table_client(full_name)
                 self._tables[full_name] = client
         return client
 
+    def table_ref(self, name: str) -> Callable[[], TableClient]:
+        """A table fetched (and created) on first use, so building services needs no network."""
+        return lambda: self.table(name)
+
     def queue(self, name: str) -> QueueClient:
         client = self.queue_service.get_queue_client(name)
-        try:
+        with contextlib.suppress(ResourceExistsError):
             client.create_queue()
-        except ResourceExistsError:
-            pass
         return client
 
     def ping(self) -> None:

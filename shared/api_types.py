@@ -1,0 +1,44 @@
+"""Framework-neutral HTTP request and response, so services never see `azure.functions`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    """Header names lower-cased."""
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json_bytes(self) -> bytes:
+        return dumps(self.body).encode("utf-8")
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        # Hours and quantities travel as JSON numbers. They carry at most 4 decimals and stay far
+        # below 2**53, where a float's shortest repr is exactly the decimal's text (1.25 -> 1.25).
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(body: Any) -> str:
+    return json.dumps(body, default=_default, ensure_ascii=False, separators=(",", ":"))

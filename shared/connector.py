@@ -1,0 +1,213 @@
+"""The three connector actions as plain services: record work, and list it back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.errors import FieldError, validation_failed
+from shared.keys import Principal
+from shared.validation import (
+    ORDER_COLUMNS,
+    ActivityRecordingIn,
+    ListAssignmentsIn,
+    PositionNoteIn,
+    check_span,
+)
+from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, Kind, WorkQuery, WorkRecord, WorkRepository
+
+_IDS = uuid.UUID("5f0c8b1e-6a43-4c39-9d55-2b7f3f1d2a10")
+
+ASSIGNMENT_TYPES: dict[Kind, tuple[int, str]] = {
+    ACTIVITY_RECORDING: (1, "Activity recording"),
+    POSITION_NOTE: (2, "Position note"),
+}
+
+
+def record_id(tenant: str, operation: str, generation: str | None) -> str:
+    """A new id; derived from the idempotency generation when there is one, so that a retried
+    request after a crash lands on the record the first attempt may already have written."""
+    if generation is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_IDS, f"{tenant}\n{operation}\n{generation}"))
+
+
+class ConnectorService:
+    def __init__(self, work: WorkRepository, *, clock: Callable[[], datetime]) -> None:
+        self._work = work
+        self._clock = clock
+
+    def create_activity_recording(
+        self, who: Principal, data: ActivityRecordingIn, generation: str | None = None
+    ) -> str:
+        _check(data.dateFrom, data.dateTo, data)
+        record = WorkRecord(
+            tenant=who.tenant,
+            record_id=record_id(who.tenant, ACTIVITY_RECORDING, generation),
+            kind=ACTIVITY_RECORDING,
+            key_id=who.key_id,
+            recorded_by=who.name,
+            created_at=self._clock(),
+            date_from=data.dateFrom,
+            date_to=data.dateTo,
+            quantity=data.Quantity,
+            book_text=data.bookText,
+            note_text=data.noteText,
+            ticket_id=data.ticketID,
+            project_id=data.projectId,
+            project_phase_id=data.projectPhaseId,
+            project_phase_task_id=data.projectPhaseTaskId,
+        )
+        return self._add(record)
+
+    def create_position_note(self, who: Principal, data: PositionNoteIn, generation: str | None = None) -> str:
+        _check(data.dateFrom, data.dateTo, data)
+        record = WorkRecord(
+            tenant=who.tenant,
+            record_id=record_id(who.tenant, POSITION_NOTE, generation),
+            kind=POSITION_NOTE,
+            key_id=who.key_id,
+            recorded_by=who.name,
+            created_at=self._clock(),
+            date_from=data.dateFrom,
+            date_to=data.dateTo,
+            pause=data.pause or timedelta(0),
+            no_invoice=data.noInvoice,
+            extra_charge=data.extraCharge,
+            hint=data.hint,
+            username=data.username,
+            ticket_id=data.ticketID,
+            ticket_position_id=data.ticketPositionID,
+            service_contract_id=data.serviceContractID,
+        )
+        return self._add(record)
+
+    def _add(self, record: WorkRecord) -> str:
+        # With a derived id, "exists already" means an earlier attempt of this very request wrote it.
+        self._work.add(record)
+        return record.record_id
+
+    def list_assignments(self, who: Principal, data: ListAssignmentsIn) -> dict[str, Any]:
+        filters = data.AdditionalSearchData
+        query = WorkQuery()
+        wanted_users: set[str] = set()
+        if filters is not None:
+            kinds: set[Kind] = set()
+            if filters.ShowActivityRecordings:
+                kinds.add(ACTIVITY_RECORDING)
+            if filters.ShowPositionNotes:
+                kinds.add(POSITION_NOTE)
+            project = filters.Project.strip() if filters.Project else None
+            if project is not None and not (project.isdigit() and int(project) > 0):
+                raise validation_failed(
+                    [FieldError("AdditionalSearchData.Project", "must be a project id (a positive whole number)")]
+                )
+            if filters.DateTimeFrom and filters.DateTimeTo and filters.DateTimeTo <= filters.DateTimeFrom:
+                raise validation_failed([FieldError("AdditionalSearchData.DateTimeTo", "must be after DateTimeFrom")])
+            query = WorkQuery(
+                kinds=frozenset(kinds) or query.kinds,
+                starts_at_or_after=filters.DateTimeFrom,
+                ends_at_or_before=filters.DateTimeTo,
+                ticket_id=filters.TicketId,
+                service_contract_id=filters.ServiceContractId,
+                project_id=int(project) if project else None,
+                no_invoice=None if filters.IsInvoice is None else not filters.IsInvoice,
+            )
+            wanted_users = {u.strip().casefold() for u in (filters.UserIds or "").split(",") if u.strip()}
+
+        records = self._work.query(who.tenant, query)
+        total = len(records) if query.unfiltered else self._work.count(who.tenant)
+        if wanted_users:
+            records = [r for r in records if r.user_name.casefold() in wanted_users]
+        if data.Search and data.Search.strip():
+            needle = data.Search.strip().casefold()
+            records = [r for r in records if needle in _haystack(r)]
+
+        column = ORDER_COLUMNS[data.OrderColumns]
+        records.sort(key=lambda r: r.record_id)
+        records.sort(key=lambda r: r.created_at)
+        records.sort(key=_SORT_KEYS[column], reverse=not data.OrderByAsc)
+        page = records if data.TakeAll else records[data.Skip : data.Skip + data.PageSize]
+        return {
+            "Count": total,
+            "Filtered": len(records),
+            "OwnHours": sum((r.hours for r in records if r.key_id == who.key_id), Decimal(0)),
+            "TotalHours": sum((r.hours for r in records), Decimal(0)),
+            "Results": [assignment(r) for r in page],
+        }
+
+
+def _check(date_from: datetime, date_to: datetime, data: ActivityRecordingIn | PositionNoteIn) -> None:
+    errors = check_span(date_from, date_to, data.pause or timedelta(0))
+    if errors:
+        raise validation_failed(errors)
+
+
+def _haystack(r: WorkRecord) -> str:
+    parts = [r.record_id, r.book_text, r.note_text, r.hint, r.user_name, r.ticket_id, r.service_contract_id]
+    return "\n".join(str(p) for p in parts if p is not None).casefold()
+
+
+_SORT_KEYS: dict[str, Callable[[WorkRecord], Any]] = {
+    "CreationDate": lambda r: r.created_at,
+    "AlterationDate": lambda r: r.created_at,
+    "TicketId": lambda r: (r.ticket_id is not None, r.ticket_id or 0),
+    "UserName": lambda r: r.user_name.casefold(),
+    "Minutes": lambda r: r.minutes,
+    "MinAssignmentTime": lambda r: r.date_from,
+    "MaxAssignmentTime": lambda r: r.date_to,
+}
+
+
+def _iso(value: datetime) -> str:
+    text = value.isoformat(timespec="seconds")
+    return text.replace("+00:00", "Z") if value.utcoffset() is not None and not value.utcoffset() else text
+
+
+def assignment(r: WorkRecord) -> dict[str, Any]:
+    """One result item, shaped as the connector's `GetServiceAssignmentsDispatcher` response."""
+    type_id, type_name = ASSIGNMENT_TYPES[r.kind]
+    if r.kind == ACTIVITY_RECORDING:
+        quantity = r.quantity if r.quantity is not None else r.hours
+        title, text = r.book_text or "", r.note_text or ""
+    else:
+        quantity = r.hours
+        title, text = r.hint or "", r.hint or ""
+    billable = not r.no_invoice
+    item: dict[str, Any] = {
+        "CreationDate": _iso(r.created_at.astimezone(UTC)),
+        "AlterationDate": _iso(r.created_at.astimezone(UTC)),
+        "AssignmentId": r.record_id,
+        "AssignmentNumber": r.record_id,
+        "Assignmenttext": title,
+        "AssignmentPositionText": text,
+        "MinAssignmentTime": _iso(r.date_from),
+        "MaxAssignmentTime": _iso(r.date_to),
+        "PositionsUnits": {
+            "Minutes": r.minutes if billable else 0,
+            "Quantity": quantity if billable else Decimal(0),
+            "MinutesNoInvoice": 0 if billable else r.minutes,
+            "QuantityNoInvoice": Decimal(0) if billable else quantity,
+            "Pause": r.pause_minutes,
+        },
+        "UserInfo": {"UserName": r.user_name},
+        "Status": "Open",
+        "AssignmentType": {"ServiceAssignmentTypeId": type_id, "AssignmentTypeName": type_name},
+        "ExtraCharge": r.extra_charge,
+    }
+    if r.ticket_id is not None:
+        item["TicketId"] = r.ticket_id
+        ticket: dict[str, Any] = {"ticketId": r.ticket_id}
+        if r.service_contract_id is not None:
+            ticket["ServiceContractID"] = r.service_contract_id
+        item["Ticket"] = ticket
+    if r.service_contract_id is not None:
+        item["ServiceContractId"] = r.service_contract_id
+    if r.ticket_position_id is not None:
+        item["TicketPositionId"] = r.ticket_position_id
+    if r.project_id is not None:
+        item["ProjectId"] = r.project_id
+    return item

@@ -1,0 +1,165 @@
+"""`Idempotency-Key` handling for creates: Logic Apps retries timed-out and failed calls.
+
+- The first request with a key claims it (an insert, so exactly one concurrent request wins).
+- A repeat with the same key and body replays the first answer; with another body it gets 422;
+  while the first is still running it gets 409.
+- Keys are kept `ttl` (24 h); after that the key may be used afresh.
+
+Crash safety: a claim that is never completed (the worker died) is a lease that runs out. The next
+attempt takes the claim over and runs the action again with the same `generation` token. Actions
+derive the ids of what they create from that token, so the second run finds what the first one
+wrote instead of writing it twice. Only successful (2xx) answers are kept; a failed attempt
+releases the key so that a retry runs again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from shared.api_types import ApiResponse, dumps
+from shared.errors import BadRequest, Conflict, FieldError, Unprocessable
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    scope: str
+    key_hash: str
+    fingerprint: str
+    status: Literal["INPROGRESS", "COMPLETED"]
+    generation: str
+    lease_until: datetime
+    expires_at: datetime
+    response_status: int = 0
+    response_body: str = ""
+    version: object | None = None
+
+
+class IdempotencyRepository(Protocol):
+    def insert(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """The stored record with its version, or None when one exists already."""
+        ...
+
+    def get(self, scope: str, key_hash: str) -> IdempotencyRecord | None: ...
+
+    def replace(self, record: IdempotencyRecord, version: object) -> IdempotencyRecord | None:
+        """The stored record, or None when `version` is no longer current."""
+        ...
+
+    def delete(self, record: IdempotencyRecord) -> None: ...
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """Digest of the request body as data: key order and whitespace do not make it a different body."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
+        raise BadRequest(
+            f"The {HEADER} header is invalid.",
+            [FieldError(HEADER, f"must be 1-{MAX_KEY_LENGTH} visible ASCII characters without spaces")],
+        )
+    return key
+
+
+class Idempotency:
+    def __init__(
+        self,
+        repository: IdempotencyRepository,
+        *,
+        clock: Callable[[], datetime],
+        ttl: timedelta = timedelta(hours=24),
+        lease: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self._repo = repository
+        self._clock = clock
+        self._ttl = ttl
+        self._lease = lease
+
+    def run(
+        self,
+        scope: str,
+        operation: str,
+        key: str,
+        body_fingerprint: str,
+        action: Callable[[str], ApiResponse],
+    ) -> ApiResponse:
+        key_hash = hashlib.sha256(f"{operation}\n{check_key(key)}".encode()).hexdigest()
+        claim = self._claim(scope, key_hash, body_fingerprint)
+        if isinstance(claim, ApiResponse):
+            return claim
+        try:
+            response = action(claim.generation)
+        except BaseException:
+            self._release(claim)
+            raise
+        if 200 <= response.status < 300:
+            done = replace(
+                claim, status="COMPLETED", response_status=response.status, response_body=dumps(response.body)
+            )
+            # If this fails our lease ran out and another attempt owns the key; it will find what we
+            # created through the shared generation token, so there is nothing to undo here.
+            self._repo.replace(done, claim.version)
+        else:
+            self._release(claim)
+        return response
+
+    def _claim(self, scope: str, key_hash: str, body_fingerprint: str) -> IdempotencyRecord | ApiResponse:
+        for _ in range(10):
+            now = self._clock()
+            fresh = IdempotencyRecord(
+                scope=scope,
+                key_hash=key_hash,
+                fingerprint=body_fingerprint,
+                status="INPROGRESS",
+                generation=uuid.uuid4().hex,
+                lease_until=now + self._lease,
+                expires_at=now + self._ttl,
+            )
+            stored = self._repo.insert(fresh)
+            if stored is not None:
+                return stored
+            existing = self._repo.get(scope, key_hash)
+            if existing is None:
+                continue  # released between our insert and our read: try to claim again
+            if existing.expires_at <= now:
+                taken = self._repo.replace(fresh, existing.version)
+            elif existing.fingerprint != body_fingerprint:
+                raise Unprocessable(
+                    f"This {HEADER} was already used with a different request body.",
+                    [FieldError(HEADER, "was used before with a different body; use a new key for a new request")],
+                )
+            elif existing.status == "COMPLETED":
+                return ApiResponse(
+                    existing.response_status, json.loads(existing.response_body), {REPLAY_HEADER: "true"}
+                )
+            elif existing.lease_until > now:
+                wait = max(1, int((existing.lease_until - now).total_seconds()) + 1)
+                raise Conflict(
+                    f"A request with this {HEADER} is still being processed; retry later.",
+                    headers={"Retry-After": str(wait)},
+                )
+            else:
+                # The earlier attempt died mid-way. Take over with its generation, so the action
+                # recognises what that attempt already wrote.
+                taken = self._repo.replace(replace(existing, lease_until=now + self._lease), existing.version)
+            if taken is not None:
+                return taken
+        raise Conflict(f"A request with this {HEADER} is still being processed; retry later.")
+
+    def _release(self, claim: IdempotencyRecord) -> None:
+        # Best effort: a claim we fail to release runs out with its lease.
+        with contextlib.suppress(Exception):
+            self._repo.delete(claim)

@@ -1,0 +1,87 @@
+"""Management CLI: `python -m shared.manage keys create|list|revoke`.
+
+Reads the same settings as the app (environment, else ./local.settings.json), so on a laptop it
+talks to the Azurite that `make run` started, and in Azure to the app's storage account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shared.config import ConfigError, load_local_settings
+from shared.container import build
+from shared.errors import ApiError
+from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, ApiKey
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m shared.manage", description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default="local.settings.json", help="local settings file (default: %(default)s)")
+    groups = parser.add_subparsers(dest="group", required=True)
+    keys = groups.add_parser("keys", help="API keys (connections)").add_subparsers(dest="command", required=True)
+
+    create = keys.add_parser("create", help="create a key; prints it once, alone on the last line")
+    create.add_argument("--tenant", required=True, help="the company the key records work for")
+    create.add_argument("--name", default="", help="who uses it, e.g. 'Dispatch Logic App'")
+    create.add_argument(
+        "--rights",
+        default=",".join(CONNECTOR_RIGHTS),
+        help=f"comma-separated, from: {', '.join(sorted(KNOWN_RIGHTS))} (default: the connector actions)",
+    )
+    create.add_argument("--limit", type=int, default=None, help="calls per period (default: 100)")
+    create.add_argument("--period", type=int, default=None, help="period in seconds (default: 60)")
+
+    listing = keys.add_parser("list", help="list a tenant's keys (never the keys themselves)")
+    listing.add_argument("--tenant", required=True)
+
+    revoke = keys.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    return parser
+
+
+def _describe(key: ApiKey) -> str:
+    state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+    return (
+        f"{key.key_id}  {key.name!r}  rights={','.join(sorted(key.rights))}  "
+        f"limit={key.limit}/{key.period_seconds}s  created={key.created_at:%Y-%m-%d %H:%M}  {state}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        load_local_settings(Path(args.settings))
+        keys = build().keys
+        if args.command == "create":
+            key, raw = keys.create(
+                args.tenant,
+                name=args.name,
+                rights=args.rights.split(","),
+                limit=args.limit,
+                period_seconds=args.period,
+            )
+            print(f"Created {_describe(key)}")
+            print("Store the key now; it is shown only this once:")
+            print(raw)
+        elif args.command == "list":
+            found = keys.list(args.tenant)
+            for key in found:
+                print(_describe(key))
+            if not found:
+                print(f"No keys for tenant {args.tenant}.")
+        elif args.command == "revoke":
+            print(f"Revoked {_describe(keys.revoke(args.key_id))}")
+    except ApiError as error:
+        details = "; ".join(f"{e.field} {e.message}" for e in error.errors)
+        print(f"error: {error.message}{' ' + details if details else ''}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Repositories: small classes that keep one kind of record in Table storage."""

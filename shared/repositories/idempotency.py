@@ -1,0 +1,83 @@
+"""Idempotency claims in the `Idempotency` table: PartitionKey = tenant, RowKey = hash of operation and key."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.idempotency import IdempotencyRecord
+
+
+class TableIdempotencyRepository:
+    def __init__(self, table: Callable[[], TableClient]) -> None:
+        self._table = table
+
+    def insert(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        try:
+            metadata = self._table().create_entity(_to_entity(record))
+        except ResourceExistsError:
+            return None
+        return _with_version(record, metadata)
+
+    def get(self, scope: str, key_hash: str) -> IdempotencyRecord | None:
+        try:
+            entity = self._table().get_entity(scope, key_hash)
+        except ResourceNotFoundError:
+            return None
+        return IdempotencyRecord(
+            scope=scope,
+            key_hash=key_hash,
+            fingerprint=entity["Fingerprint"],
+            status=entity["Status"],
+            generation=entity["Generation"],
+            lease_until=entity["LeaseUntil"],
+            expires_at=entity["ExpiresAt"],
+            response_status=int(entity.get("ResponseStatus", 0)),
+            response_body=entity.get("ResponseBody", ""),
+            version=entity.metadata["etag"],
+        )
+
+    def replace(self, record: IdempotencyRecord, version: object) -> IdempotencyRecord | None:
+        try:
+            metadata = self._table().update_entity(
+                _to_entity(record),
+                mode=UpdateMode.REPLACE,
+                etag=str(version),
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return _with_version(record, metadata)
+
+    def delete(self, record: IdempotencyRecord) -> None:
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._table().delete_entity(
+                record.scope,
+                record.key_hash,
+                etag=str(record.version),
+                match_condition=MatchConditions.IfNotModified,
+            )
+
+
+def _with_version(record: IdempotencyRecord, metadata: Any) -> IdempotencyRecord:
+    return replace(record, version=metadata["etag"])
+
+
+def _to_entity(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "PartitionKey": record.scope,
+        "RowKey": record.key_hash,
+        "Fingerprint": record.fingerprint,
+        "Status": record.status,
+        "Generation": record.generation,
+        "LeaseUntil": record.lease_until,
+        "ExpiresAt": record.expires_at,
+        "ResponseStatus": record.response_status,
+        "ResponseBody": record.response_body,
+    }

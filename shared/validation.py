@@ -1,0 +1,299 @@
+"""Request bodies of the connector actions, and the rules their fields follow.
+
+The models mirror `apiDefinition.swagger.json` of the certified "Tesseron Invoice" connector (field
+names, required fields); the rules are what users of a time-recording API expect. Every error names
+the field and the rule, so a Logic Apps run history says what to fix.
+
+Values arrive from JSON as Power Automate sends them: booleans may be the strings "true"/"false",
+ids may be digit strings, numbers are parsed as `Decimal` (never float).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from shared.errors import BadRequest, FieldError, validation_failed
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_SPAN = timedelta(days=31)
+MAX_ID = 2**53 - 1  # what a JSON number carries exactly in every client (Logic Apps included)
+MAX_QUANTITY = Decimal("1000000")
+
+
+def _fail(rule: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid", rule)
+
+
+def _tz(info: ValidationInfo) -> ZoneInfo:
+    context = info.context or {}
+    tz = context.get("tz")
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo("Europe/Berlin")
+
+
+def parse_datetime(value: Any, tz: ZoneInfo) -> datetime:
+    """ISO 8601 with an offset or `Z`; without one, local time in `tz` (which must exist and be
+    unambiguous there: billing an hour twice, or not at all, at a DST change is worse than asking)."""
+    if not isinstance(value, str):
+        raise _fail("must be an ISO 8601 date-time string, e.g. 2024-05-01T08:00:00+02:00")
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail("must be an ISO 8601 date-time, e.g. 2024-05-01T08:00:00+02:00 or 2024-05-01T06:00:00Z") from None
+    if parsed.tzinfo is None:
+        local = parsed.replace(tzinfo=tz)
+        back = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if back != parsed:
+            raise _fail(f"does not exist in {tz.key} (clocks skip it at a daylight saving change); add an offset")
+        other = parsed.replace(tzinfo=tz, fold=1)
+        if other.utcoffset() != local.utcoffset():
+            raise _fail(f"happens twice in {tz.key} (daylight saving change); add an offset")
+        parsed = local
+    if not EARLIEST <= parsed < LATEST:
+        raise _fail("must lie between 2000-01-01 and 2100-01-01")
+    return parsed
+
+
+def _datetime(value: Any, info: ValidationInfo) -> datetime:
+    return parse_datetime(value, _tz(info))
+
+
+def _datetime_or_epoch(value: Any, info: ValidationInfo) -> datetime:
+    # The connector declares AdditionalSearchData.DateTimeTo as an integer: take Unix seconds too.
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            parsed = datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _fail("must be an ISO 8601 date-time or Unix seconds") from None
+        if not EARLIEST <= parsed < LATEST:
+            raise _fail("must lie between 2000-01-01 and 2100-01-01")
+        return parsed
+    return parse_datetime(value, _tz(info))
+
+
+def _positive_id(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _fail("must be a positive whole number")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if not isinstance(value, int):
+        raise _fail("must be a positive whole number")
+    if not 1 <= value <= MAX_ID:
+        raise _fail(f"must be a positive whole number no larger than {MAX_ID}")
+    return value
+
+
+def _whole(minimum: int, maximum: int) -> PlainValidator:
+    def check(value: Any) -> int:
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail("must be a whole number")
+        if not minimum <= value <= maximum:
+            raise _fail(f"must be between {minimum} and {maximum}")
+        return value
+
+    return PlainValidator(check, json_schema_input_type=int)
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _fail("must be true or false")
+
+
+_CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?")
+_ISO_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", re.IGNORECASE)
+
+
+def parse_pause(value: Any) -> timedelta:
+    """`HH:MM`, `HH:MM:SS`, whole minutes (number or digits) or an ISO 8601 duration (`PT30M`)."""
+    rule = "must be HH:MM, HH:MM:SS, whole minutes or an ISO 8601 duration such as PT30M"
+    if isinstance(value, bool):
+        raise _fail(rule)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise _fail("must not be negative")
+        return timedelta(minutes=value)
+    if not isinstance(value, str):
+        raise _fail(rule)
+    text = value.strip()
+    if text.isdigit():
+        return timedelta(minutes=int(text))
+    clock = _CLOCK.fullmatch(text)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        return timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
+    iso = _ISO_DURATION.fullmatch(text)
+    if iso and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
+        days, hours, minutes, seconds = (int(g or 0) for g in iso.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    raise _fail(rule)
+
+
+def _quantity(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise _fail("must be a number")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise _fail("must be a number") from None
+    if not number.is_finite() or not Decimal(0) <= number <= MAX_QUANTITY:
+        raise _fail(f"must be between 0 and {MAX_QUANTITY}")
+    if number.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise _fail("must have at most 4 decimal places")
+    return number
+
+
+def _text(max_length: int) -> PlainValidator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _fail("must be a string")
+        if len(value) > max_length:
+            raise _fail(f"must be at most {max_length} characters")
+        if any(ord(c) < 32 and c not in "\t\r\n" for c in value):
+            raise _fail("must not contain control characters")
+        return value
+
+    return PlainValidator(check, json_schema_input_type=str)
+
+
+DateTimeField = Annotated[datetime, PlainValidator(_datetime, json_schema_input_type=str)]
+DateTimeOrEpoch = Annotated[datetime, PlainValidator(_datetime_or_epoch, json_schema_input_type=str)]
+PositiveId = Annotated[int, PlainValidator(_positive_id, json_schema_input_type=int)]
+Flag = Annotated[bool, PlainValidator(_flag, json_schema_input_type=bool)]
+Pause = Annotated[timedelta, PlainValidator(lambda v: parse_pause(v), json_schema_input_type=str)]
+QuantityValue = Annotated[Decimal, PlainValidator(_quantity, json_schema_input_type=float)]
+ShortText = Annotated[str, _text(256)]
+Text = Annotated[str, _text(1000)]
+LongText = Annotated[str, _text(8000)]
+
+
+class _Body(BaseModel):
+    # Unknown fields are ignored: flows built for newer connector versions must keep working.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ActivityRecordingIn(_Body):
+    dateFrom: DateTimeField
+    dateTo: DateTimeField
+    Quantity: QuantityValue | None = None
+    bookText: Text | None = None
+    noteText: LongText | None = None
+    ticketID: PositiveId | None = None
+    projectId: PositiveId | None = None
+    projectPhaseId: PositiveId | None = None
+    projectPhaseTaskId: PositiveId | None = None
+
+    @property
+    def pause(self) -> timedelta:
+        return timedelta(0)
+
+
+class PositionNoteIn(_Body):
+    dateFrom: DateTimeField
+    dateTo: DateTimeField
+    noInvoice: Flag
+    extraCharge: Flag
+    pause: Pause | None = None
+    hint: Text | None = None
+    username: ShortText | None = None
+    ticketID: PositiveId | None = None
+    ticketPositionID: PositiveId | None = None
+    serviceContractID: PositiveId | None = None
+
+
+class SearchFilters(_Body):
+    ShowActivityRecordings: Flag | None = None
+    ShowPositionNotes: Flag | None = None
+    DateTimeFrom: DateTimeOrEpoch | None = None
+    DateTimeTo: DateTimeOrEpoch | None = None
+    IsInvoice: Flag | None = None
+    TicketId: PositiveId | None = None
+    ServiceContractId: PositiveId | None = None
+    UserIds: Text | None = None
+    Project: ShortText | None = None
+
+
+ORDER_COLUMNS = {
+    1: "CreationDate",
+    2: "AlterationDate",
+    3: "TicketId",
+    4: "UserName",
+    5: "Minutes",
+    6: "MinAssignmentTime",
+    7: "MaxAssignmentTime",
+}
+
+
+class ListAssignmentsIn(_Body):
+    # The connector marks these required and always sends them; plain HTTP callers get its defaults.
+    Skip: Annotated[int, _whole(0, 10_000_000)] = 0
+    PageSize: Annotated[int, _whole(1, 1000)] = 50
+    OrderByAsc: Flag = False
+    OrderColumns: Annotated[int, _whole(1, len(ORDER_COLUMNS))] = 6
+    TakeAll: Flag = False
+    Search: ShortText | None = None
+    AdditionalSearchData: SearchFilters | None = None
+
+
+def check_span(date_from: datetime, date_to: datetime, pause: timedelta) -> list[FieldError]:
+    errors = []
+    if date_to <= date_from:
+        errors.append(FieldError("dateTo", "must be after dateFrom"))
+    elif date_to - date_from > MAX_SPAN:
+        errors.append(FieldError("dateTo", f"must be at most {MAX_SPAN.days} days after dateFrom"))
+    elif pause >= date_to - date_from:
+        errors.append(FieldError("pause", "must be shorter than the time between dateFrom and dateTo"))
+    return errors
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise BadRequest("The request body must be a JSON object.", [FieldError("body", "is required")])
+    try:
+        data = json.loads(body.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError:
+        raise BadRequest("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
+    except json.JSONDecodeError as exc:
+        rule = f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise BadRequest(f"The request body {rule}.", [FieldError("body", rule)]) from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
+    return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], data: dict[str, Any], tz: ZoneInfo) -> M:
+    try:
+        return model.model_validate(data, context={"tz": tz})
+    except ValidationError as exc:
+        raise validation_failed([_field_error(e) for e in exc.errors(include_url=False)]) from None
+
+
+def _field_error(error: Any) -> FieldError:
+    name = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "missing":
+        return FieldError(name, "is required")
+    if error["type"] in ("model_type", "model_attributes_type"):
+        return FieldError(name, "must be a JSON object")
+    return FieldError(name, str(error["msg"]))

@@ -1,0 +1,92 @@
+"""Recorded work: activity recordings and position notes of a tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, Protocol
+
+Kind = Literal["ActivityRecording", "PositionNote"]
+ACTIVITY_RECORDING: Kind = "ActivityRecording"
+POSITION_NOTE: Kind = "PositionNote"
+
+
+@dataclass(frozen=True)
+class WorkRecord:
+    tenant: str
+    record_id: str
+    kind: Kind
+    key_id: str
+    """The connection that recorded it."""
+    recorded_by: str
+    created_at: datetime
+    date_from: datetime
+    """Aware, in the offset the caller gave (or the default zone's)."""
+    date_to: datetime
+    pause: timedelta = timedelta(0)
+    no_invoice: bool = False
+    extra_charge: bool = False
+    quantity: Decimal | None = None
+    book_text: str | None = None
+    note_text: str | None = None
+    hint: str | None = None
+    username: str | None = None
+    ticket_id: int | None = None
+    ticket_position_id: int | None = None
+    service_contract_id: int | None = None
+    project_id: int | None = None
+    project_phase_id: int | None = None
+    project_phase_task_id: int | None = None
+
+    @property
+    def worked(self) -> timedelta:
+        return self.date_to - self.date_from - self.pause
+
+    @property
+    def minutes(self) -> int:
+        """Worked minutes (span less pause), rounded half-up to whole minutes."""
+        seconds = Decimal(int(self.worked.total_seconds()))
+        return int((seconds / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    @property
+    def pause_minutes(self) -> int:
+        seconds = Decimal(int(self.pause.total_seconds()))
+        return int((seconds / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    @property
+    def hours(self) -> Decimal:
+        return (Decimal(self.minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    @property
+    def user_name(self) -> str:
+        return self.username or self.recorded_by
+
+
+@dataclass(frozen=True)
+class WorkQuery:
+    """What the store can filter on; free-text search and ordering happen in the service."""
+
+    kinds: frozenset[Kind] = frozenset({ACTIVITY_RECORDING, POSITION_NOTE})
+    starts_at_or_after: datetime | None = None
+    ends_at_or_before: datetime | None = None
+    ticket_id: int | None = None
+    service_contract_id: int | None = None
+    project_id: int | None = None
+    no_invoice: bool | None = None
+
+    @property
+    def unfiltered(self) -> bool:
+        return self == WorkQuery()
+
+
+class WorkRepository(Protocol):
+    def add(self, record: WorkRecord) -> bool:
+        """False when a record with that id exists already."""
+        ...
+
+    def get(self, tenant: str, record_id: str) -> WorkRecord | None: ...
+
+    def query(self, tenant: str, query: WorkQuery) -> list[WorkRecord]: ...
+
+    def count(self, tenant: str) -> int: ...
