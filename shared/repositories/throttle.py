@@ -45,7 +45,7 @@ class TableWindowStore:
         blob = entity.get("Stamps") or b""
         return decode(int(plain(entity.get("BaseMs", 0))), bytes(blob)), entity.metadata["etag"]
 
-    def save(self, key: str, stamps: list[int], version: object | None) -> bool:
+    def save(self, key: str, stamps: list[int], version: object | None) -> object | None:
         base, blob = encode(stamps)
         entity: dict[str, Any] = {
             "PartitionKey": key,
@@ -55,14 +55,15 @@ class TableWindowStore:
         }
         try:
             if version is None:
-                self._table().create_entity(entity)
+                metadata = self._table().create_entity(entity)
             else:
-                self._table().update_entity(
+                metadata = self._table().update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=str(version),
                     match_condition=MatchConditions.IfNotModified,
                 )
         except (ResourceExistsError, ResourceModifiedError):
-            return False
-        return True
+            return None
+        etag: object = metadata["etag"]
+        return etag
