@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
-from devhost.processes import run_azurite, run_devhost
 
+from devhost.processes import run_azurite, run_devhost
 from shared.container import build
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def run_level(base_url: str, keys: list[str], concurrency: int, total: int) -> t
 
     def worker(index: int) -> list[Sample]:
         local.session = requests.Session()
-        samples = []
+        samples: list[Sample] = []
         while True:
             with lock:
                 if next(counter, None) is None:

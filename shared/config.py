@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -63,19 +61,3 @@ class Settings:
             key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 15, minimum=0),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         )
-
-
-def load_local_settings(path: Path, env: MutableMapping[str, str] | None = None) -> bool:
-    """Copies `Values` of a local.settings.json into the environment, as `func start` does; variables
-    already set win. Returns whether the file existed."""
-    env = os.environ if env is None else env
-    if not path.is_file():
-        return False
-    try:
-        values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
-    except (json.JSONDecodeError, AttributeError):
-        raise ConfigError(f"{path} is not a valid local.settings.json") from None
-    for name, value in values.items():
-        if isinstance(value, str):
-            env.setdefault(name, value)
-    return True

@@ -7,13 +7,15 @@ talks to the Azurite that `make run` started, and in Azure to the app's storage 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from shared.config import ConfigError, load_local_settings
+from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
 from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, ApiKey
+from shared.local_settings import load_local_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +54,7 @@ def _describe(key: ApiKey) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        load_local_settings(Path(args.settings))
+        load_local_settings(Path(args.settings), os.environ)
         keys = build().keys
         if args.command == "create":
             key, raw = keys.create(
