@@ -17,7 +17,7 @@ from shared.validation import (
     PositionNoteIn,
     check_span,
 )
-from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, Kind, WorkQuery, WorkRecord, WorkRepository
+from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, Kind, WorkQuery, WorkRecord, WorkRepository, hours
 
 _IDS = uuid.UUID("5f0c8b1e-6a43-4c39-9d55-2b7f3f1d2a10")
 
@@ -134,8 +134,8 @@ class ConnectorService:
         return {
             "Count": total,
             "Filtered": len(records),
-            "OwnHours": sum((r.hours for r in records if r.key_id == who.key_id), Decimal(0)),
-            "TotalHours": sum((r.hours for r in records), Decimal(0)),
+            "OwnHours": hours(sum(r.minutes for r in records if r.key_id == who.key_id)),
+            "TotalHours": hours(sum(r.minutes for r in records)),
             "Results": [assignment(r) for r in page],
         }
 

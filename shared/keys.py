@@ -111,6 +111,7 @@ class KeyService:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ApiKey]] = {}
         self._lock = threading.Lock()
+        self._revocations = 0  # bumped by revoke(); a lookup that a revoke overtook is not cached
 
     def create(
         self,
@@ -172,6 +173,7 @@ class KeyService:
             key = replace(key, revoked_at=self._clock())
             self._repo.save(key)
         with self._lock:
+            self._revocations += 1
             self._cache.pop(key_id, None)
         return key
 
@@ -180,8 +182,10 @@ class KeyService:
         cached = self._cache.get(key_id)
         if cached and now - cached[0] < self._cache_seconds:
             return cached[1]
+        revocations = self._revocations
         key = self._repo.get(key_id)
         if key is not None and self._cache_seconds > 0:
             with self._lock:
-                self._cache[key_id] = (now, key)
+                if revocations == self._revocations:
+                    self._cache[key_id] = (now, key)
         return key

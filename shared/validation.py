@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -57,7 +57,9 @@ def parse_datetime(value: Any, tz: ZoneInfo) -> datetime:
         other = parsed.replace(tzinfo=tz, fold=1)
         if other.utcoffset() != local.utcoffset():
             raise _fail(f"happens twice in {tz.key} (daylight saving change); add an offset")
-        parsed = local
+        # A fixed offset, not the zone: Python subtracts two datetimes of the same zone by wall
+        # clock, which would count a night with a DST change an hour short or long.
+        parsed = local.replace(tzinfo=timezone(local.utcoffset() or timedelta(0)))
     if not EARLIEST <= parsed < LATEST:
         raise _fail("must lie between 2000-01-01 and 2100-01-01")
     return parsed
@@ -80,10 +82,15 @@ def _datetime_or_epoch(value: Any, info: ValidationInfo) -> datetime:
     return parse_datetime(value, _tz(info))
 
 
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for '²' and '٤', which int() reads or refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _positive_id(value: Any) -> int:
     if isinstance(value, bool):
         raise _fail("must be a positive whole number")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _is_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, Decimal) and value == value.to_integral_value():
         value = int(value)
@@ -96,7 +103,7 @@ def _positive_id(value: Any) -> int:
 
 def _whole(minimum: int, maximum: int) -> PlainValidator:
     def check(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value, re.ASCII):
             value = int(value)
         if isinstance(value, Decimal) and value == value.to_integral_value():
             value = int(value)
@@ -117,8 +124,8 @@ def _flag(value: Any) -> bool:
     raise _fail("must be true or false")
 
 
-_CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?")
-_ISO_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", re.IGNORECASE)
+_CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
+_ISO_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", re.IGNORECASE | re.ASCII)
 
 
 def parse_pause(value: Any) -> timedelta:
@@ -135,7 +142,7 @@ def parse_pause(value: Any) -> timedelta:
     if not isinstance(value, str):
         raise _fail(rule)
     text = value.strip()
-    if text.isdigit():
+    if _is_digits(text):
         return timedelta(minutes=int(text))
     clock = _CLOCK.fullmatch(text)
     if clock:
@@ -168,7 +175,7 @@ def _text(max_length: int) -> PlainValidator:
             raise _fail("must be a string")
         if len(value) > max_length:
             raise _fail(f"must be at most {max_length} characters")
-        if any(ord(c) < 32 and c not in "\t\r\n" for c in value):
+        if any((ord(c) < 32 and c not in "\t\r\n") or 127 <= ord(c) < 160 for c in value):
             raise _fail("must not contain control characters")
         return value
 
@@ -269,7 +276,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise BadRequest("The request body must be a JSON object.", [FieldError("body", "is required")])
     try:
-        data = json.loads(body.decode("utf-8"), parse_float=Decimal)
+        # utf-8-sig: some Windows clients start the body with a byte-order mark.
+        data = json.loads(body.decode("utf-8-sig"), parse_float=Decimal)
     except UnicodeDecodeError:
         raise BadRequest("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
     except json.JSONDecodeError as exc:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
 Kind = Literal["ActivityRecording", "PositionNote"]
 ACTIVITY_RECORDING: Kind = "ActivityRecording"
 POSITION_NOTE: Kind = "PositionNote"
+
+
+def hours(minutes: int) -> Decimal:
+    """Minutes as hours, rounded half-up to hundredths."""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,8 @@ class WorkRecord:
 
     @property
     def worked(self) -> timedelta:
-        return self.date_to - self.date_from - self.pause
+        # In UTC: elapsed time, whatever offsets or zones the two ends carry.
+        return self.date_to.astimezone(UTC) - self.date_from.astimezone(UTC) - self.pause
 
     @property
     def minutes(self) -> int:
@@ -56,7 +62,7 @@ class WorkRecord:
 
     @property
     def hours(self) -> Decimal:
-        return (Decimal(self.minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        return hours(self.minutes)
 
     @property
     def user_name(self) -> str:

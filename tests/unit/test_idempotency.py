@@ -1,0 +1,327 @@
+"""`Idempotency-Key`: a retried create answers like the first attempt and never records twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from shared.api_types import ApiResponse
+from shared.errors import ApiError, BadRequest, Conflict, Unprocessable
+from shared.idempotency import Idempotency, fingerprint
+from tests.unit.fakes import FakeClock, FakeIdempotencyRepository
+
+LEASE = timedelta(seconds=30)
+TTL = timedelta(hours=24)
+TENANT = "acme"
+OPERATION = "CreateInvoicePositionNote"
+BODY: dict[str, Any] = {"dateFrom": "2024-05-01T08:00:00Z", "dateTo": "2024-05-01T09:00:00Z", "hint": "mail"}
+PRINT = fingerprint(BODY)
+
+
+class Action:
+    """A create action that records every generation it ran with and answers with a fresh id."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.runs: list[str] = []
+
+    def __call__(self, generation: str) -> ApiResponse:
+        self.runs.append(generation)
+        return ApiResponse(
+            self.status, {"Message": "Position note created.", "Success": True, "invoiceNoteId": f"n{len(self.runs)}"}
+        )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def repo() -> FakeIdempotencyRepository:
+    return FakeIdempotencyRepository()
+
+
+@pytest.fixture
+def idem(repo: FakeIdempotencyRepository, clock: FakeClock) -> Idempotency:
+    return Idempotency(repo, clock=clock.now, ttl=TTL, lease=LEASE)
+
+
+def run(
+    idem: Idempotency,
+    action: Callable[[str], ApiResponse],
+    *,
+    key: str = "key-1",
+    body_print: str = PRINT,
+    operation: str = OPERATION,
+    scope: str = TENANT,
+) -> ApiResponse:
+    return idem.run(scope, operation, key, body_print, action)
+
+
+def field_errors(error: ApiError) -> list[str]:
+    return [e["Field"] for e in error.body()["Errors"]]
+
+
+# --- first run and replay ------------------------------------------------------------------------
+
+
+def test_first_request_runs_the_action_and_answers_with_its_response(idem: Idempotency) -> None:
+    action = Action()
+
+    response = run(idem, action)
+
+    assert len(action.runs) == 1
+    assert action.runs[0]
+    assert response.status == 200
+    assert response.body["invoiceNoteId"] == "n1"
+    assert "Idempotent-Replayed" not in response.headers
+
+
+def test_repeat_with_the_same_key_and_body_replays_the_first_answer_without_running_again(
+    idem: Idempotency, clock: FakeClock
+) -> None:
+    first = run(idem, Action(201))
+    clock.advance(timedelta(hours=1))
+    again = Action()
+
+    replayed = run(idem, again)
+
+    assert again.runs == []
+    assert replayed.status == 201
+    assert replayed.body == first.body
+    assert replayed.headers == {"Idempotent-Replayed": "true"}
+
+
+def test_replay_works_just_before_the_key_expires(idem: Idempotency, clock: FakeClock) -> None:
+    first = run(idem, Action())
+    clock.advance(TTL - timedelta(seconds=1))
+    again = Action()
+
+    assert run(idem, again).body == first.body
+    assert again.runs == []
+
+
+def test_same_key_with_another_body_is_unprocessable(idem: Idempotency) -> None:
+    run(idem, Action())
+    other = Action()
+
+    with pytest.raises(Unprocessable) as caught:
+        run(idem, other, body_print=fingerprint({**BODY, "hint": "something else"}))
+
+    assert caught.value.status == 422
+    assert field_errors(caught.value) == ["Idempotency-Key"]
+    assert other.runs == []
+
+
+def test_body_fingerprint_ignores_key_order_but_not_values() -> None:
+    reordered = dict(reversed(list(BODY.items())))
+
+    assert fingerprint(reordered) == PRINT
+    assert fingerprint({**BODY, "hint": "mail "}) != PRINT
+
+
+# --- concurrent and crashed attempts -------------------------------------------------------------
+
+
+def test_repeat_while_the_first_is_still_running_is_a_conflict_with_retry_after(
+    idem: Idempotency, clock: FakeClock
+) -> None:
+    seen: list[ApiError] = []
+    inner = Action()
+
+    def first(generation: str) -> ApiResponse:
+        clock.advance(timedelta(seconds=20))
+        try:
+            run(idem, inner)
+        except Conflict as error:
+            seen.append(error)
+        return Action()(generation)
+
+    response = run(idem, first)
+
+    [conflict] = seen
+    assert conflict.status == 409
+    assert 1 <= int(conflict.headers["Retry-After"]) <= (LEASE - timedelta(seconds=20)).seconds + 1
+    assert inner.runs == []
+    assert response.status == 200
+
+
+def test_retry_after_the_advertised_wait_takes_over_a_claim_that_is_still_not_done(
+    idem: Idempotency, clock: FakeClock
+) -> None:
+    outer_generation: list[str] = []
+    takeover = Action()
+
+    def stuck(generation: str) -> ApiResponse:
+        outer_generation.append(generation)
+        with pytest.raises(Conflict) as caught:
+            run(idem, Action())
+        clock.advance(timedelta(seconds=int(caught.value.headers["Retry-After"])))
+        run(idem, takeover)
+        return Action()(generation)
+
+    run(idem, stuck)
+
+    assert takeover.runs == outer_generation
+
+
+def test_claim_of_a_dead_attempt_is_taken_over_after_the_lease_with_the_same_generation(
+    idem: Idempotency, clock: FakeClock
+) -> None:
+    # The first worker "dies" inside its action: it never answers before its lease runs out, and a
+    # retry arrives meanwhile. The retry must run with the same generation, so that the records it
+    # creates get the ids the first attempt used.
+    dead = Action()
+    retry = Action()
+
+    def dies(generation: str) -> ApiResponse:
+        dead(generation)
+        clock.advance(LEASE + timedelta(seconds=1))
+        run(idem, retry)
+        return ApiResponse(200, {"late": True})
+
+    run(idem, dies)
+
+    assert len(retry.runs) == 1
+    assert retry.runs == dead.runs
+
+
+def test_answer_of_the_attempt_that_took_over_is_the_one_replayed(idem: Idempotency, clock: FakeClock) -> None:
+    def dies(generation: str) -> ApiResponse:
+        clock.advance(LEASE + timedelta(seconds=1))
+        run(idem, lambda _gen: ApiResponse(200, {"by": "retry"}))
+        return ApiResponse(200, {"by": "first, too late"})
+
+    run(idem, dies)
+
+    replayed = run(idem, Action())
+    assert replayed.body == {"by": "retry"}
+    assert replayed.headers == {"Idempotent-Replayed": "true"}
+
+
+def test_key_is_fresh_after_its_time_to_live(idem: Idempotency, clock: FakeClock) -> None:
+    first = Action()
+    run(idem, first)
+    clock.advance(TTL)
+    second = Action()
+
+    response = run(idem, second)
+
+    assert len(second.runs) == 1
+    assert second.runs[0] != first.runs[0]
+    assert "Idempotent-Replayed" not in response.headers
+
+
+def test_expired_key_may_be_reused_with_another_body(idem: Idempotency, clock: FakeClock) -> None:
+    run(idem, Action())
+    clock.advance(TTL + timedelta(minutes=1))
+    second = Action()
+
+    run(idem, second, body_print=fingerprint({"other": "body"}))
+
+    assert len(second.runs) == 1
+
+
+# --- failures release the key --------------------------------------------------------------------
+
+
+def test_action_that_raises_releases_the_key_so_a_retry_runs_again(idem: Idempotency) -> None:
+    def fails(_generation: str) -> ApiResponse:
+        raise RuntimeError("storage down")
+
+    with pytest.raises(RuntimeError):
+        run(idem, fails)
+    retry = Action()
+    response = run(idem, retry)
+
+    assert len(retry.runs) == 1
+    assert "Idempotent-Replayed" not in response.headers
+
+
+def test_action_that_raises_an_api_error_releases_the_key(idem: Idempotency) -> None:
+    def refuses(_generation: str) -> ApiResponse:
+        raise BadRequest("dateTo must be after dateFrom")
+
+    with pytest.raises(BadRequest):
+        run(idem, refuses)
+    retry = Action()
+    run(idem, retry)
+
+    assert len(retry.runs) == 1
+
+
+@pytest.mark.parametrize("status", [400, 409, 429, 500, 503])
+def test_non_2xx_answer_is_returned_but_not_kept_so_a_retry_runs_again(idem: Idempotency, status: int) -> None:
+    failing = Action(status)
+
+    answer = run(idem, failing)
+    retry = Action()
+    again = run(idem, retry)
+
+    assert answer.status == status
+    assert len(retry.runs) == 1
+    assert again.status == 200
+    assert "Idempotent-Replayed" not in again.headers
+
+
+def test_failed_attempt_releases_the_key_even_for_another_body(idem: Idempotency) -> None:
+    run(idem, Action(500))
+    other = Action()
+
+    run(idem, other, body_print=fingerprint({"other": "body"}))
+
+    assert len(other.runs) == 1
+
+
+# --- scoping -------------------------------------------------------------------------------------
+
+
+def test_same_key_for_two_operations_is_independent(idem: Idempotency) -> None:
+    note, recording = Action(), Action()
+
+    run(idem, note, operation="CreateInvoicePositionNote")
+    answer = run(idem, recording, operation="CreateActivityRecording", body_print=fingerprint({"x": 1}))
+
+    assert len(note.runs) == 1
+    assert len(recording.runs) == 1
+    assert "Idempotent-Replayed" not in answer.headers
+
+
+def test_same_key_for_two_tenants_is_independent(idem: Idempotency) -> None:
+    acme, globex = Action(), Action()
+
+    run(idem, acme, scope="acme")
+    run(idem, globex, scope="globex")
+
+    assert len(acme.runs) == 1
+    assert len(globex.runs) == 1
+    assert acme.runs != globex.runs
+
+
+# --- key format ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "with space", "tab\there", "line\nbreak", "schlüssel", "\x7f"])
+def test_invalid_key_is_refused_naming_the_header(idem: Idempotency, key: str) -> None:
+    action = Action()
+
+    with pytest.raises(BadRequest) as caught:
+        run(idem, action, key=key)
+
+    assert caught.value.status == 400
+    assert field_errors(caught.value) == ["Idempotency-Key"]
+    assert action.runs == []
+
+
+@pytest.mark.parametrize("key", ["k", "k" * 255, "8c2e0f1a-6b7d-4c1e-9f3a-2d5b6c7e8f90", "~!@#$%^&*()_+{}|:<>?"])
+def test_visible_ascii_keys_up_to_255_characters_are_accepted(idem: Idempotency, key: str) -> None:
+    action = Action()
+
+    run(idem, action, key=key)
+    run(idem, action, key=key)
+
+    assert len(action.runs) == 1

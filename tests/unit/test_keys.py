@@ -1,0 +1,407 @@
+"""API keys: issued once, stored only as a digest, checked on every call."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import types
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+import shared.keys
+from shared.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from shared.keys import CONNECTOR_RIGHTS, ApiKey, KeyService, Principal
+from tests.unit.fakes import FakeClock, FakeKeyRepository
+
+KEY_SHAPE = re.compile(r"ib_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2024, 5, 1, 6, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def repo() -> FakeKeyRepository:
+    return FakeKeyRepository()
+
+
+def service(repo: FakeKeyRepository, clock: FakeClock, cache_seconds: float = 0.0) -> KeyService:
+    return KeyService(repo, clock=clock.now, default_limit=100, default_period_seconds=60, cache_seconds=cache_seconds)
+
+
+@pytest.fixture
+def keys(repo: FakeKeyRepository, clock: FakeClock) -> KeyService:
+    return service(repo, clock)
+
+
+def refused(keys: KeyService, raw: str | None) -> Unauthorized:
+    with pytest.raises(Unauthorized) as caught:
+        keys.authenticate(raw)
+    error = caught.value
+    assert error.status == 401
+    if raw and raw.strip():
+        assert raw.strip() not in str(error)
+        assert raw.strip() not in repr(error.body())
+    return error
+
+
+def bad_request_fields(error: ApiError) -> list[str]:
+    assert error.status == 400
+    return [e["Field"] for e in error.body()["Errors"]]
+
+
+# --- creating ------------------------------------------------------------------------------------
+
+
+def test_created_key_has_the_documented_shape(keys: KeyService) -> None:
+    stored, raw = keys.create("acme")
+
+    assert KEY_SHAPE.fullmatch(raw)
+    assert raw.split("_")[1] == stored.key_id
+
+
+def test_every_created_key_is_different(keys: KeyService) -> None:
+    made = [keys.create("acme") for _ in range(20)]
+
+    assert len({raw for _, raw in made}) == 20
+    assert len({stored.key_id for stored, _ in made}) == 20
+
+
+def test_repository_holds_only_a_digest_of_the_key(keys: KeyService, repo: FakeKeyRepository) -> None:
+    _, raw = keys.create("acme", name="Dispatch Logic App")
+    secret = raw.rsplit("_", 1)[1]
+
+    [stored] = repo.all()
+    for value in dataclasses.astuple(stored):
+        assert raw not in str(value)
+        assert secret not in str(value)
+    assert stored.digest == hashlib.sha256(raw.encode()).hexdigest()
+    assert stored.hash_algorithm == "sha256"
+
+
+def test_created_key_records_tenant_name_rights_limit_and_creation_time(keys: KeyService, clock: FakeClock) -> None:
+    stored, _ = keys.create("acme", name="Dispatch", rights=["CreateActivityRecording"], limit=5, period_seconds=10)
+
+    assert (stored.tenant, stored.name, stored.rights) == ("acme", "Dispatch", frozenset({"CreateActivityRecording"}))
+    assert (stored.limit, stored.period_seconds) == (5, 10)
+    assert stored.created_at == clock.now()
+    assert stored.active
+
+
+def test_key_without_limit_or_period_gets_the_configured_defaults(repo: FakeKeyRepository, clock: FakeClock) -> None:
+    keys = KeyService(repo, clock=clock.now, default_limit=7, default_period_seconds=30)
+
+    stored, _ = keys.create("acme")
+
+    assert (stored.limit, stored.period_seconds) == (7, 30)
+    assert stored.rights == frozenset(CONNECTOR_RIGHTS)
+
+
+@pytest.mark.parametrize("tenant", ["", "-acme", "_acme", "ac me", "acme/evil", "ä", "a" * 65])
+def test_invalid_tenant_is_refused_naming_the_tenant(keys: KeyService, repo: FakeKeyRepository, tenant: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.create(tenant)
+
+    assert bad_request_fields(caught.value) == ["tenant"]
+    assert repo.all() == []
+
+
+@pytest.mark.parametrize("tenant", ["a", "Acme-GmbH_2", "9" * 64])
+def test_valid_tenant_is_accepted(keys: KeyService, tenant: str) -> None:
+    assert keys.create(tenant)[0].tenant == tenant
+
+
+@pytest.mark.parametrize("rights", [[], [" "], ["DeleteEverything"], ["CreateActivityRecording", "Admin"]])
+def test_unknown_or_missing_rights_are_refused_naming_the_rights(
+    keys: KeyService, repo: FakeKeyRepository, rights: list[str]
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.create("acme", rights=rights)
+
+    assert bad_request_fields(caught.value) == ["rights"]
+    assert repo.all() == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_001}, "limit"),
+        ({"period_seconds": 0}, "period"),
+        ({"period_seconds": 86_401}, "period"),
+        ({"name": "n" * 201}, "name"),
+    ],
+)
+def test_out_of_range_settings_are_refused_naming_the_field(
+    keys: KeyService, repo: FakeKeyRepository, settings: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.create("acme", **settings)
+
+    assert bad_request_fields(caught.value) == [field]
+    assert repo.all() == []
+
+
+def test_all_out_of_range_settings_are_reported_together(keys: KeyService) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.create("acme", limit=0, period_seconds=0)
+
+    assert bad_request_fields(caught.value) == ["limit", "period"]
+
+
+def test_settings_at_their_bounds_are_accepted(keys: KeyService) -> None:
+    low, _ = keys.create("acme", limit=1, period_seconds=1)
+    high, _ = keys.create("acme", limit=10_000, period_seconds=86_400)
+
+    assert (low.limit, low.period_seconds, high.limit, high.period_seconds) == (1, 1, 10_000, 86_400)
+
+
+# --- authenticating ------------------------------------------------------------------------------
+
+
+def test_created_key_authenticates_as_its_tenant_with_its_rights_and_limit(keys: KeyService) -> None:
+    stored, raw = keys.create(
+        "acme", name="Dispatch", rights=["GetServiceAssignmentsDispatcher"], limit=3, period_seconds=9
+    )
+
+    who = keys.authenticate(raw)
+
+    assert who == Principal(stored.key_id, "acme", "Dispatch", frozenset({"GetServiceAssignmentsDispatcher"}), 3, 9)
+
+
+def test_key_with_surrounding_whitespace_authenticates(keys: KeyService) -> None:
+    stored, raw = keys.create("acme")
+
+    assert keys.authenticate(f"  {raw}\n").key_id == stored.key_id
+
+
+@pytest.mark.parametrize("raw", [None, "", "   "])
+def test_missing_key_is_unauthorized(keys: KeyService, raw: str | None) -> None:
+    refused(keys, raw)
+
+
+def test_well_formed_but_unknown_key_is_unauthorized(keys: KeyService) -> None:
+    keys.create("acme")
+
+    refused(keys, "ib_0123456789abcdef_" + "A" * 43)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda raw: raw[:-1],  # one character short
+        lambda raw: raw + "x",
+        lambda raw: raw.upper(),
+        lambda raw: raw.replace("ib_", "xx_", 1),
+        lambda raw: "hello",
+        lambda raw: raw.split("_")[1],  # the key id alone
+    ],
+)
+def test_malformed_key_is_unauthorized(keys: KeyService, mangle: Any) -> None:
+    _, raw = keys.create("acme")
+
+    refused(keys, mangle(raw))
+
+
+def test_known_key_id_with_the_wrong_secret_is_unauthorized(keys: KeyService) -> None:
+    _, raw = keys.create("acme")
+    prefix, secret = raw.rsplit("_", 1)
+    other = ("B" if secret[0] != "B" else "C") + secret[1:]
+
+    refused(keys, f"{prefix}_{other}")
+
+
+def test_one_tenants_key_id_with_another_keys_secret_is_unauthorized(keys: KeyService) -> None:
+    _, first = keys.create("acme")
+    _, second = keys.create("globex")
+
+    refused(keys, first.rsplit("_", 1)[0] + "_" + second.rsplit("_", 1)[1])
+
+
+def test_revoked_key_is_unauthorized(keys: KeyService, clock: FakeClock) -> None:
+    stored, raw = keys.create("acme")
+    keys.authenticate(raw)
+    clock.advance(timedelta(days=1))
+
+    revoked = keys.revoke(stored.key_id)
+
+    assert not revoked.active
+    assert revoked.revoked_at == clock.now()
+    refused(keys, raw)
+
+
+def test_revoking_one_key_leaves_the_others_working(keys: KeyService) -> None:
+    first, _ = keys.create("acme")
+    _, second = keys.create("acme")
+
+    keys.revoke(first.key_id)
+
+    assert keys.authenticate(second).tenant == "acme"
+
+
+def test_revoking_twice_keeps_the_first_revocation_time(keys: KeyService, clock: FakeClock) -> None:
+    stored, _ = keys.create("acme")
+    first = keys.revoke(stored.key_id).revoked_at
+    clock.advance(timedelta(hours=1))
+
+    assert keys.revoke(stored.key_id).revoked_at == first
+
+
+def test_revoking_an_unknown_key_is_not_found(keys: KeyService) -> None:
+    with pytest.raises(NotFound) as caught:
+        keys.revoke("0123456789abcdef")
+
+    assert caught.value.status == 404
+
+
+# --- rights --------------------------------------------------------------------------------------
+
+
+def test_principal_without_a_right_is_forbidden(keys: KeyService) -> None:
+    _, raw = keys.create("acme", rights=["GetServiceAssignmentsDispatcher"])
+    who = keys.authenticate(raw)
+
+    with pytest.raises(Forbidden) as caught:
+        who.require("CreateInvoicePositionNote")
+
+    assert caught.value.status == 403
+    assert "CreateInvoicePositionNote" in caught.value.message
+
+
+def test_principal_with_a_right_may_use_it(keys: KeyService) -> None:
+    _, raw = keys.create("acme", rights=["GetServiceAssignmentsDispatcher"])
+
+    keys.authenticate(raw).require("GetServiceAssignmentsDispatcher")
+
+
+# --- cache ---------------------------------------------------------------------------------------
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
+    fake = FakeMonotonic()
+    monkeypatch.setattr(shared.keys, "time", types.SimpleNamespace(monotonic=fake.monotonic))
+    return fake
+
+
+def test_revoke_through_the_same_service_takes_effect_at_once_despite_the_cache(
+    repo: FakeKeyRepository, clock: FakeClock, monotonic: FakeMonotonic
+) -> None:
+    keys = service(repo, clock, cache_seconds=60)
+    stored, raw = keys.create("acme")
+    keys.authenticate(raw)
+    keys.authenticate(raw)
+
+    keys.revoke(stored.key_id)
+
+    refused(keys, raw)
+
+
+def test_cached_key_is_not_read_again_within_the_cache_period(
+    repo: FakeKeyRepository, clock: FakeClock, monotonic: FakeMonotonic
+) -> None:
+    keys = service(repo, clock, cache_seconds=15)
+    _, raw = keys.create("acme")
+    keys.authenticate(raw)
+    reads = repo.reads
+
+    monotonic.now += 14
+    keys.authenticate(raw)
+
+    assert repo.reads == reads
+
+
+def test_key_revoked_by_another_instance_is_refused_once_the_cache_period_has_passed(
+    repo: FakeKeyRepository, clock: FakeClock, monotonic: FakeMonotonic
+) -> None:
+    here = service(repo, clock, cache_seconds=15)
+    elsewhere = service(repo, clock, cache_seconds=15)
+    stored, raw = here.create("acme")
+    here.authenticate(raw)
+
+    elsewhere.revoke(stored.key_id)
+    monotonic.now += 15
+
+    refused(here, raw)
+
+
+def test_without_a_cache_a_revoke_anywhere_takes_effect_at_once(repo: FakeKeyRepository, clock: FakeClock) -> None:
+    here = service(repo, clock, cache_seconds=0)
+    elsewhere = service(repo, clock, cache_seconds=0)
+    stored, raw = here.create("acme")
+    here.authenticate(raw)
+
+    elsewhere.revoke(stored.key_id)
+
+    refused(here, raw)
+
+
+class RevokeDuringRead(FakeKeyRepository):
+    """Runs `during_read` once, after a read has taken its snapshot and before it returns, as a
+    revoke on another thread of the same process would interleave with an in-flight call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during_read: Any = None
+
+    def get(self, key_id: str) -> ApiKey | None:
+        snapshot = super().get(key_id)
+        hook, self.during_read = self.during_read, None
+        if hook is not None:
+            hook()
+        return snapshot
+
+
+def test_revoke_racing_an_in_flight_authentication_still_takes_effect_at_once(
+    clock: FakeClock, monotonic: FakeMonotonic
+) -> None:
+    repo = RevokeDuringRead()
+    keys = service(repo, clock, cache_seconds=60)
+    stored, raw = keys.create("acme")
+    repo.during_read = lambda: keys.revoke(stored.key_id)
+
+    keys.authenticate(raw)  # in flight when the revoke happened: may still pass
+
+    refused(keys, raw)
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+def test_list_returns_only_that_tenants_keys_oldest_first(keys: KeyService, clock: FakeClock) -> None:
+    first, _ = keys.create("acme", name="first")
+    clock.advance(timedelta(minutes=1))
+    keys.create("globex", name="other tenant")
+    clock.advance(timedelta(minutes=1))
+    second, _ = keys.create("acme", name="second")
+    keys.revoke(first.key_id)
+
+    listed = keys.list("acme")
+
+    assert [k.key_id for k in listed] == [first.key_id, second.key_id]
+    assert [k.active for k in listed] == [False, True]
+
+
+def test_list_of_a_tenant_without_keys_is_empty(keys: KeyService) -> None:
+    keys.create("acme")
+
+    assert keys.list("globex") == []
+
+
+def test_list_with_an_invalid_tenant_is_refused(keys: KeyService) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.list("not a tenant")
+
+    assert bad_request_fields(caught.value) == ["tenant"]
