@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from devhost.processes import Azurite, DevHost, run_azurite, run_devhost
 
+from devhost.processes import Azurite, DevHost, run_azurite, run_devhost
 from shared.container import build
 from shared.keys import CONNECTOR_RIGHTS
 

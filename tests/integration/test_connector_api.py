@@ -7,8 +7,8 @@ import time
 import uuid
 
 import requests
-from devhost.processes import DevHost
 
+from devhost.processes import DevHost
 from tests.conftest import Client, KeyMaker
 
 NOTE = {

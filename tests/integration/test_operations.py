@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import requests
-from devhost.processes import Azurite, DevHost, run_devhost
 
+from devhost.processes import Azurite, DevHost, run_devhost
 from tests.conftest import REPO, Client, KeyMaker, app_env_for
 from tests.integration.test_connector_api import NOTE
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import requests
-from devhost.processes import run_devhost
 
+from devhost.processes import run_devhost
 from tests.conftest import Client, KeyMaker
 from tests.integration.test_connector_api import NOTE
 from tests.integration.throttle_worker import hammer
