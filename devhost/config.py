@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.config import ConfigError
-from shared.local_settings import get_setting
+from shared.local_settings import get_setting, read_json_object
 
 log = logging.getLogger("devhost")
 
@@ -71,12 +70,7 @@ def load_host_config(path: Path) -> HostConfig:
     configuration does. A missing file means the platform defaults."""
     if not path.is_file():
         return HostConfig()
-    try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ConfigurationError(f"{path} must hold a JSON object")
+    document = read_json_object(path)
     extensions = _section(document, "extensions")
     http = _section(extensions, "http")
     prefix = get_setting(http, "routePrefix")

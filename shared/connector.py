@@ -43,16 +43,11 @@ class ConnectorService:
     def create_activity_recording(
         self, who: Principal, data: ActivityRecordingIn, generation: str | None = None
     ) -> str:
-        _check(data.dateFrom, data.dateTo, data)
-        record = WorkRecord(
-            tenant=who.tenant,
-            record_id=record_id(who.tenant, ACTIVITY_RECORDING, generation),
-            kind=ACTIVITY_RECORDING,
-            key_id=who.key_id,
-            recorded_by=who.name,
-            created_at=self._clock(),
-            date_from=data.dateFrom,
-            date_to=data.dateTo,
+        return self._record(
+            who,
+            ACTIVITY_RECORDING,
+            generation,
+            data,
             quantity=data.Quantity,
             book_text=data.bookText,
             note_text=data.noteText,
@@ -61,19 +56,13 @@ class ConnectorService:
             project_phase_id=data.projectPhaseId,
             project_phase_task_id=data.projectPhaseTaskId,
         )
-        return self._add(record)
 
     def create_position_note(self, who: Principal, data: PositionNoteIn, generation: str | None = None) -> str:
-        _check(data.dateFrom, data.dateTo, data)
-        record = WorkRecord(
-            tenant=who.tenant,
-            record_id=record_id(who.tenant, POSITION_NOTE, generation),
-            kind=POSITION_NOTE,
-            key_id=who.key_id,
-            recorded_by=who.name,
-            created_at=self._clock(),
-            date_from=data.dateFrom,
-            date_to=data.dateTo,
+        return self._record(
+            who,
+            POSITION_NOTE,
+            generation,
+            data,
             pause=data.pause or timedelta(0),
             no_invoice=data.noInvoice,
             extra_charge=data.extraCharge,
@@ -83,9 +72,29 @@ class ConnectorService:
             ticket_position_id=data.ticketPositionID,
             service_contract_id=data.serviceContractID,
         )
-        return self._add(record)
 
-    def _add(self, record: WorkRecord) -> str:
+    def _record(
+        self,
+        who: Principal,
+        kind: Kind,
+        generation: str | None,
+        data: ActivityRecordingIn | PositionNoteIn,
+        **fields: Any,
+    ) -> str:
+        errors = check_span(data.dateFrom, data.dateTo, data.pause or timedelta(0))
+        if errors:
+            raise validation_failed(errors)
+        record = WorkRecord(
+            tenant=who.tenant,
+            record_id=record_id(who.tenant, kind, generation),
+            kind=kind,
+            key_id=who.key_id,
+            recorded_by=who.name,
+            created_at=self._clock(),
+            date_from=data.dateFrom,
+            date_to=data.dateTo,
+            **fields,
+        )
         # With a derived id, "exists already" means an earlier attempt of this very request wrote it.
         self._work.add(record)
         return record.record_id
@@ -138,12 +147,6 @@ class ConnectorService:
             "TotalHours": hours(sum(r.minutes for r in records)),
             "Results": [assignment(r) for r in page],
         }
-
-
-def _check(date_from: datetime, date_to: datetime, data: ActivityRecordingIn | PositionNoteIn) -> None:
-    errors = check_span(date_from, date_to, data.pause or timedelta(0))
-    if errors:
-        raise validation_failed(errors)
 
 
 def _haystack(r: WorkRecord) -> str:

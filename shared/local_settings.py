@@ -36,12 +36,7 @@ def load_local_settings(path: Path, environ: MutableMapping[str, str]) -> LocalS
     """
     if not path.is_file():
         return LocalSettings(path=path, found=False)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ConfigurationError(f"{path} must hold a JSON object")
+    document = read_json_object(path)
     if get_setting(document, "IsEncrypted") is True:
         raise ConfigurationError(f"{path} is encrypted; decrypt it first (func settings decrypt)")
 
@@ -88,3 +83,14 @@ def get_setting(mapping: Mapping[str, Any], key: str) -> Any:
         if name.casefold() == folded:
             return value
     return None
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A settings file's JSON object (a leading byte-order mark is fine, as in Core Tools)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"{path} must hold a JSON object")
+    return document
