@@ -52,6 +52,10 @@ class NotFound(ApiError):
     status = 404
 
 
+class MethodNotAllowed(ApiError):
+    status = 405
+
+
 class Conflict(ApiError):
     status = 409
 

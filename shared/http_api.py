@@ -19,7 +19,15 @@ from pydantic import BaseModel
 
 from shared.api_types import ApiRequest, ApiResponse
 from shared.connector import ConnectorService
-from shared.errors import ApiError, FieldError, PayloadTooLarge, ServiceUnavailable, TooManyRequests
+from shared.errors import (
+    ApiError,
+    FieldError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from shared.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.idempotency import Idempotency, fingerprint
 from shared.keys import KeyService, Principal
@@ -122,6 +130,19 @@ class ConnectorApi:
         )
         log.info("%s -> %s in %.1f ms (%d storage round trips)", operation, response.status, elapsed, trips.count)
         return response
+
+    def unknown(self, request: ApiRequest, aliases: tuple[str, ...] = ()) -> ApiResponse:
+        """Any other path under /ApiInvoice: a 404 (or 405 for a known action called with another
+        method) that still carries the envelope, so a flow's run history says what went wrong."""
+        action = request.path.rstrip("/").rsplit("/", 1)[-1]
+        known = {name.lower(): name for name in (*self.operations, *aliases)}
+        if action.lower() in known:
+            error: ApiError = MethodNotAllowed(
+                f"{known[action.lower()]} takes POST, not {request.method}.", headers={"Allow": "POST"}
+            )
+        else:
+            error = NotFound(f"There is no action {action!r}. Actions: {', '.join(self.operations)}.")
+        return ApiResponse(error.status, error.body(), dict(error.headers))
 
     def _handle(self, op: Operation, request: ApiRequest) -> ApiResponse:
         if len(request.body) > self._max_body:
