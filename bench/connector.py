@@ -2,7 +2,9 @@
 
 Prints, per concurrency level: requests per second, client-observed p50/p95 latency, the p50 of
 the Table storage round trips the handler itself needed (from its `Server-Timing` header), the
-handler's own p50, and the ratios. Also prints the import time of `function_app` (cold start).
+handler's own p50, and the ratios. Then the p50 of GetServiceAssignmentsDispatcher (one page of 50)
+for tenants of growing size, since a listing reads the tenant's whole partition. Last, the import
+time of `function_app` (cold start).
 
     make bench                      # or: .venv/bin/python -m bench.connector --requests 600
 
@@ -92,6 +94,55 @@ def run_level(base_url: str, keys: list[str], concurrency: int, total: int) -> t
     return elapsed, [s for per_worker in results for s in per_worker]
 
 
+def listing(base_url: str, app_env: dict[str, str], sizes: list[int], calls: int = 20) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.adapters.storage import StorageAccount, StorageConnection
+    from shared.config import Settings
+    from shared.repositories.work import TableWorkRepository
+    from shared.work import POSITION_NOTE, WorkRecord
+
+    settings = Settings.from_env(app_env)
+    storage = StorageAccount(
+        StorageConnection.from_env(settings.storage_connection, app_env), table_prefix=settings.table_prefix
+    )
+    work = TableWorkRepository(storage.table_ref("Work"))
+    keys = build(app_env).keys
+    start = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    print("GetServiceAssignmentsDispatcher, one page of 50, newest first")
+    print(f"{'records':>8} {'p50 ms':>8} {'storage p50':>12}")
+    for size in sizes:
+        key_record, key = keys.create(f"list-{size}", limit=10_000, period_seconds=60)
+        records = [
+            WorkRecord(
+                tenant=key_record.tenant,
+                record_id=str(uuid.uuid4()),
+                kind=POSITION_NOTE,
+                key_id=key_record.key_id,
+                recorded_by="bench",
+                created_at=datetime.now(UTC),
+                date_from=start + timedelta(minutes=i),
+                date_to=start + timedelta(minutes=i + 45),
+                hint=f"note {i}",
+            )
+            for i in range(size)
+        ]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            list(pool.map(work.add, records))
+        session = requests.Session()
+        url = f"{base_url}/ApiInvoice/GetServiceAssignmentsDispatcher"
+        body = {"Skip": 0, "PageSize": 50, "OrderByAsc": False, "OrderColumns": 6, "TakeAll": False}
+        latencies, storage_times = [], []
+        for _ in range(calls):
+            started = time.perf_counter()
+            response = session.post(url, params={"apikey": key}, json=body, timeout=120)
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            storage_times.append(dict(_TIMING.findall(response.headers["Server-Timing"]))["storage"])
+        storage_p50 = percentile([float(t) for t in storage_times], 50)
+        print(f"{size:>8} {percentile(latencies, 50):>8.1f} {storage_p50:>12.1f}")
+
+
 def import_time_ms(runs: int = 5) -> float:
     code = "import time; t = time.perf_counter(); import function_app; print((time.perf_counter() - t) * 1000)"
     times = [
@@ -105,6 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600, help="requests per concurrency level")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated levels")
+    parser.add_argument("--list-sizes", default="100,1000,5000", help="tenant sizes for the listing figures")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
@@ -131,6 +183,7 @@ def main() -> None:
                     f"{level:>4} {len(samples) / elapsed:>8.1f} {p50:>8.2f} {p95:>8.2f} {storage:>12.2f} "
                     f"{handler:>12.2f} {trips:>5.0f} {p50 / storage:>15.2f} {handler / storage:>16.2f}"
                 )
+            listing(host.base_url, env, [int(n) for n in args.list_sizes.split(",") if n])
     print(f"import function_app: {import_time_ms():.0f} ms (median of 5 fresh interpreters)")
 
 
