@@ -1,0 +1,74 @@
+"""Settings and storage connections as an operator writes them in app settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.adapters.storage import StorageConnection
+from shared.config import ConfigError, Settings
+from shared.validation import PositionNoteIn, validate
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.default_timezone.key == "Europe/Berlin"
+    assert (settings.throttle_limit, settings.throttle_period_seconds) == (100, 60)
+    assert settings.idempotency_ttl_seconds == 24 * 3600
+    assert settings.max_body_bytes == 1024 * 1024
+
+
+def test_default_timezone_setting_changes_how_local_times_are_read() -> None:
+    tz = Settings.from_env({"DEFAULT_TIMEZONE": "America/New_York"}).default_timezone
+    body = {"dateFrom": "2024-05-02T08:00", "dateTo": "2024-05-02T09:00", "noInvoice": False, "extraCharge": False}
+
+    note = validate(PositionNoteIn, body, tz)
+
+    assert note.dateFrom.isoformat() == "2024-05-02T08:00:00-04:00"
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE"),
+        ({"THROTTLE_LIMIT": "many"}, "THROTTLE_LIMIT"),
+        ({"THROTTLE_PERIOD_SECONDS": "0"}, "THROTTLE_PERIOD_SECONDS"),
+        ({"TABLE_PREFIX": "bad-prefix"}, "TABLE_PREFIX"),
+    ],
+)
+def test_a_bad_setting_is_named_in_the_error(env: dict[str, str], setting: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        Settings.from_env(env)
+
+
+def test_connection_string_is_used_as_is() -> None:
+    conn = StorageConnection.from_env("AzureWebJobsStorage", {"AzureWebJobsStorage": "UseThis=1"})
+
+    assert conn.connection_string == "UseThis=1"
+
+
+def test_account_name_selects_identity_based_endpoints() -> None:
+    conn = StorageConnection.from_env(
+        "AzureWebJobsStorage",
+        {"AzureWebJobsStorage__accountName": "invoicebridge", "AzureWebJobsStorage__clientId": "abc"},
+    )
+
+    assert conn.connection_string is None
+    assert conn.table_url == "https://invoicebridge.table.core.windows.net"
+    assert conn.queue_url == "https://invoicebridge.queue.core.windows.net"
+    assert conn.client_id == "abc"
+
+
+def test_explicit_service_uris_win_over_the_account_name() -> None:
+    conn = StorageConnection.from_env(
+        "Data",
+        {"Data__accountName": "acct", "Data__tableServiceUri": "https://acct.table.core.chinacloudapi.cn"},
+    )
+
+    assert conn.table_url == "https://acct.table.core.chinacloudapi.cn"
+    assert conn.queue_url == "https://acct.queue.core.windows.net"
+
+
+def test_missing_connection_names_the_settings_to_set() -> None:
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage__accountName"):
+        StorageConnection.from_env("AzureWebJobsStorage", {})
