@@ -32,6 +32,7 @@ class Container:
     settings: Settings
     storage: StorageAccount
     keys: KeyService
+    idempotency: Idempotency
     connector_api: ConnectorApi
 
 
@@ -48,20 +49,21 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         default_period_seconds=settings.throttle_period_seconds,
         cache_seconds=settings.key_cache_seconds,
     )
+    idempotency = Idempotency(
+        TableIdempotencyRepository(storage.table_ref(TABLES["idempotency"])),
+        clock=utcnow,
+        ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
     api = ConnectorApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
-        idempotency=Idempotency(
-            TableIdempotencyRepository(storage.table_ref(TABLES["idempotency"])),
-            clock=utcnow,
-            ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
-            lease=timedelta(seconds=settings.idempotency_lease_seconds),
-        ),
+        idempotency=idempotency,
         connector=ConnectorService(TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow),
         timezone=settings.default_timezone,
         max_body_bytes=settings.max_body_bytes,
     )
-    return Container(settings=settings, storage=storage, keys=keys, connector_api=api)
+    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, connector_api=api)
 
 
 @functools.cache

@@ -58,6 +58,10 @@ class IdempotencyRepository(Protocol):
 
     def delete(self, record: IdempotencyRecord) -> None: ...
 
+    def purge_expired(self, now: datetime) -> int:
+        """Deletes claims whose `expires_at` is before `now`; returns how many."""
+        ...
+
 
 def fingerprint(payload: dict[str, Any]) -> str:
     """Digest of the request body as data: key order and whitespace do not make it a different body."""
@@ -158,6 +162,10 @@ class Idempotency:
             if taken is not None:
                 return taken
         raise Conflict(f"A request with this {HEADER} is still being processed; retry later.")
+
+    def purge_expired(self) -> int:
+        """Removes expired keys from storage (they already count as unused; this keeps the table small)."""
+        return self._repo.purge_expired(self._clock())
 
     def _release(self, claim: IdempotencyRecord) -> None:
         # Best effort: a claim we fail to release runs out with its lease.

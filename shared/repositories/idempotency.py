@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -12,6 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.idempotency import IdempotencyRecord
+from shared.repositories.odata import literal
 
 
 class TableIdempotencyRepository:
@@ -54,6 +56,24 @@ class TableIdempotencyRepository:
         except (ResourceModifiedError, ResourceNotFoundError):
             return None
         return _with_version(record, metadata)
+
+    def purge_expired(self, now: datetime) -> int:
+        """Deletes claims that expired before `now`. Each delete holds only if the row is unchanged
+        since this query read it, so a key claimed afresh in the meantime is kept."""
+        table = self._table()
+        deleted = 0
+        for entity in table.query_entities(f"ExpiresAt lt {literal(now)}", select=["PartitionKey", "RowKey"]):
+            try:
+                table.delete_entity(
+                    entity["PartitionKey"],
+                    entity["RowKey"],
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue
+            deleted += 1
+        return deleted
 
     def delete(self, record: IdempotencyRecord) -> None:
         with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):

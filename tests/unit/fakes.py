@@ -93,6 +93,13 @@ class FakeIdempotencyRepository:
             if current is not None and current.version == record.version:
                 del self._rows[row]
 
+    def purge_expired(self, now: datetime) -> int:
+        with self._lock:
+            expired = [row for row, record in self._rows.items() if record.expires_at < now]
+            for row in expired:
+                del self._rows[row]
+            return len(expired)
+
     def records(self) -> list[IdempotencyRecord]:
         with self._lock:
             return list(self._rows.values())
