@@ -13,14 +13,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 import azure.functions as func
 from azure.functions.decorators.http import HttpTrigger
 from azure.functions.decorators.queue import QueueTrigger
+from azure.functions.decorators.timer import TimerTrigger
 
 from devhost.routing import RouteTemplate, RouteTemplateError
+from devhost.schedules import Schedule, ScheduleError, load_time_zone, parse_schedule, use_monitor
 
 log = logging.getLogger("devhost")
 
@@ -73,10 +76,21 @@ class QueueFunction:
 
 
 @dataclass(frozen=True)
+class TimerFunction:
+    target: FunctionTarget
+    schedule: Schedule
+    run_on_startup: bool
+    use_monitor: bool
+    """Whether the schedule status is recorded, so an occurrence missed while the host was down runs
+    at start-up (see `devhost.schedules.use_monitor` for the default)."""
+
+
+@dataclass(frozen=True)
 class FunctionTable:
     http: tuple[HttpFunction, ...] = ()
     """Most specific route first, the order in which requests are matched."""
     queues: tuple[QueueFunction, ...] = ()
+    timers: tuple[TimerFunction, ...] = ()
 
 
 def load_app(spec: str, script_root: Path) -> func.FunctionRegister:
@@ -97,14 +111,19 @@ def load_app(spec: str, script_root: Path) -> func.FunctionRegister:
 
 
 def build_function_table(app: func.FunctionRegister, *, route_prefix: str, environ: Mapping[str, str]) -> FunctionTable:
-    """The HTTP routes and queue triggers of the app. A function this host cannot run is logged and
-    left out, as the platform does with a function whose binding fails to index."""
+    """The HTTP routes, queue triggers and timer triggers of the app. A function this host cannot run
+    is logged and left out, as the platform does with a function whose binding fails to index.
+
+    Raises `ConfigurationError` when the app has timer functions and `WEBSITE_TIME_ZONE` names no
+    known time zone (a host-wide setting, not one function's)."""
     try:
         functions = app.get_functions()
     except Exception as exc:
         raise AppLoadError(f"cannot index the app's functions: {exc}") from exc
     http: list[HttpFunction] = []
     queues: list[QueueFunction] = []
+    timers: list[TimerFunction] = []
+    time_zone: tzinfo | None = None
     for fn in functions:
         name = fn.get_function_name() or fn.get_user_function().__name__
         trigger = fn.get_trigger()
@@ -132,11 +151,38 @@ def build_function_table(app: func.FunctionRegister, *, route_prefix: str, envir
             queues.append(
                 QueueFunction(target=target, queue_name=queue_name, connection=connection or DEFAULT_STORAGE_CONNECTION)
             )
+        elif isinstance(trigger, TimerTrigger):
+            time_zone = time_zone or load_time_zone(environ)
+            timer = _timer_function(name, fn.get_user_function(), trigger, environ, time_zone)
+            if timer is not None:
+                timers.append(timer)
         else:
             kind = type(trigger).__name__ if trigger is not None else "no trigger"
             log.warning("Function %s has a %s, which devhost does not run; skipping it", name, kind)
     http.sort(key=lambda f: f.route.sort_key())
-    return FunctionTable(http=tuple(http), queues=tuple(queues))
+    return FunctionTable(http=tuple(http), queues=tuple(queues), timers=tuple(timers))
+
+
+def _timer_function(
+    name: str, function: Callable[..., Any], trigger: TimerTrigger, environ: Mapping[str, str], time_zone: tzinfo
+) -> TimerFunction | None:
+    """The timer function, or None (logged) when its schedule cannot be bound: the platform then
+    reports the function as in error and runs the others."""
+    target = _target(name, function, trigger.name)
+    try:
+        text = resolve_app_settings(trigger.schedule, environ)
+    except KeyError as exc:
+        log.error("Function %s is not run: app setting %s is not set", name, exc.args[0])
+        return None
+    try:
+        schedule = parse_schedule(text, time_zone)
+    except ScheduleError as exc:
+        log.error("Function %s is not run: %s", name, exc)
+        return None
+    monitored = use_monitor(schedule, trigger.use_monitor, datetime.now(time_zone))
+    return TimerFunction(
+        target=target, schedule=schedule, run_on_startup=bool(trigger.run_on_startup), use_monitor=monitored
+    )
 
 
 def resolve_app_settings(text: str, environ: Mapping[str, str]) -> str:

@@ -12,10 +12,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from devhost.admin import OnDemandRunner
 from devhost.config import ConfigurationError, HostConfig, load_host_config
-from devhost.functions import AppLoadError, HttpFunction, Invoker, build_function_table, load_app
+from devhost.functions import AppLoadError, HttpFunction, Invoker, TimerFunction, build_function_table, load_app
 from devhost.processes import ProcessStartError, ensure_local_azurite, stop_process
 from devhost.queues import QueuePoller, create_pollers
+from devhost.timers import (
+    MemoryStatusStore,
+    StatusStore,
+    TimerRunner,
+    create_status_store,
+    create_timer_runners,
+    stop_timers,
+)
 from devhost.web import (
     FunctionsWsgiApp,
     RedactingFormatter,
@@ -33,7 +42,7 @@ DEFAULT_PORT = 7071
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devhost",
-        description="Serve the app's Azure Functions locally (HTTP and Storage queue triggers).",
+        description="Serve the app's Azure Functions locally (HTTP, Storage queue and timer triggers).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
@@ -84,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     azurite: subprocess.Popen[bytes] | None = None
     invoker: Invoker | None = None
     pollers: list[QueuePoller] = []
+    timers: list[TimerRunner] = []
+    on_demand: OnDemandRunner | None = None
     try:
         settings = load_local_settings(script_root / args.settings, os.environ)
         if settings.found:
@@ -102,10 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = load_app(args.app, script_root)
         table = build_function_table(app, route_prefix=host_config.route_prefix, environ=os.environ)
         invoker = Invoker()
-        # Bind first (a port in use stops us before any message is taken); connections wait in the
-        # backlog until `run()` accepts them.
+        on_demand = OnDemandRunner(invoker, table.queues, table.timers)
+        # Bind first (a port in use stops us before any message is taken or timer runs); connections
+        # wait in the backlog until `run()` accepts them.
         server = create_http_server(
-            FunctionsWsgiApp(table.http, invoker),
+            FunctionsWsgiApp(table.http, invoker, on_demand),
             host=args.host,
             port=port,
             threads=default_thread_count(),
@@ -114,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pollers = create_pollers(table.queues, host_config.queues, invoker, os.environ)
         for poller in pollers:
             poller.start()
-        print_banner(args, table.http, pollers, host_config, port)
+        timers = create_timer_runners(table.timers, invoker, _status_store(table.timers, script_root))
+        print_banner(args, table.http, pollers, timers, host_config, port)
+        for timer in timers:
+            timer.start()
         server.run()  # returns on SIGINT/SIGTERM (waitress catches the KeyboardInterrupt)
     except KeyboardInterrupt:
         pass
@@ -132,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _ignore)
         signal.signal(signal.SIGINT, _ignore)
         log.info("Stopping")
+        # Timers and admin runs first: nothing new starts after this, and what runs may finish (bounded).
+        stop_timers(timers)
+        if on_demand is not None:
+            on_demand.close()
         for poller in pollers:
             poller.stop()
         if invoker is not None:
@@ -142,10 +161,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _status_store(timers: Sequence[TimerFunction], script_root: Path) -> StatusStore:
+    """Where monitored timers record their schedule status (see `devhost.timers`)."""
+    if any(timer.use_monitor for timer in timers):
+        return create_status_store(os.environ, script_root)
+    return MemoryStatusStore()
+
+
 def print_banner(
     args: argparse.Namespace,
     http_functions: Sequence[HttpFunction],
     pollers: Sequence[QueuePoller],
+    timers: Sequence[TimerRunner],
     host_config: HostConfig,
     port: int,
 ) -> None:
@@ -159,8 +186,16 @@ def print_banner(
             f"    {queue_function.target.name}: queueTrigger on '{queue_function.queue_name}'"
             f" ({queue_function.connection}, messageEncoding {host_config.queues.message_encoding})"
         )
-    if not http_functions and not pollers:
+    for timer in sorted(timers, key=lambda t: t.name):
+        schedule = timer.function.schedule
+        lines.append(
+            f"    {timer.name}: timerTrigger '{schedule.text}' ({schedule.time_zone}),"
+            f" next {timer.next_occurrence().isoformat()}" + (", runOnStartup" if timer.function.run_on_startup else "")
+        )
+    if not http_functions and not pollers and not timers:
         lines.append("    (none)")
+    elif pollers or timers:
+        lines += ["", f"Run a queue or timer function now: POST {base_url}/admin/functions/<name> " + '{"input": ""}']
     if args.banner_file:
         try:
             extra = Path(args.banner_file).read_text(encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import json
 import logging
 import os
 import re
@@ -21,6 +22,8 @@ from devhost.routing import split_path
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from devhost.admin import OnDemandRunner
 
 log = logging.getLogger("devhost")
 
@@ -89,12 +92,25 @@ def log_access(method: str, raw_path: str, raw_query: str, status: int, started:
     log.info("%s %s %d %.1fms", method or "-", target, status, (time.perf_counter() - started) * 1000)
 
 
-class FunctionsWsgiApp:
-    """Routes each request to the first matching HTTP function, the way the Functions host does."""
+ADMIN_SEGMENT = "admin"
+"""The host keeps `/admin/...` for its own API, whatever the route prefix (it refuses function routes
+that start with "admin"), so with routePrefix "" an admin path must never reach a function."""
 
-    def __init__(self, functions: Sequence[HttpFunction], invoker: Invoker) -> None:
+
+class AdminRequestError(ValueError):
+    """An admin request the host answers with 400."""
+
+
+class FunctionsWsgiApp:
+    """Routes each request to the first matching HTTP function, the way the Functions host does; paths
+    under `/admin/` go to the host's admin API (`POST /admin/functions/{name}` only)."""
+
+    def __init__(
+        self, functions: Sequence[HttpFunction], invoker: Invoker, on_demand: OnDemandRunner | None = None
+    ) -> None:
         self.functions = tuple(functions)
         self.invoker = invoker
+        self.on_demand = on_demand
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -121,6 +137,8 @@ class FunctionsWsgiApp:
         self, environ: WSGIEnvironment, method: str, raw_path: str, raw_query: str
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         segments = split_path(raw_path)
+        if segments and segments[0].lower() == ADMIN_SEGMENT:
+            return self._admin(environ, method, segments)
         for function in self.functions:
             route_params = function.route.match(segments)
             if route_params is None:
@@ -130,6 +148,24 @@ class FunctionsWsgiApp:
                 continue
             return self._invoke(function, environ, method, raw_path, raw_query, route_params)
         return 404, [], b""
+
+    def _admin(
+        self, environ: WSGIEnvironment, method: str, segments: list[str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """`POST /admin/functions/{name}` with `{"input": ...}`: 202 once the run has started, 404 for
+        a name that is no non-HTTP function, 400 for a body that is no such JSON object. Anything else
+        under `/admin/` is not served by devhost: 404."""
+        is_invoke = len(segments) == 3 and segments[1].lower() == "functions" and method == "POST"
+        if not is_invoke or self.on_demand is None:
+            return 404, [], b""
+        try:
+            input_text = admin_input(str(environ.get("CONTENT_TYPE") or ""), _read_body(environ))
+        except AdminRequestError as exc:
+            log.warning("POST /admin/functions/%s: %s", segments[2], exc)
+            return 400, [], b""
+        if not self.on_demand.submit(segments[2], input_text):
+            return 404, [], b""
+        return 202, [], b""
 
     def _invoke(
         self,
@@ -157,6 +193,27 @@ class FunctionsWsgiApp:
             # The host answers an unhandled exception with an empty 500; the details go to the log.
             log.exception("Executed 'Functions.%s' (Failed, Id=%s)", target.name, context.invocation_id)
             return 500, [], b""
+
+
+def admin_input(content_type: str, body: bytes) -> str | None:
+    """The `input` of an admin invocation body, as the host's `FunctionInvocation` model binds it: a
+    JSON object (sent as application/json) whose `input` (any case) is a string, number or boolean,
+    read as a string; absent or null is None."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise AdminRequestError("the body must be JSON (Content-Type: application/json)")
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        raise AdminRequestError("the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise AdminRequestError('the body must be a JSON object such as {"input": ""}')
+    value = next((v for k, v in document.items() if isinstance(k, str) and k.lower() == "input"), None)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)  # Json.NET reads true as "True", as str() does
+    raise AdminRequestError("input must be a string, a number or a boolean")
 
 
 def query_params(raw_query: str) -> dict[str, str]:

@@ -10,7 +10,14 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from devhost.processes import Azurite, run_azurite, run_devhost
-from tests.devhost.devhost_helpers import BODY_LIMIT, SampleHost, make_script_root, wait_until
+from tests.devhost.devhost_helpers import (
+    BODY_LIMIT,
+    SampleHost,
+    TimerHost,
+    make_script_root,
+    timer_env,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +62,15 @@ def sample_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> I
 def plain_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleHost]:
     """The sample app with host.json `messageEncoding: none`."""
     yield from _serve_sample(azurite, tmp_path_factory.mktemp("plain"), message_encoding="none")
+
+
+@pytest.fixture(scope="module")
+def timer_host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TimerHost]:
+    """The sample app with its every-second timers bound, started afresh for each test module."""
+    root = tmp_path_factory.mktemp("timers")
+    runs = root / "timer-runs.jsonl"
+    script_root = make_script_root(root / "app", message_encoding="base64")
+    with run_devhost(
+        env=timer_env(azurite.connection_string, runs), app="sample_app:app", script_root=script_root
+    ) as devhost:
+        yield TimerHost(devhost, runs)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
@@ -45,9 +45,10 @@ def make_script_root(root: Path, *, message_encoding: str) -> Path:
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "FROM_SETTINGS_FILE": "file-value",
             "SAMPLE_OVERRIDDEN": "file-value",
-            # Points nowhere: the queue tests only pass if the environment's connection wins.
+            # Points nowhere (on this machine): the queue and timer tests only pass if the
+            # environment's connection wins.
             "AzureWebJobsStorage": "DefaultEndpointsProtocol=http;AccountName=nobody;AccountKey=bm9ib2R5;"
-            "QueueEndpoint=http://127.0.0.1:9/nobody;",
+            "QueueEndpoint=http://127.0.0.1:9/nobody;TableEndpoint=http://127.0.0.1:9/nobody;",
         },
     }
     (root / "local.settings.json").write_text(json.dumps(settings), encoding="utf-8")
@@ -98,6 +99,64 @@ class SampleHost:
         count = self.queue(encode_base64=False).get_queue_properties().approximate_message_count
         assert count is not None
         return count
+
+
+EVERY_SECOND = "* * * * * *"
+
+
+def timer_env(connection_string: str, runs_path: Path) -> dict[str, str]:
+    """The sample app's timers bound: `tick`, `tick_and_fail` and `slow_tick` every second."""
+    return {
+        "AzureWebJobsStorage": connection_string,
+        "SAMPLE_TICK_SCHEDULE": EVERY_SECOND,
+        "SAMPLE_TIMER_RUNS": str(runs_path),
+    }
+
+
+@dataclass(frozen=True)
+class TimerRun:
+    """One line of the sample app's timer file: an invocation (or, for slow_tick, its start or end)."""
+
+    function: str
+    at: float
+    past_due: bool
+    schedule_status: dict[str, Any]
+    schedule: dict[str, Any]
+    event: str | None = None
+    run: str | None = None
+
+
+def read_timer_runs(path: Path, function: str) -> list[TimerRun]:
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["function"] == function:
+            runs.append(TimerRun(**record))
+    return runs
+
+
+@dataclass(frozen=True)
+class TimerHost:
+    """The sample app served by devhost with its every-second timers bound."""
+
+    devhost: DevHost
+    runs_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return self.devhost.base_url
+
+    def runs(self, function: str) -> list[TimerRun]:
+        return read_timer_runs(self.runs_path, function)
+
+    def wait_for_runs(self, function: str, count: int, *, timeout: float = 10.0) -> list[TimerRun]:
+        def enough() -> list[TimerRun] | None:
+            runs = self.runs(function)
+            return runs if len(runs) >= count else None
+
+        return wait_until(enough, timeout=timeout, what=f"{count} run(s) of {function}")
 
 
 def wait_until(probe: Callable[[], T | None], *, timeout: float = 20.0, what: str = "condition") -> T:

@@ -11,13 +11,22 @@ import base64
 import json
 import os
 import threading
+import time
+import uuid
 
 import azure.functions as func
+from azure.functions.timer import TimerRequest
 
 # Blueprint's constructor has no annotations, hence the ignores.
 routes = func.Blueprint()  # type: ignore[no-untyped-call]
 queues = func.Blueprint()  # type: ignore[no-untyped-call]
+timers = func.Blueprint()  # type: ignore[no-untyped-call]
 _deliveries_lock = threading.Lock()
+_timer_runs_lock = threading.Lock()
+SLOW_TICK_SECONDS = 1.1
+"""Longer than the every-second schedule of `slow_tick`, so its runs would overlap if allowed to."""
+YEARLY = "0 0 0 1 1 *"
+"""Midnight UTC on January 1st: never due while the tests run."""
 
 
 def _json(payload: object, status_code: int = 200) -> func.HttpResponse:
@@ -135,9 +144,65 @@ def record_delivery(msg: func.QueueMessage) -> None:
         raise ValueError("asked to fail")
 
 
+@routes.route(route="{section}/functions/{name}", methods=["POST"])
+def section_functions(req: func.HttpRequest) -> func.HttpResponse:
+    """Would match /admin/functions/{name} too, were the host's admin path not checked first."""
+    return _json({"function": "section_functions", "route_params": dict(req.route_params)})
+
+
+def _record_run(function: str, timer: TimerRequest, **extra: object) -> None:
+    """Appends one line per timer event to the file named by SAMPLE_TIMER_RUNS (when set). The timer
+    functions take the worker's concrete `TimerRequest`: the abstract `func.TimerRequest` declares
+    only `past_due`."""
+    path = os.environ.get("SAMPLE_TIMER_RUNS")
+    if not path:
+        return
+    record = {
+        "function": function,
+        "at": time.time(),
+        "past_due": timer.past_due,
+        "schedule_status": timer.schedule_status,
+        "schedule": timer.schedule,
+        **extra,
+    }
+    with _timer_runs_lock, open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(record) + "\n")
+
+
+@timers.timer_trigger(schedule="%SAMPLE_TICK_SCHEDULE%", arg_name="timer")
+def tick(timer: TimerRequest) -> None:
+    _record_run("tick", timer)
+
+
+@timers.timer_trigger(schedule="%SAMPLE_TICK_SCHEDULE%", arg_name="timer")
+def tick_and_fail(timer: TimerRequest) -> None:
+    _record_run("tick_and_fail", timer)
+    raise RuntimeError("tick failed 5c1e")
+
+
+@timers.timer_trigger(schedule="%SAMPLE_TICK_SCHEDULE%", arg_name="timer", run_on_startup=True)
+def slow_tick(timer: TimerRequest) -> None:
+    """Starts with the host, so a test can stop the host while it runs without waiting for a tick."""
+    run = uuid.uuid4().hex
+    _record_run("slow_tick", timer, event="start", run=run)
+    time.sleep(SLOW_TICK_SECONDS)
+    _record_run("slow_tick", timer, event="end", run=run)
+
+
+@timers.timer_trigger(schedule=YEARLY, arg_name="timer", run_on_startup=True)
+def new_year(timer: TimerRequest) -> None:
+    _record_run("new_year", timer)
+
+
+@timers.timer_trigger(schedule=YEARLY, arg_name="timer")
+def on_demand(timer: TimerRequest) -> None:
+    _record_run("on_demand", timer)
+
+
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(routes)
 app.register_functions(queues)
+app.register_functions(timers)
 
 
 @app.route(methods=["GET"])

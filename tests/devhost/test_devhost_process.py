@@ -13,12 +13,14 @@ from tests.devhost.devhost_helpers import make_script_root
 
 def test_sigterm_stops_the_host_cleanly(tmp_path: Path) -> None:
     script_root = make_script_root(tmp_path / "app", message_encoding="base64")
-    # No SAMPLE_QUEUE: the queue function cannot be bound and is skipped, as the platform would.
+    # No SAMPLE_QUEUE nor SAMPLE_TICK_SCHEDULE: the queue function and the every-second timers cannot be
+    # bound and are skipped, as the platform would.
     with run_devhost(env={}, app="sample_app:app", script_root=script_root) as host:
         assert requests.get(f"{host.base_url}/ping", timeout=10).text == "pong"
     assert host.returncode == 0
     log = host.log_text()
     assert "Function record_delivery is not run: app setting SAMPLE_QUEUE is not set" in log
+    assert "Function tick is not run: app setting SAMPLE_TICK_SCHEDULE is not set" in log
     assert log.rstrip().endswith("Stopped")
 
 

@@ -6,6 +6,7 @@ import base64
 import time
 import uuid
 
+import requests
 from azure.core.exceptions import ResourceNotFoundError
 
 from tests.devhost.devhost_helpers import MAX_DEQUEUE_COUNT, Delivery, SampleHost, wait_until
@@ -70,3 +71,18 @@ def test_with_encoding_none_the_text_is_passed_as_is(plain_host: SampleHost) -> 
         Delivery(second.id, plain.encode("utf-8"), 1)
     ]
     wait_until(lambda: plain_host.message_count() == 0, what="the messages to be deleted")
+
+
+def test_the_admin_api_runs_a_queue_function_with_the_input_as_its_message(sample_host: SampleHost) -> None:
+    text = f"on demand {uuid.uuid4().hex}"
+    response = requests.post(
+        f"{sample_host.base_url}/admin/functions/Record_Delivery", json={"input": text}, timeout=10
+    )
+    assert response.status_code == 202
+
+    def delivered() -> list[Delivery]:
+        return [d for d in sample_host.deliveries() if d.body == text.encode("utf-8")]
+
+    # The input is the message as the function sees it: not base64-decoded, never dequeued.
+    assert [d.dequeue_count for d in wait_until(delivered, what="the on-demand delivery")] == [0]
+    assert sample_host.message_count() == 0  # nothing went through the queue
