@@ -80,24 +80,7 @@ class OnDemandRunner:
             with self._idle:
                 if self._closing:
                     return
-            context = self.invoker.new_context(target)
-            started = time.perf_counter()
-            try:
-                self.invoker.call(target, trigger_value, context)
-            except Exception:
-                log.exception(
-                    "Executed 'Functions.%s' (Failed, Id=%s, Reason=admin, Duration=%.0fms)",
-                    target.name,
-                    context.invocation_id,
-                    (time.perf_counter() - started) * 1000,
-                )
-            else:
-                log.info(
-                    "Executed 'Functions.%s' (Succeeded, Id=%s, Reason=admin, Duration=%.0fms)",
-                    target.name,
-                    context.invocation_id,
-                    (time.perf_counter() - started) * 1000,
-                )
+            self.invoker.invoke(target, trigger_value, details="Reason=admin")
         finally:
             with self._idle:
                 self._running -= 1

@@ -9,6 +9,7 @@ import logging
 import re
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
@@ -249,6 +250,23 @@ class Invoker:
             future: Future[object] = asyncio.run_coroutine_threadsafe(target.func(**kwargs), self._loop)
             return future.result()
         return target.func(**kwargs)
+
+    def invoke(self, target: FunctionTarget, trigger_value: object, *, details: str) -> bool:
+        """Runs a non-HTTP invocation and logs its outcome the way the host does:
+        `Executed 'Functions.<name>' (Succeeded|Failed, Id=..., <details>, Duration=...)`, with the
+        traceback on failure. Returns whether it succeeded."""
+        context = self.new_context(target)
+        started = time.perf_counter()
+        line = "Executed 'Functions.%s' (%s, Id=%s, %s, Duration=%.0fms)"
+        try:
+            self.call(target, trigger_value, context)
+        except Exception:
+            elapsed = (time.perf_counter() - started) * 1000
+            log.exception(line, target.name, "Failed", context.invocation_id, details, elapsed)
+            return False
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info(line, target.name, "Succeeded", context.invocation_id, details, elapsed)
+        return True
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -252,8 +252,6 @@ class QueuePoller:
             self._poison(message, lease, "it is not valid base64 (messageEncoding is base64)")
             return
 
-        target = self.function.target
-        context = self.invoker.new_context(target)
         trigger = FunctionsQueueMessage(  # type: ignore[no-untyped-call]
             id=message.id,
             body=body,
@@ -263,30 +261,10 @@ class QueuePoller:
             time_next_visible=message.next_visible_on,
             pop_receipt=message.pop_receipt,
         )
-        started = time.perf_counter()
-        try:
-            self.invoker.call(target, trigger, context)
-        except Exception:
-            # The exception and its traceback, never the message body (it may hold personal data).
-            log.exception(
-                "Executed 'Functions.%s' (Failed, Id=%s, MessageId=%s, DequeueCount=%d, Duration=%.0fms)",
-                target.name,
-                context.invocation_id,
-                message.id,
-                dequeue_count,
-                (time.perf_counter() - started) * 1000,
-            )
-            succeeded = False
-        else:
-            log.info(
-                "Executed 'Functions.%s' (Succeeded, Id=%s, MessageId=%s, DequeueCount=%d, Duration=%.0fms)",
-                target.name,
-                context.invocation_id,
-                message.id,
-                dequeue_count,
-                (time.perf_counter() - started) * 1000,
-            )
-            succeeded = True
+        # The log names the message, never its body (it may hold personal data).
+        succeeded = self.invoker.invoke(
+            self.function.target, trigger, details=f"MessageId={message.id}, DequeueCount={dequeue_count}"
+        )
 
         if succeeded:
             self._delete(lease)

@@ -210,27 +210,7 @@ class TimerRunner:
             self._record(self._status)
 
     def _call(self, request: TimerRequest, *, reason: str) -> None:
-        target = self.function.target
-        context = self.invoker.new_context(target)
-        started = time.perf_counter()
-        try:
-            self.invoker.call(target, request, context)
-        except Exception:
-            log.exception(
-                "Executed 'Functions.%s' (Failed, Id=%s, Reason=%s, Duration=%.0fms)",
-                target.name,
-                context.invocation_id,
-                reason,
-                (time.perf_counter() - started) * 1000,
-            )
-        else:
-            log.info(
-                "Executed 'Functions.%s' (Succeeded, Id=%s, Reason=%s, Duration=%.0fms)",
-                target.name,
-                context.invocation_id,
-                reason,
-                (time.perf_counter() - started) * 1000,
-            )
+        self.invoker.invoke(self.function.target, request, details=f"Reason={reason}")
 
     def _record(self, status: ScheduleStatus) -> None:
         try:
