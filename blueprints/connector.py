@@ -44,10 +44,3 @@ def CreateTicket(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="ApiInvoice/GetServiceAssignmentsDispatcher", methods=["POST"])
 def GetServiceAssignmentsDispatcher(req: func.HttpRequest) -> func.HttpResponse:
     return _serve("GetServiceAssignmentsDispatcher", req)
-
-
-@bp.route(route="ApiInvoice/{*action}")
-def UnknownAction(req: func.HttpRequest) -> func.HttpResponse:
-    """Anything else under /ApiInvoice (routing prefers the literal routes above): 404, or 405 for a
-    known action called with another method, with the envelope."""
-    return _with_api(lambda api: api.unknown(to_api_request(req), aliases=("CreateTicket",)))

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -111,6 +111,38 @@ def load_app(spec: str, script_root: Path) -> func.FunctionRegister:
     return app
 
 
+def overlapping_routes(functions: Sequence[HttpFunction]) -> list[str]:
+    """Warnings for routes that can match the same request. This host picks the most specific route,
+    but Azure Functions matches routes in the order it registers them, not by specificity
+    (azure-functions-host#9876), so in Azure the other function may answer. Checked for the common
+    case: a route of literal segments only that another route's parameters also match."""
+    warnings = []
+    for fixed in functions:
+        path = [segment.literal for segment in fixed.route.segments]
+        if any(part is None for part in path):
+            continue
+        for other in functions:
+            if other is fixed or other.route.match([p for p in path if p is not None]) is None:
+                continue
+            shared = _methods_overlap(fixed.methods, other.methods)
+            if shared:
+                warnings.append(
+                    f"Routes of {fixed.target.name} ({fixed.route.text}) and {other.target.name} "
+                    f"({other.route.text}) both match {fixed.route.text} for {shared}: this host picks "
+                    f"{fixed.target.name}, but Azure Functions matches in registration order, not by "
+                    "specificity, so there either may answer. Give them routes that cannot overlap."
+                )
+    return warnings
+
+
+def _methods_overlap(first: frozenset[str] | None, second: frozenset[str] | None) -> str:
+    if first is None and second is None:
+        return "every method"
+    if first is None or second is None:
+        return ", ".join(sorted(second if first is None else first))  # type: ignore[arg-type]
+    return ", ".join(sorted(first & second))
+
+
 def build_function_table(app: func.FunctionRegister, *, route_prefix: str, environ: Mapping[str, str]) -> FunctionTable:
     """The HTTP routes, queue triggers and timer triggers of the app. A function this host cannot run
     is logged and left out, as the platform does with a function whose binding fails to index.
@@ -161,6 +193,8 @@ def build_function_table(app: func.FunctionRegister, *, route_prefix: str, envir
             kind = type(trigger).__name__ if trigger is not None else "no trigger"
             log.warning("Function %s has a %s, which devhost does not run; skipping it", name, kind)
     http.sort(key=lambda f: f.route.sort_key())
+    for warning in overlapping_routes(http):
+        log.warning(warning)
     return FunctionTable(http=tuple(http), queues=tuple(queues), timers=tuple(timers))
 
 

@@ -22,8 +22,6 @@ from shared.connector import ConnectorService
 from shared.errors import (
     ApiError,
     FieldError,
-    MethodNotAllowed,
-    NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     TooManyRequests,
@@ -130,19 +128,6 @@ class ConnectorApi:
         )
         log.info("%s -> %s in %.1f ms (%d storage round trips)", operation, response.status, elapsed, trips.count)
         return response
-
-    def unknown(self, request: ApiRequest, aliases: tuple[str, ...] = ()) -> ApiResponse:
-        """Any other path under /ApiInvoice: a 404 (or 405 for a known action called with another
-        method) that still carries the envelope, so a flow's run history says what went wrong."""
-        action = request.path.rstrip("/").rsplit("/", 1)[-1]
-        known = {name.lower(): name for name in (*self.operations, *aliases)}
-        if action.lower() in known:
-            error: ApiError = MethodNotAllowed(
-                f"{known[action.lower()]} takes POST, not {request.method}.", headers={"Allow": "POST"}
-            )
-        else:
-            error = NotFound(f"There is no action {action!r}. Actions: {', '.join(self.operations)}.")
-        return ApiResponse(error.status, error.body(), dict(error.headers))
 
     def _handle(self, op: Operation, request: ApiRequest) -> ApiResponse:
         if len(request.body) > self._max_body:
