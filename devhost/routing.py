@@ -11,7 +11,9 @@ HTTP trigger docs, and "Route constraints" in ASP.NET routing):
 * a segment may mix literals and parameters (`{name}.{ext}`).
 
 When several routes match, the most specific wins (ASP.NET's inbound precedence): literal segments
-before constrained parameters before plain parameters before catch-alls, segment by segment.
+before constrained parameters before plain parameters before catch-alls, segment by segment. Azure
+Functions itself does NOT do this: it matches in the order it registers routes
+(azure-functions-host#9876), so `functions.overlapping_routes` warns about routes that overlap.
 Matched values are percent-decoded; an encoded slash (`%2F`) stays inside its segment.
 """
 
