@@ -30,7 +30,7 @@ from pathlib import Path
 import requests
 
 from devhost.processes import run_azurite, run_devhost
-from shared.container import build
+from shared.container import TABLES, build
 
 REPO = Path(__file__).resolve().parent.parent
 NOTE = {
@@ -97,17 +97,12 @@ def run_level(base_url: str, keys: list[str], concurrency: int, total: int) -> t
 def listing(base_url: str, app_env: dict[str, str], sizes: list[int], calls: int = 20) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from shared.adapters.storage import StorageAccount, StorageConnection
-    from shared.config import Settings
     from shared.repositories.work import TableWorkRepository
     from shared.work import POSITION_NOTE, WorkRecord
 
-    settings = Settings.from_env(app_env)
-    storage = StorageAccount(
-        StorageConnection.from_env(settings.storage_connection, app_env), table_prefix=settings.table_prefix
-    )
-    work = TableWorkRepository(storage.table_ref("Work"))
-    keys = build(app_env).keys
+    container = build(app_env)
+    work = TableWorkRepository(container.storage.table_ref(TABLES["work"]))
+    keys = container.keys
     start = datetime(2024, 5, 1, 8, tzinfo=UTC)
     print("GetServiceAssignmentsDispatcher, one page of 50, newest first")
     print(f"{'records':>8} {'p50 ms':>8} {'storage p50':>12}")

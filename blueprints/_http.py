@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import azure.functions as func
 
 from shared.api_types import ApiRequest, ApiResponse
@@ -11,8 +9,6 @@ from shared.api_types import ApiRequest, ApiResponse
 
 def to_api_request(req: func.HttpRequest) -> ApiRequest:
     return ApiRequest(
-        method=req.method,
-        path=urlsplit(req.url).path,
         query=dict(req.params),
         headers={name.lower(): value for name, value in req.headers.items()},
         body=req.get_body() or b"",

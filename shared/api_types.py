@@ -11,8 +11,6 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ApiRequest:
-    method: str
-    path: str
     query: Mapping[str, str]
     headers: Mapping[str, str]
     """Header names lower-cased."""

@@ -25,7 +25,7 @@ from shared.timing import round_trip
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
-    from azure.storage.queue import QueueClient, QueueServiceClient
+    from azure.storage.queue import QueueServiceClient
 
 # Fail fast instead of letting a request hang on an unreachable account: the caller gets a 503 and
 # Logic Apps retries, which is better than a connector call that times out after minutes.
@@ -161,12 +161,6 @@ class StorageAccount:
     def table_ref(self, name: str) -> Callable[[], TableClient]:
         """A table fetched (and created) on first use, so building services needs no network."""
         return lambda: self.table(name)
-
-    def queue(self, name: str) -> QueueClient:
-        client = self.queue_service.get_queue_client(name)
-        with contextlib.suppress(ResourceExistsError):
-            client.create_queue()
-        return client
 
     def ping(self) -> None:
         """One cheap call that proves the table endpoint answers and our credentials are accepted."""

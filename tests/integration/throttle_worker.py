@@ -6,8 +6,7 @@ import random
 import threading
 import time
 
-from shared.adapters.storage import StorageAccount, StorageConnection
-from shared.config import Settings
+from shared.container import TABLES, build
 from shared.repositories.throttle import TableWindowStore
 from shared.throttle import SlidingWindowLimiter
 
@@ -15,11 +14,7 @@ from shared.throttle import SlidingWindowLimiter
 def hammer(
     env: dict[str, str], key: str, limit: int, period: float, start_at: float, stop_at: float, threads: int
 ) -> list[tuple[float, bool]]:
-    settings = Settings.from_env(env)
-    storage = StorageAccount(
-        StorageConnection.from_env(settings.storage_connection, env), table_prefix=settings.table_prefix
-    )
-    limiter = SlidingWindowLimiter(TableWindowStore(storage.table_ref("Throttle")))
+    limiter = SlidingWindowLimiter(TableWindowStore(build(env).storage.table_ref(TABLES["throttle"])))
     decisions: list[tuple[float, bool]] = []
     lock = threading.Lock()
 
