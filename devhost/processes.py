@@ -260,6 +260,16 @@ class DevHost:
             return self._final_log
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        """The log once it contains `text` (or as it is when `timeout` runs out). Most access-log
+        lines are written before the response leaves; waitress's own error answers (413) log after."""
+        deadline = time.monotonic() + timeout
+        log = self.log_text()
+        while text not in log and time.monotonic() < deadline:
+            time.sleep(0.02)
+            log = self.log_text()
+        return log
+
 
 @contextmanager
 def run_devhost(

@@ -134,7 +134,7 @@ def test_a_body_over_the_limit_is_413(sample_host: SampleHost) -> None:
     assert len(base64.b64decode(at_limit.json()["body_b64"])) == BODY_LIMIT
     over = requests.post(url, data=b"x" * (BODY_LIMIT + 1), timeout=10)
     assert over.status_code == 413
-    assert "POST /echo/limit 413" in sample_host.devhost.log_text()
+    assert "POST /echo/limit 413" in sample_host.devhost.wait_for_log("POST /echo/limit 413")
 
 
 def test_the_access_log_redacts_keys_and_never_logs_headers(sample_host: SampleHost) -> None:
