@@ -15,6 +15,8 @@ class ApiRequest:
     headers: Mapping[str, str]
     """Header names lower-cased."""
     body: bytes
+    route_params: Mapping[str, str] = field(default_factory=dict)
+    """Values of the route template's parameters, e.g. `draftId` in `invoicing/drafts/{draftId}`."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -23,10 +25,14 @@ class ApiRequest:
 @dataclass
 class ApiResponse:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | list[Any] | bytes
+    """A JSON document, or the raw bytes of another media type (`content_type`)."""
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
 
-    def json_bytes(self) -> bytes:
+    def content(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
         return dumps(self.body).encode("utf-8")
 
 

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import Settings
 from shared.connector import ConnectorService
-from shared.http_api import ConnectorApi
+from shared.http_api import HttpApi, connector_handlers
 from shared.idempotency import Idempotency
 from shared.keys import KeyService
+from shared.operations import ALL_OPERATIONS
 from shared.repositories.idempotency import TableIdempotencyRepository
 from shared.repositories.keys import TableKeyRepository
 from shared.repositories.throttle import TableWindowStore
@@ -33,7 +34,8 @@ class Container:
     storage: StorageAccount
     keys: KeyService
     idempotency: Idempotency
-    connector_api: ConnectorApi
+    api: HttpApi
+    """Every key-authenticated HTTP operation (`shared.operations`)."""
 
 
 def build(env: Mapping[str, str] | None = None) -> Container:
@@ -55,15 +57,17 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    api = ConnectorApi(
+    connector = ConnectorService(TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow)
+    api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
         idempotency=idempotency,
-        connector=ConnectorService(TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow),
         timezone=settings.default_timezone,
         max_body_bytes=settings.max_body_bytes,
+        specs=ALL_OPERATIONS,
+        handlers={**connector_handlers(connector)},
     )
-    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, connector_api=api)
+    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, api=api)
 
 
 @functools.cache

@@ -26,7 +26,9 @@ _KEY_RE = re.compile(r"ib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 CONNECTOR_RIGHTS = ("CreateActivityRecording", "CreateInvoicePositionNote", "GetServiceAssignmentsDispatcher")
-KNOWN_RIGHTS = frozenset(CONNECTOR_RIGHTS)
+ADMIN_RIGHT = "admin"
+"""Manage the tenant's billing directory and invoices (and, later, act for other tenants)."""
+KNOWN_RIGHTS = frozenset((*CONNECTOR_RIGHTS, ADMIN_RIGHT))
 MAX_LIMIT = 10_000
 MAX_PERIOD_SECONDS = 86_400
 

@@ -10,11 +10,21 @@ from typing import Any
 import pytest
 import requests
 
+from devhost.functions import FunctionTable, build_function_table
 from devhost.processes import Azurite, DevHost, run_azurite, run_devhost
 from shared.container import build
 from shared.keys import CONNECTOR_RIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def function_table() -> FunctionTable:
+    """The app's functions as the local host indexes them. Indexed once: `FunctionApp.get_functions()`
+    refuses a second call in the same process (it sees its own functions as duplicates)."""
+    from function_app import app
+
+    return build_function_table(app, route_prefix="", environ={})
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ def test_first_request_runs_the_action_and_answers_with_its_response(idem: Idemp
     assert len(action.runs) == 1
     assert action.runs[0]
     assert response.status == 200
+    assert isinstance(response.body, dict)
     assert response.body["invoiceNoteId"] == "n1"
     assert "Idempotent-Replayed" not in response.headers
 
