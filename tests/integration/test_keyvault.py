@@ -13,6 +13,7 @@ import pytest
 from azure.keyvault.secrets import SecretClient
 
 from shared.adapters.keyvault import KeyVaultSource
+from shared.container import build
 from shared.errors import ApiError
 from shared.secrets import (
     API_KEY_PEPPER,
@@ -344,3 +345,23 @@ def test_a_secret_value_never_appears_in_logs_or_errors(
     assert any(ref.key_vault_name in text for text in shown)  # the errors did name the secret
     for text in [caplog.text, *shown]:
         assert "S3cret" not in text
+
+
+# --- choosing the source ----------------------------------------------------------------------------
+
+STORAGE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+
+
+def test_without_key_vault_url_secrets_come_from_app_settings() -> None:
+    container = build({**STORAGE, "SMTP_PASSWORD": "from-settings"})
+
+    assert container.secrets.smtp_password().reveal() == "from-settings"
+    with pytest.raises(SecretMissing, match="app setting API_KEY_PEPPER"):
+        container.secrets.api_key_pepper()
+
+
+def test_with_key_vault_url_secrets_come_from_the_vault_and_building_needs_no_network() -> None:
+    container = build({**STORAGE, "KEY_VAULT_URL": "https://invoice-bridge-kv.vault.azure.net/", "SMTP_PASSWORD": "x"})
+
+    assert container.secrets.store.where(SMTP_PASSWORD) == "Key Vault secret smtp-password"
+    assert isinstance(container.secrets.store.source, KeyVaultSource)
