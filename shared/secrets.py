@@ -302,7 +302,10 @@ class SecretStore:
                     usable = entry.value is not None and now - entry.fetched_at < self._max_staleness
                     age = f"serving the cached value ({now - entry.fetched_at:.0f} s old)"
                     log.warning(
-                        "Could not read %s: %s; %s", self.where(ref), entry.reason, age if usable else "no value"
+                        "Could not read %s: %s; %s",
+                        self.where(ref),
+                        entry.reason,
+                        age if usable else "nothing cached to serve",
                     )
         finally:
             with self._lock:
