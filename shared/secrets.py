@@ -243,11 +243,10 @@ class SecretStore:
         with self._lock:
             entry = self._entries.setdefault(ref, _Entry())
             now = self._clock()
-            if entry.value is not None:
-                if not forced and now - entry.fetched_at < self._ttl:
-                    return entry.value
-                if forced and entry.value != stale:
-                    return entry.value
+            if forced and entry.value is not None and entry.value != stale:
+                forced = False  # someone refreshed it meanwhile: from here on an ordinary read
+            if not forced and entry.value is not None and now - entry.fetched_at < self._ttl:
+                return entry.value
             flight = entry.flight
             leader = flight is None
             if flight is None:

@@ -511,3 +511,18 @@ def test_secret_values_compare_by_content() -> None:
     assert SecretValue("a") != SecretValue("b")
     with pytest.raises(TypeError):
         hash(SecretValue("a"))
+
+
+def test_a_refresh_for_a_value_already_replaced_is_an_ordinary_read(
+    store: SecretStore, source: FakeSource, clock: FakeClock
+) -> None:
+    old = store.get(REF)
+    source.values[NAME] = "v2"
+    store.get(REF, stale=old)
+    source.values[NAME] = "v3"
+    clock.now += TTL
+
+    assert store.get(REF, stale=old).reveal() == "v3"  # v2 has expired meanwhile: read again
+    source.outage = SourceUnavailable("down")
+    clock.now += TTL
+    assert store.get(REF, stale=old).reveal() == "v3"  # and, like any read, served stale in an outage
