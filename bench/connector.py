@@ -156,7 +156,11 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
 
     with run_azurite() as azurite:
-        env = {"AzureWebJobsStorage": azurite.connection_string, "TABLE_PREFIX": "b" + uuid.uuid4().hex[:8]}
+        env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "TABLE_PREFIX": "b" + uuid.uuid4().hex[:8],
+            "API_KEY_PEPPER": "bench-only-pepper-0123456789abcdef-not-a-secret",
+        }
         keys_service = build(env).keys
         keys = [keys_service.create(f"bench-{i}", limit=10_000, period_seconds=60)[1] for i in range(max(levels))]
         with run_devhost(env=env) as host:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -25,6 +26,31 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _https_url(env: Mapping[str, str], name: str, example: str) -> str | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme == "https" and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid or parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"setting {name} must be an https URL such as {example}")
+    return raw
+
+
+# Secrets: Microsoft asks to cache secrets read from Key Vault in memory and to re-read them only when
+# the cached copy stops working (https://learn.microsoft.com/azure/key-vault/general/overview-throttling);
+# Key Vault references in app settings pick up a new version within 24 hours
+# (https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#rotation).
+# So: re-read hourly (a rotation is seen within the hour, ~24 reads a day per secret and instance), force
+# a re-read when a token is refused (`stale=`), and ride out a vault outage for as long as the platform's
+# own references would serve an old value: 24 hours.
+SECRET_CACHE_SECONDS = 3600
+SECRET_MAX_STALENESS_SECONDS = 24 * 3600
+
+
 @dataclass(frozen=True)
 class Settings:
     storage_connection: str = "AzureWebJobsStorage"
@@ -38,6 +64,10 @@ class Settings:
     idempotency_lease_seconds: int = 30
     key_cache_seconds: int = 15
     max_body_bytes: int = 1024 * 1024
+    key_vault_url: str | None = None
+    """Secrets come from this vault when set, else from app settings (`shared.secrets`)."""
+    secret_cache_seconds: int = SECRET_CACHE_SECONDS
+    secret_max_staleness_seconds: int = SECRET_MAX_STALENESS_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,4 +90,15 @@ class Settings:
             idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 30),
             key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 15, minimum=0),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            key_vault_url=_https_url(env, "KEY_VAULT_URL", "https://<vault>.vault.azure.net/"),
+            secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0),
+            secret_max_staleness_seconds=_max_staleness(env),
         )
+
+
+def _max_staleness(env: Mapping[str, str]) -> int:
+    cache = _int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0)
+    staleness = _int(env, "SECRET_MAX_STALENESS_SECONDS", max(SECRET_MAX_STALENESS_SECONDS, cache), minimum=0)
+    if staleness < cache:
+        raise ConfigError("setting SECRET_MAX_STALENESS_SECONDS must be at least SECRET_CACHE_SECONDS")
+    return staleness

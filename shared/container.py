@@ -19,6 +19,7 @@ from shared.repositories.idempotency import TableIdempotencyRepository
 from shared.repositories.keys import TableKeyRepository
 from shared.repositories.throttle import TableWindowStore
 from shared.repositories.work import TableWorkRepository
+from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore
 from shared.throttle import SlidingWindowLimiter
 
 TABLES = {"keys": "ApiKeys", "throttle": "Throttle", "idempotency": "Idempotency", "work": "Work"}
@@ -36,6 +37,17 @@ class Container:
     idempotency: Idempotency
     api: HttpApi
     """Every key-authenticated HTTP operation (`shared.operations`)."""
+    secrets: Secrets
+
+
+def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
+    """Key Vault when `KEY_VAULT_URL` is set, else app settings. No network here: the first secret
+    read connects (and the Key Vault SDK is imported only when a vault is configured)."""
+    if settings.key_vault_url:
+        from shared.adapters.keyvault import KeyVaultSource
+
+        return KeyVaultSource.with_default_credential(settings.key_vault_url, client_id=env.get("AZURE_CLIENT_ID"))
+    return EnvironmentSource(env)
 
 
 def build(env: Mapping[str, str] | None = None) -> Container:
@@ -44,9 +56,17 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     storage = StorageAccount(
         StorageConnection.from_env(settings.storage_connection, env), table_prefix=settings.table_prefix
     )
+    secrets = Secrets(
+        SecretStore(
+            secret_source(settings, env),
+            ttl=settings.secret_cache_seconds,
+            max_staleness=settings.secret_max_staleness_seconds,
+        )
+    )
     keys = KeyService(
         TableKeyRepository(storage.table_ref(TABLES["keys"])),
         clock=utcnow,
+        pepper=secrets.api_key_pepper,
         default_limit=settings.throttle_limit,
         default_period_seconds=settings.throttle_period_seconds,
         cache_seconds=settings.key_cache_seconds,
@@ -67,7 +87,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         specs=ALL_OPERATIONS,
         handlers={**connector_handlers(connector)},
     )
-    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, api=api)
+    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, api=api, secrets=secrets)
 
 
 @functools.cache

@@ -1,15 +1,19 @@
 """Connections: API keys that belong to a tenant and carry rights.
 
-A key is shown once, at creation. We keep only its SHA-256 digest (the key holds 256 random bits,
-so a plain digest cannot be reversed or guessed) and compare digests in constant time.
-`HashAlgorithm` is stored with each key so that a later scheme (HMAC with a pepper from Key Vault)
-can be introduced without locking anyone out.
+A key is shown once, at creation. We keep only HMAC-SHA256(pepper, key), the pepper being a secret
+(`API_KEY_PEPPER`, from Key Vault in production) that never sits next to the digests, and compare
+digests in constant time. `HashAlgorithm` is stored with each key: keys created before the pepper
+existed are plain SHA-256 ("sha256"); they still authenticate and are re-stored as "hmac-sha256" on
+their first successful use, so no one is locked out by the upgrade.
+
+The pepper cannot be changed in place: every "hmac-sha256" digest depends on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
@@ -17,9 +21,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.errors import BadRequest, FieldError, Forbidden, NotFound, Unauthorized
+
+if TYPE_CHECKING:
+    from shared.secrets import SecretValue
+
+log = logging.getLogger("invoice_bridge.keys")
 
 KEY_PREFIX = "ib_"
 _KEY_RE = re.compile(r"ib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
@@ -31,6 +40,8 @@ ADMIN_RIGHT = "admin"
 KNOWN_RIGHTS = frozenset((*CONNECTOR_RIGHTS, ADMIN_RIGHT))
 MAX_LIMIT = 10_000
 MAX_PERIOD_SECONDS = 86_400
+HMAC_SHA256 = "hmac-sha256"
+LEGACY_SHA256 = "sha256"
 
 
 @dataclass(frozen=True)
@@ -72,10 +83,18 @@ class KeyRepository(Protocol):
     def add(self, key: ApiKey) -> None: ...
     def list_for_tenant(self, tenant: str) -> list[ApiKey]: ...
     def save(self, key: ApiKey) -> None: ...
+    def update_digest(self, key_id: str, digest: str, hash_algorithm: str) -> None:
+        """Replace only the digest and its algorithm (a concurrent revoke must survive it)."""
+        ...
 
 
 def digest(raw_key: str) -> str:
+    """Plain SHA-256: how keys were stored before the pepper existed."""
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def peppered_digest(pepper: SecretValue, raw_key: str) -> str:
+    return hmac.new(pepper.reveal().encode("utf-8"), raw_key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def validate_tenant(tenant: str) -> str:
@@ -102,12 +121,14 @@ class KeyService:
         repository: KeyRepository,
         *,
         clock: Callable[[], datetime],
+        pepper: Callable[[], SecretValue],
         default_limit: int,
         default_period_seconds: int,
         cache_seconds: float = 15.0,
     ) -> None:
         self._repo = repository
         self._clock = clock
+        self._pepper = pepper
         self._default_limit = default_limit
         self._default_period = default_period_seconds
         self._cache_seconds = cache_seconds
@@ -136,6 +157,7 @@ class KeyService:
             errors.append(FieldError("name", "must be at most 200 characters"))
         if errors:
             raise BadRequest("The key settings are invalid.", errors)
+        pepper = self._pepper()
         key_id = secrets.token_hex(8)
         raw = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(
@@ -145,8 +167,8 @@ class KeyService:
             rights=validate_rights(rights),
             limit=limit,
             period_seconds=period,
-            digest=digest(raw),
-            hash_algorithm="sha256",
+            digest=peppered_digest(pepper, raw),
+            hash_algorithm=HMAC_SHA256,
             created_at=self._clock(),
         )
         self._repo.add(key)
@@ -155,14 +177,34 @@ class KeyService:
     def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:
             raise Unauthorized("An API key is required: pass it in the apikey query parameter.")
-        match = _KEY_RE.fullmatch(raw_key.strip())
+        pepper = self._pepper()  # without it no key can be checked: 503 naming the secret, not 401
+        raw = raw_key.strip()
+        match = _KEY_RE.fullmatch(raw)
         key = self._lookup(match.group(1)) if match else None
         # Compare digests even when the key id is unknown, so timing says nothing about which ids exist.
-        expected = key.digest if key else "0" * 64
-        valid = hmac.compare_digest(expected, digest(raw_key.strip()))
+        legacy = key is not None and key.hash_algorithm == LEGACY_SHA256
+        presented = digest(raw) if legacy else peppered_digest(pepper, raw)
+        expected = key.digest if key and key.hash_algorithm in (LEGACY_SHA256, HMAC_SHA256) else "0" * 64
+        valid = hmac.compare_digest(expected, presented)
         if key is None or not valid or not key.active:
             raise Unauthorized("The API key is not valid.")
+        if legacy:
+            self._upgrade(key, peppered_digest(pepper, raw))
         return Principal(key.key_id, key.tenant, key.name, key.rights, key.limit, key.period_seconds)
+
+    def _upgrade(self, key: ApiKey, new_digest: str) -> None:
+        """Re-store a plain SHA-256 key as HMAC-SHA256. Best effort: the caller is already authenticated,
+        and the next successful call tries again."""
+        revocations = self._revocations
+        try:
+            self._repo.update_digest(key.key_id, new_digest, HMAC_SHA256)
+        except Exception as error:
+            log.warning("Could not re-store API key %s as %s: %s", key.key_id, HMAC_SHA256, type(error).__name__)
+            return
+        upgraded = replace(key, digest=new_digest, hash_algorithm=HMAC_SHA256)
+        with self._lock:
+            if revocations == self._revocations and key.key_id in self._cache:
+                self._cache[key.key_id] = (self._cache[key.key_id][0], upgraded)
 
     def list(self, tenant: str) -> list[ApiKey]:
         return sorted(self._repo.list_for_tenant(validate_tenant(tenant)), key=lambda k: k.created_at)

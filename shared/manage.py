@@ -1,4 +1,4 @@
-"""Management CLI: `python -m shared.manage keys create|list|revoke`.
+"""Management CLI: `python -m shared.manage keys create|list|revoke` and `secrets names|check`.
 
 Reads the same settings as the app (environment, else ./local.settings.json), so on a laptop it
 talks to the Azurite that `make run` started, and in Azure to the app's storage account.
@@ -14,8 +14,9 @@ from pathlib import Path
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
-from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, ApiKey
+from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey
 from shared.local_settings import load_local_settings
+from shared.secrets import API_KEY_PEPPER, FIXED_SECRETS, SecretMissing, SecretRef, Secrets, economic_grant_token_ref
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,7 +41,24 @@ def _parser() -> argparse.ArgumentParser:
 
     revoke = keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
+
+    secrets = groups.add_parser("secrets", help="the secrets the app reads").add_subparsers(
+        dest="command", required=True
+    )
+    for name, text in (
+        ("names", "print each secret's Key Vault name and app setting name"),
+        ("check", "read each secret through the configured source; prints ok/missing, never a value"),
+    ):
+        command = secrets.add_parser(name, help=text)
+        command.add_argument("--tenant", action="append", default=[], help="also the grant token of this tenant")
     return parser
+
+
+def _secret_refs(tenants: list[str]) -> list[SecretRef]:
+    for tenant in tenants:
+        if not TENANT_RE.fullmatch(tenant):
+            raise ApiError(f"{tenant!r} is not a tenant id.")
+    return [*FIXED_SECRETS, *(economic_grant_token_ref(t) for t in tenants)]
 
 
 def _describe(key: ApiKey) -> str:
@@ -54,7 +72,13 @@ def _describe(key: ApiKey) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.group == "secrets" and args.command == "names":
+            for ref in _secret_refs(args.tenant):
+                print(f"{ref.key_vault_name:<40} {ref.setting_name:<40} to {ref.purpose}")
+            return 0
         load_local_settings(Path(args.settings), os.environ)
+        if args.group == "secrets":
+            return _check_secrets(build().secrets, _secret_refs(args.tenant))
         keys = build().keys
         if args.command == "create":
             key, raw = keys.create(
@@ -83,6 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_secrets(secrets: Secrets, refs: list[SecretRef]) -> int:
+    failed = 0
+    for ref in refs:
+        try:
+            secrets.api_key_pepper() if ref == API_KEY_PEPPER else secrets.store.get(ref)
+            print(f"ok       {secrets.store.where(ref)}")
+        except ApiError as error:
+            failed += 1
+            print(f"missing  {error.message}" if isinstance(error, SecretMissing) else f"error    {error.message}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from shared.container import build
 from shared.keys import CONNECTOR_RIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_PEPPER = "test-only-pepper-0123456789abcdef-not-a-secret"
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +41,7 @@ def app_env_for(azurite: Azurite, **overrides: str) -> dict[str, str]:
         "TABLE_PREFIX": "t" + uuid.uuid4().hex[:10],
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "API_KEY_CACHE_SECONDS": "1",
+        "API_KEY_PEPPER": TEST_PEPPER,
     }
     env.update(overrides)
     return env

@@ -30,6 +30,11 @@ class TableKeyRepository:
     def save(self, key: ApiKey) -> None:
         self._table().upsert_entity(_to_entity(key), mode=UpdateMode.REPLACE)
 
+    def update_digest(self, key_id: str, digest: str, hash_algorithm: str) -> None:
+        # MERGE touches only these two properties, so a revoke written meanwhile (RevokedAt) stays.
+        entity = {"PartitionKey": key_id, "RowKey": ROW, "Digest": digest, "HashAlgorithm": hash_algorithm}
+        self._table().update_entity(entity, mode=UpdateMode.MERGE)
+
     def list_for_tenant(self, tenant: str) -> list[ApiKey]:
         return [_from_entity(e) for e in self._table().query_entities(eq("Tenant", tenant))]
 

@@ -132,6 +132,11 @@ class FakeKeyRepository:
         with self._lock:
             self._rows[key.key_id] = key
 
+    def update_digest(self, key_id: str, digest: str, hash_algorithm: str) -> None:
+        """Like a MERGE: only the digest and its algorithm change; a missing key is an error."""
+        with self._lock:
+            self._rows[key_id] = replace(self._rows[key_id], digest=digest, hash_algorithm=hash_algorithm)
+
     def all(self) -> list[ApiKey]:
         with self._lock:
             return list(self._rows.values())

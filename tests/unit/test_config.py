@@ -72,3 +72,47 @@ def test_explicit_service_uris_win_over_the_account_name() -> None:
 def test_missing_connection_names_the_settings_to_set() -> None:
     with pytest.raises(ConfigError, match="AzureWebJobsStorage__accountName"):
         StorageConnection.from_env("AzureWebJobsStorage", {})
+
+
+def test_secret_settings_default_to_key_vault_off_an_hours_cache_and_a_days_staleness() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.key_vault_url is None
+    assert (settings.secret_cache_seconds, settings.secret_max_staleness_seconds) == (3600, 86400)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://invoice-bridge.vault.azure.net/", "https://kv.vault.azure.cn", "https://127.0.0.1:8443/"]
+)
+def test_key_vault_url_accepts_a_vaults_https_url(url: str) -> None:
+    assert Settings.from_env({"KEY_VAULT_URL": url}).key_vault_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://invoice-bridge.vault.azure.net/",
+        "invoice-bridge.vault.azure.net",
+        "https://",
+        "https://invoice-bridge.vault.azure.net/secrets/api-key-pepper",
+        "https://invoice-bridge.vault.azure.net/?api-version=7.5",
+        "https://user:pw@invoice-bridge.vault.azure.net/",
+        "https://invoice-bridge.vault.azure.net:99999/",
+    ],
+)
+def test_a_key_vault_url_that_is_not_a_vaults_https_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"KEY_VAULT_URL": url})
+
+    assert str(caught.value) == "setting KEY_VAULT_URL must be an https URL such as https://<vault>.vault.azure.net/"
+
+
+def test_max_staleness_below_the_cache_time_is_refused() -> None:
+    with pytest.raises(ConfigError, match="SECRET_MAX_STALENESS_SECONDS must be at least SECRET_CACHE_SECONDS"):
+        Settings.from_env({"SECRET_CACHE_SECONDS": "600", "SECRET_MAX_STALENESS_SECONDS": "300"})
+
+
+def test_a_cache_time_above_a_day_raises_the_default_staleness_with_it() -> None:
+    settings = Settings.from_env({"SECRET_CACHE_SECONDS": "172800"})
+
+    assert settings.secret_max_staleness_seconds == 172800

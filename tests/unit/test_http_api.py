@@ -17,8 +17,11 @@ from shared.http_api import Call, HttpApi
 from shared.idempotency import Idempotency
 from shared.keys import ADMIN_RIGHT, KeyService
 from shared.operations import ALL_OPERATIONS, OperationSpec
+from shared.secrets import SecretValue
 from shared.throttle import SlidingWindowLimiter
 from tests.unit.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
+
+PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
 
 
 class DraftIn(BaseModel):
@@ -33,7 +36,9 @@ SPEC = OperationSpec(
 
 def _api(specs: tuple[OperationSpec, ...], handlers: dict[str, Any]) -> tuple[HttpApi, KeyService]:
     clock = FakeClock()
-    keys = KeyService(FakeKeyRepository(), clock=clock.now, default_limit=100, default_period_seconds=60)
+    keys = KeyService(
+        FakeKeyRepository(), clock=clock.now, pepper=lambda: PEPPER, default_limit=100, default_period_seconds=60
+    )
     api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(FakeWindowStore()),

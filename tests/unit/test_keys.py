@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import re
 import types
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,13 @@ from typing import Any
 import pytest
 
 import shared.keys
-from shared.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from shared.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from shared.keys import CONNECTOR_RIGHTS, ApiKey, KeyService, Principal
+from shared.secrets import EnvironmentSource, Secrets, SecretStore, SecretValue
 from tests.unit.fakes import FakeClock, FakeKeyRepository
 
 KEY_SHAPE = re.compile(r"ib_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
+PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
 
 
 @pytest.fixture
@@ -30,7 +33,14 @@ def repo() -> FakeKeyRepository:
 
 
 def service(repo: FakeKeyRepository, clock: FakeClock, cache_seconds: float = 0.0) -> KeyService:
-    return KeyService(repo, clock=clock.now, default_limit=100, default_period_seconds=60, cache_seconds=cache_seconds)
+    return KeyService(
+        repo,
+        clock=clock.now,
+        pepper=lambda: PEPPER,
+        default_limit=100,
+        default_period_seconds=60,
+        cache_seconds=cache_seconds,
+    )
 
 
 @pytest.fixture
@@ -79,8 +89,8 @@ def test_repository_holds_only_a_digest_of_the_key(keys: KeyService, repo: FakeK
     for value in dataclasses.astuple(stored):
         assert raw not in str(value)
         assert secret not in str(value)
-    assert stored.digest == hashlib.sha256(raw.encode()).hexdigest()
-    assert stored.hash_algorithm == "sha256"
+    assert stored.digest == hmac.new(PEPPER.reveal().encode(), raw.encode(), hashlib.sha256).hexdigest()
+    assert stored.hash_algorithm == "hmac-sha256"
 
 
 def test_created_key_records_tenant_name_rights_limit_and_creation_time(keys: KeyService, clock: FakeClock) -> None:
@@ -93,7 +103,7 @@ def test_created_key_records_tenant_name_rights_limit_and_creation_time(keys: Ke
 
 
 def test_key_without_limit_or_period_gets_the_configured_defaults(repo: FakeKeyRepository, clock: FakeClock) -> None:
-    keys = KeyService(repo, clock=clock.now, default_limit=7, default_period_seconds=30)
+    keys = KeyService(repo, clock=clock.now, pepper=lambda: PEPPER, default_limit=7, default_period_seconds=30)
 
     stored, _ = keys.create("acme")
 
@@ -405,3 +415,148 @@ def test_list_with_an_invalid_tenant_is_refused(keys: KeyService) -> None:
         keys.list("not a tenant")
 
     assert bad_request_fields(caught.value) == ["tenant"]
+
+
+# --- pepper and the keys stored before it ----------------------------------------------------------
+
+
+def legacy_key(repo: FakeKeyRepository, clock: FakeClock, tenant: str = "acme") -> tuple[ApiKey, str]:
+    """A key as the code before the pepper stored it: plain SHA-256, HashAlgorithm "sha256"."""
+    key_id = "0123456789abcdef"
+    raw = f"ib_{key_id}_" + "k" * 43
+    key = ApiKey(
+        key_id=key_id,
+        tenant=tenant,
+        name="old connection",
+        rights=frozenset(CONNECTOR_RIGHTS),
+        limit=100,
+        period_seconds=60,
+        digest=hashlib.sha256(raw.encode()).hexdigest(),
+        hash_algorithm="sha256",
+        created_at=clock.now(),
+    )
+    repo.add(key)
+    return key, raw
+
+
+def peppered(raw: str, pepper: SecretValue = PEPPER) -> str:
+    return hmac.new(pepper.reveal().encode(), raw.encode(), hashlib.sha256).hexdigest()
+
+
+def test_key_stored_before_the_pepper_still_works_and_is_restored_peppered(
+    keys: KeyService, repo: FakeKeyRepository, clock: FakeClock
+) -> None:
+    key, raw = legacy_key(repo, clock)
+
+    assert keys.authenticate(raw).key_id == key.key_id
+
+    [stored] = repo.all()
+    assert (stored.hash_algorithm, stored.digest) == ("hmac-sha256", peppered(raw))
+    assert (stored.tenant, stored.rights, stored.revoked_at) == (key.tenant, key.rights, None)
+    assert keys.authenticate(raw).key_id == key.key_id  # and it keeps working, now peppered
+
+
+def test_legacy_key_with_a_wrong_secret_is_refused_and_left_as_it_was(
+    keys: KeyService, repo: FakeKeyRepository, clock: FakeClock
+) -> None:
+    key, raw = legacy_key(repo, clock)
+
+    refused(keys, raw[:-1] + "j")
+
+    assert repo.all() == [key]
+
+
+def test_revoked_legacy_key_is_refused_and_not_restored(
+    keys: KeyService, repo: FakeKeyRepository, clock: FakeClock
+) -> None:
+    key, raw = legacy_key(repo, clock)
+    keys.revoke(key.key_id)
+
+    refused(keys, raw)
+
+    assert repo.all()[0].hash_algorithm == "sha256"
+
+
+class FailingUpdate(FakeKeyRepository):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    def update_digest(self, key_id: str, digest: str, hash_algorithm: str) -> None:
+        if self.fail:
+            raise ConnectionError("storage went away")
+        super().update_digest(key_id, digest, hash_algorithm)
+
+
+def test_failing_to_restore_a_legacy_key_does_not_fail_the_call_and_is_tried_again(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = FailingUpdate()
+    keys = service(repo, clock)
+    key, raw = legacy_key(repo, clock)
+
+    assert keys.authenticate(raw).key_id == key.key_id
+    assert repo.all()[0].hash_algorithm == "sha256"
+    assert "ConnectionError" in caplog.text
+    assert raw not in caplog.text
+
+    repo.fail = False
+    keys.authenticate(raw)
+    assert repo.all()[0].hash_algorithm == "hmac-sha256"
+
+
+def test_a_stored_digest_is_useless_without_the_pepper(repo: FakeKeyRepository, clock: FakeClock) -> None:
+    _, raw = service(repo, clock).create("acme")
+    other = SecretValue("another-pepper-0123456789abcdef-not-a-secret")
+    elsewhere = KeyService(repo, clock=clock.now, pepper=lambda: other, default_limit=1, default_period_seconds=1)
+
+    refused(elsewhere, raw)
+
+
+def test_key_with_an_unknown_hash_algorithm_is_refused(
+    keys: KeyService, repo: FakeKeyRepository, clock: FakeClock
+) -> None:
+    key, raw = legacy_key(repo, clock)
+    repo.save(dataclasses.replace(key, hash_algorithm="md5"))
+
+    refused(keys, raw)
+
+
+def secrets_from(env: dict[str, str]) -> Secrets:
+    return Secrets(SecretStore(EnvironmentSource(env), ttl=60, max_staleness=60))
+
+
+@pytest.mark.parametrize("call", ["authenticate", "create"])
+def test_without_a_pepper_keys_are_neither_checked_nor_made_503_naming_the_setting(
+    repo: FakeKeyRepository, clock: FakeClock, call: str
+) -> None:
+    keys = KeyService(
+        repo, clock=clock.now, pepper=secrets_from({}).api_key_pepper, default_limit=1, default_period_seconds=1
+    )
+
+    with pytest.raises(ServiceUnavailable) as caught:
+        keys.authenticate("ib_0123456789abcdef_" + "k" * 43) if call == "authenticate" else keys.create("acme")
+
+    assert caught.value.status == 503
+    assert "API_KEY_PEPPER" in caught.value.message
+    assert caught.value.headers["Retry-After"].isdigit()
+    assert repo.all() == []
+
+
+def test_a_short_pepper_is_refused_with_503_without_showing_it(repo: FakeKeyRepository, clock: FakeClock) -> None:
+    short = "Sh0rt-pepper-value"
+    keys = KeyService(
+        repo,
+        clock=clock.now,
+        pepper=secrets_from({"API_KEY_PEPPER": short}).api_key_pepper,
+        default_limit=1,
+        default_period_seconds=1,
+    )
+
+    with pytest.raises(ServiceUnavailable) as caught:
+        keys.authenticate("ib_0123456789abcdef_" + "k" * 43)
+
+    assert "API_KEY_PEPPER" in caught.value.message
+    assert "at least 32 characters" in caught.value.message
+    for shown in (str(caught.value), repr(caught.value), repr(caught.value.body()), repr(caught.value.headers)):
+        assert short not in shown
