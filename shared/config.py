@@ -38,6 +38,8 @@ class Settings:
     idempotency_lease_seconds: int = 30
     key_cache_seconds: int = 15
     max_body_bytes: int = 1024 * 1024
+    invoicing_lease_seconds: int = 300
+    """How long an invoicing run's unfinished draft holds its notes before the next run voids it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,4 +62,5 @@ class Settings:
             idempotency_lease_seconds=_int(env, "IDEMPOTENCY_LEASE_SECONDS", 30),
             key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 15, minimum=0),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            invoicing_lease_seconds=_int(env, "INVOICING_LEASE_SECONDS", 300),
         )
