@@ -139,6 +139,7 @@ def _directory_specs(
             f"billing/{route}",
             right=ADMIN_RIGHT,
             summary=f"List the {noun}s",
+            source="query",
             tag=DIRECTORY_TAG,
             response_model=listing,
         ),
