@@ -3,6 +3,7 @@ twice, and a run that dies between any two storage writes is repaired to exactly
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections import Counter
@@ -151,8 +152,11 @@ def test_a_crash_before_any_storage_write_is_repaired_by_the_next_run(
         setup = Setup(app_env, customers=2, notes_per_customer=5)
         clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
         table = CrashingTable(setup.work_table(), crash_at)
+        crashing = setup.service(
+            clock.now, max_transaction=max_transaction, table=functools.partial(lambda t: t, table)
+        )
         try:
-            setup.service(clock.now, max_transaction=max_transaction, table=lambda t=table: t).run(setup.tenant, OCT)
+            crashing.run(setup.tenant, OCT)
             total = table.writes
         except Crash:
             pass
