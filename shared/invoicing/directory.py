@@ -113,17 +113,21 @@ class DirectoryService:
         self._repo.put(tenant, entry)
         return entry
 
-    def import_entries(self, tenant: str, entries: list[tuple[str, Entry]]) -> list[str]:
-        """Checks every entry (each with a label saying where it came from) against the directory as
-        it will be after the import; stores nothing and returns the problems when any is bad."""
+    def check_import(self, tenant: str, entries: list[tuple[str, Entry]]) -> list[str]:
+        """The references of each entry (labelled with where it came from) that the directory will
+        not have after importing all of them."""
         directory = self._repo.load(tenant)
         for _, entry in entries:
             directory = with_entry(directory, entry)
-        problems = [
+        return [
             f"{label}: {error.field} {error.message}"
             for label, entry in entries
             for error in missing_references(entry, directory)
         ]
+
+    def import_entries(self, tenant: str, entries: list[tuple[str, Entry]]) -> list[str]:
+        """Stores every entry, in dependency order, or none and returns the problems."""
+        problems = self.check_import(tenant, entries)
         if not problems:
             order = {Customer: 0, Contract: 1, Ticket: 2}
             self._repo.put_many(tenant, sorted((e for _, e in entries), key=lambda e: order[type(e)]))
