@@ -113,7 +113,9 @@ def _line_row(row: object, line: Line) -> None:
         line.date.isoformat(),
         str(line.ticket_id) if line.ticket_id is not None else "",
         line.user,
-        line.description if line.kind == "surcharge" else (line.hint or "—"),
+        f"Surcharge {line.rate.normalize():f} %: {line.hint or '—'}"
+        if line.kind == "surcharge"
+        else (line.hint or "—"),
         f"{line.hours:.2f}" if line.kind == "time" else "",
         f"{line.rate:.2f}" if line.kind == "time" else f"{line.rate.normalize():f} %",
         _money(line.amount),

@@ -216,30 +216,25 @@ class InvoicingService:
 
     def delete(self, tenant: str, number: int) -> tuple[DraftHeader, int]:
         """Retires the number; the draft's notes are unbilled from the moment the header says so."""
-        draft = self.get(tenant, number)
-        if draft.header.status != OPEN:
+        headers = self.repair(tenant)
+        header = headers.get(number)
+        if header is None:
+            raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
+        if header.status != OPEN:
             raise Unprocessable(
-                f"Invoice draft {number} cannot be deleted: it is {draft.header.status}.",
-                [
-                    FieldError(
-                        "draftId", f"draft {number} is {_status_text(draft.header)}, only open drafts can be deleted"
-                    )
-                ],
+                f"Invoice draft {number} cannot be deleted: it is {header.status}.",
+                [FieldError("draftId", f"draft {number} is {_status_text(header)}, only open drafts can be deleted")],
             )
-        deleted = self._ledger.put_header(
-            replace(draft.header, status=DELETED, updated_at=self._clock()), draft.header.version
-        )
-        if deleted is None:
+        numbers = members(number, headers)  # itself and the drafts merged into it
+        notes = self._ledger.notes_of(tenant, numbers)
+        if self._ledger.put_header(replace(header, status=DELETED, updated_at=self._clock()), header.version) is None:
             raise Conflict(f"Invoice draft {number} changed while it was being deleted; retry.")
-        headers = self._ledger.headers(tenant)
-        released = self._ledger.notes_of(tenant, members(number, headers) | {number})
+        deleted = {**headers, number: replace(header, status=DELETED)}
         # Tidiness: the notes are already unbilled (their draft is deleted); clear their numbers so
         # the listing says so too. A note re-billed meanwhile has a new ETag and is left alone.
-        stale = [
-            n for n in released if n.billing is not None and resolve_number(n.billing.draft_number, headers) is None
-        ]
-        self._ledger.unlink(tenant, stale)
-        return deleted, len({line.note_id for line in draft.lines})
+        released = [n for n in notes if n.billing is not None and n.billing.draft_number in numbers]
+        self._ledger.unlink(tenant, released)
+        return self._ledger.headers(tenant).get(number, deleted[number]), len(released)
 
     def merge(self, tenant: str, numbers: Sequence[int]) -> Draft:
         wanted = sorted(set(numbers))

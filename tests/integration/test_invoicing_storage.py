@@ -22,7 +22,7 @@ from shared.invoicing.planning import Period
 from shared.invoicing.service import InvoicingService
 from shared.repositories.billing import TableDirectoryRepository
 from shared.repositories.invoicing import TableLedger
-from shared.repositories.work import TableWorkRepository
+from shared.repositories.work import TableWorkRepository, to_entity
 from shared.work import WorkRecord
 from tests.invoicing_support import BERLIN, note
 from tests.unit.fakes import FakeClock
@@ -169,3 +169,36 @@ def test_a_crash_before_any_storage_write_is_repaired_by_the_next_run(
         crash_at += 1
     assert total is not None
     assert total >= (2 if max_transaction == 100 else 8)
+
+
+def test_a_draft_of_more_than_a_thousand_notes_is_made_read_and_deleted(app_env: dict[str, str]) -> None:
+    setup = Setup(app_env, customers=1, notes_per_customer=0)
+    table = setup.work_table()
+    start = OCT.start(BERLIN)
+    records = [
+        note(
+            setup.tenant, start + timedelta(minutes=30 * i), minutes=25, service_contract_id=11, extra_charge=i % 2 == 0
+        )
+        for i in range(1050)
+    ]
+    for i in range(0, len(records), 100):
+        table.submit_transaction([("create", to_entity(r)) for r in records[i : i + 100]])
+    setup.notes = records
+    clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
+    invoicing = setup.service(clock.now)
+
+    [header] = invoicing.run(setup.tenant, OCT).drafts
+    draft = invoicing.get(setup.tenant, header.number)
+
+    assert header.totals.notes == 1050
+    assert len(draft.lines) == 1050 + 525
+    assert (
+        draft.totals.net
+        == sum(line.amount for line in draft.lines)
+        == Decimal("1050") * Decimal("37.75") + 525 * Decimal("3.78")
+    )
+    setup.check_exactly_once(invoicing)
+    _, released = invoicing.delete(setup.tenant, header.number)
+    assert released == 1050
+    assert setup.billed() == Counter()
+    assert all(n.billing is None for n in TableLedger(setup.work_table).notes_of(setup.tenant, {header.number}))
