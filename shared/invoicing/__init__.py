@@ -7,4 +7,5 @@ from billable position notes ("generate orders", merge, concept PDF, delete).
 - `service`    runs, drafts, merge and delete over the repositories, crash-safe (see its docstring)
 - `pdf`        the concept invoice
 - `api`        HTTP models and handlers
+- `importing`  reading directory files for `python -m shared.manage billing import`
 """

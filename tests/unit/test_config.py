@@ -72,3 +72,10 @@ def test_explicit_service_uris_win_over_the_account_name() -> None:
 def test_missing_connection_names_the_settings_to_set() -> None:
     with pytest.raises(ConfigError, match="AzureWebJobsStorage__accountName"):
         StorageConnection.from_env("AzureWebJobsStorage", {})
+
+
+def test_invoicing_lease_defaults_to_five_minutes_and_must_be_positive() -> None:
+    assert Settings.from_env({}).invoicing_lease_seconds == 300
+    assert Settings.from_env({"INVOICING_LEASE_SECONDS": "60"}).invoicing_lease_seconds == 60
+    with pytest.raises(ConfigError, match="INVOICING_LEASE_SECONDS"):
+        Settings.from_env({"INVOICING_LEASE_SECONDS": "0"})
