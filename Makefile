@@ -41,6 +41,7 @@ test: lint typecheck pytest
 
 bench: deps
 	$(PY) -m bench.connector
+	$(PY) -m bench.invoicing
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache

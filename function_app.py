@@ -4,9 +4,11 @@ import azure.functions as func
 
 from blueprints.connector import bp as connector
 from blueprints.health import bp as health
+from blueprints.invoicing import bp as invoicing
 from blueprints.maintenance import bp as maintenance
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(health)
 app.register_functions(connector)
+app.register_functions(invoicing)
 app.register_functions(maintenance)

@@ -68,6 +68,8 @@ class Settings:
     """Secrets come from this vault when set, else from app settings (`shared.secrets`)."""
     secret_cache_seconds: int = SECRET_CACHE_SECONDS
     secret_max_staleness_seconds: int = SECRET_MAX_STALENESS_SECONDS
+    invoicing_lease_seconds: int = 300
+    """How long an invoicing run's unfinished draft holds its notes before the next run voids it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +95,7 @@ class Settings:
             key_vault_url=_https_url(env, "KEY_VAULT_URL", "https://<vault>.vault.azure.net/"),
             secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0),
             secret_max_staleness_seconds=_max_staleness(env),
+            invoicing_lease_seconds=_int(env, "INVOICING_LEASE_SECONDS", 300),
         )
 
 

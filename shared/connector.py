@@ -36,9 +36,17 @@ def record_id(tenant: str, operation: str, generation: str | None) -> str:
 
 
 class ConnectorService:
-    def __init__(self, work: WorkRepository, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        work: WorkRepository,
+        *,
+        clock: Callable[[], datetime],
+        drafts: Callable[[str], Callable[[int], int | None]] | None = None,
+    ) -> None:
         self._work = work
         self._clock = clock
+        self._drafts = drafts
+        """Per tenant: the live invoice draft a stored draft number resolves to (None: unbilled)."""
 
     def create_activity_recording(
         self, who: Principal, data: ActivityRecordingIn, generation: str | None = None
@@ -140,12 +148,16 @@ class ConnectorService:
         records.sort(key=lambda r: r.created_at)
         records.sort(key=_SORT_KEYS[column], reverse=not data.OrderByAsc)
         page = records if data.TakeAll else records[data.Skip : data.Skip + data.PageSize]
+        # Read the drafts only when a note on the page was ever linked to one.
+        live = self._drafts(who.tenant) if self._drafts and any(r.draft_number for r in page) else None
         return {
             "Count": total,
             "Filtered": len(records),
             "OwnHours": hours(sum(r.minutes for r in records if r.key_id == who.key_id)),
             "TotalHours": hours(sum(r.minutes for r in records)),
-            "Results": [assignment(r) for r in page],
+            "Results": [
+                assignment(r, live(r.draft_number) if live and r.draft_number is not None else None) for r in page
+            ],
         }
 
 
@@ -170,8 +182,9 @@ def _iso(value: datetime) -> str:
     return text.replace("+00:00", "Z") if value.utcoffset() is not None and not value.utcoffset() else text
 
 
-def assignment(r: WorkRecord) -> dict[str, Any]:
-    """One result item, shaped as the connector's `GetServiceAssignmentsDispatcher` response."""
+def assignment(r: WorkRecord, draft: int | None = None) -> dict[str, Any]:
+    """One result item, shaped as the connector's `GetServiceAssignmentsDispatcher` response.
+    `draft`: the live invoice draft the note is billed in (Status "Drafted" and `InvoiceDraftNumber`)."""
     type_id, type_name = ASSIGNMENT_TYPES[r.kind]
     if r.kind == ACTIVITY_RECORDING:
         quantity = r.quantity if r.quantity is not None else r.hours
@@ -197,10 +210,12 @@ def assignment(r: WorkRecord) -> dict[str, Any]:
             "Pause": r.pause_minutes,
         },
         "UserInfo": {"UserName": r.user_name},
-        "Status": "Open",
+        "Status": "Open" if draft is None else "Drafted",
         "AssignmentType": {"ServiceAssignmentTypeId": type_id, "AssignmentTypeName": type_name},
         "ExtraCharge": r.extra_charge,
     }
+    if draft is not None:
+        item["InvoiceDraftNumber"] = draft
     if r.ticket_id is not None:
         item["TicketId"] = r.ticket_id
         ticket: dict[str, Any] = {"ticketId": r.ticket_id}

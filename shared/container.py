@@ -13,16 +13,21 @@ from shared.config import Settings
 from shared.connector import ConnectorService
 from shared.http_api import HttpApi, connector_handlers
 from shared.idempotency import Idempotency
+from shared.invoicing.api import invoicing_handlers
+from shared.invoicing.directory import DirectoryService
+from shared.invoicing.service import Draft, InvoicingService
 from shared.keys import KeyService
 from shared.operations import ALL_OPERATIONS
+from shared.repositories.billing import TableDirectoryRepository
 from shared.repositories.idempotency import TableIdempotencyRepository
+from shared.repositories.invoicing import TableLedger
 from shared.repositories.keys import TableKeyRepository
 from shared.repositories.throttle import TableWindowStore
 from shared.repositories.work import TableWorkRepository
 from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore
 from shared.throttle import SlidingWindowLimiter
 
-TABLES = {"keys": "ApiKeys", "throttle": "Throttle", "idempotency": "Idempotency", "work": "Work"}
+TABLES = {"keys": "ApiKeys", "throttle": "Throttle", "idempotency": "Idempotency", "work": "Work", "billing": "Billing"}
 
 
 def utcnow() -> datetime:
@@ -38,6 +43,8 @@ class Container:
     api: HttpApi
     """Every key-authenticated HTTP operation (`shared.operations`)."""
     secrets: Secrets
+    directory: DirectoryService
+    invoicing: InvoicingService
 
 
 def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
@@ -77,7 +84,17 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         ttl=timedelta(seconds=settings.idempotency_ttl_seconds),
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
-    connector = ConnectorService(TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow)
+    directory = DirectoryService(TableDirectoryRepository(storage.table_ref(TABLES["billing"])))
+    invoicing = InvoicingService(
+        TableLedger(storage.table_ref(TABLES["work"])),
+        directory,
+        clock=utcnow,
+        timezone=settings.default_timezone,
+        lease=timedelta(seconds=settings.invoicing_lease_seconds),
+    )
+    connector = ConnectorService(
+        TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
+    )
     api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
@@ -85,9 +102,24 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         timezone=settings.default_timezone,
         max_body_bytes=settings.max_body_bytes,
         specs=ALL_OPERATIONS,
-        handlers={**connector_handlers(connector)},
+        handlers={**connector_handlers(connector), **invoicing_handlers(directory, invoicing, _concept_pdf)},
     )
-    return Container(settings=settings, storage=storage, keys=keys, idempotency=idempotency, api=api, secrets=secrets)
+    return Container(
+        settings=settings,
+        storage=storage,
+        keys=keys,
+        idempotency=idempotency,
+        api=api,
+        secrets=secrets,
+        directory=directory,
+        invoicing=invoicing,
+    )
+
+
+def _concept_pdf(draft: Draft) -> bytes:
+    from shared.invoicing.pdf import render  # fpdf2 is imported on the first PDF, not at cold start
+
+    return render(draft, created=utcnow())
 
 
 @functools.cache

@@ -1,4 +1,4 @@
-"""Management CLI: `python -m shared.manage keys create|list|revoke` and `secrets names|check`.
+"""Management CLI: `python -m shared.manage keys create|list|revoke`, `secrets names|check`, `billing import`.
 
 Reads the same settings as the app (environment, else ./local.settings.json), so on a laptop it
 talks to the Azurite that `make run` started, and in Azure to the app's storage account.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
-from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey
+from shared.invoicing.importing import read_directory_file
+from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey, validate_tenant
 from shared.local_settings import load_local_settings
 from shared.secrets import API_KEY_PEPPER, FIXED_SECRETS, SecretMissing, SecretRef, Secrets, economic_grant_token_ref
 
@@ -51,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = secrets.add_parser(name, help=text)
         command.add_argument("--tenant", action="append", default=[], help="also the grant token of this tenant")
+
+    billing = groups.add_parser("billing", help="the billing directory").add_subparsers(dest="command", required=True)
+    load = billing.add_parser(
+        "import",
+        help="import customers, contracts and tickets from a JSON or CSV file (all or nothing; re-import = update)",
+    )
+    load.add_argument("--tenant", required=True)
+    load.add_argument("file", type=Path, help="*.json or *.csv, see examples/billing-directory.*")
     return parser
 
 
@@ -59,6 +69,24 @@ def _secret_refs(tenants: list[str]) -> list[SecretRef]:
         if not TENANT_RE.fullmatch(tenant):
             raise ApiError(f"{tenant!r} is not a tenant id.")
     return [*FIXED_SECRETS, *(economic_grant_token_ref(t) for t in tenants)]
+
+
+def _import_directory(tenant: str, path: Path) -> int:
+    container = build()
+    entries, problems = read_directory_file(path, container.settings.default_timezone)
+    # Report field rules and missing references together, so one pass shows every bad row.
+    problems += container.directory.check_import(validate_tenant(tenant), entries)
+    if not problems:
+        problems = container.directory.import_entries(tenant, entries)
+    if problems:
+        print(f"error: nothing imported from {path}; {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    counts = Counter(type(entry).__name__.lower() for _, entry in entries)
+    summary = ", ".join(f"{counts[kind]} {kind}s" for kind in ("customer", "contract", "ticket"))
+    print(f"Imported {summary} into tenant {tenant}.")
+    return 0
 
 
 def _describe(key: ApiKey) -> str:
@@ -79,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         load_local_settings(Path(args.settings), os.environ)
         if args.group == "secrets":
             return _check_secrets(build().secrets, _secret_refs(args.tenant))
+        if args.group == "billing":
+            return _import_directory(args.tenant, args.file)
         keys = build().keys
         if args.command == "create":
             key, raw = keys.create(

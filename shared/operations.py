@@ -12,6 +12,30 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.invoicing.api import (
+    ContractIn,
+    ContractList,
+    ContractOut,
+    ContractRef,
+    CustomerIn,
+    CustomerList,
+    CustomerOut,
+    CustomerRef,
+    Deleted,
+    DraftList,
+    DraftOut,
+    DraftRef,
+    DraftsQuery,
+    MergeIn,
+    Released,
+    RunIn,
+    RunOut,
+    TicketIn,
+    TicketList,
+    TicketOut,
+    TicketRef,
+)
+from shared.keys import ADMIN_RIGHT
 from shared.validation import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
 
 Source = Literal["body", "query", "body_or_query"]
@@ -93,5 +117,151 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec, ...] = (
     ),
 )
 
-ALL_OPERATIONS: tuple[OperationSpec, ...] = CONNECTOR_OPERATIONS
+DIRECTORY_TAG = "Billing directory"
+INVOICING_TAG = "Invoicing"
+
+
+def _directory_specs(
+    names: tuple[str, str, str],
+    route: str,
+    id_field: str,
+    models: tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[BaseModel]],
+) -> tuple[OperationSpec, ...]:
+    """List/get/put/delete of one kind of directory entry. `names`: plural and singular operation
+    name parts and the noun; `models`: reference (id only), put body, one entry out, list out."""
+    plural, singular, noun = names
+    ref, put, out, listing = models
+    item = f"billing/{route}/{{{id_field}}}"
+    return (
+        OperationSpec(
+            f"List{plural}",
+            "GET",
+            f"billing/{route}",
+            right=ADMIN_RIGHT,
+            summary=f"List the {noun}s",
+            source="query",
+            tag=DIRECTORY_TAG,
+            response_model=listing,
+        ),
+        OperationSpec(
+            f"Get{singular}",
+            "GET",
+            item,
+            right=ADMIN_RIGHT,
+            summary=f"Get a {noun}",
+            model=ref,
+            source="query",
+            tag=DIRECTORY_TAG,
+            response_model=out,
+        ),
+        OperationSpec(
+            f"Put{singular}",
+            "PUT",
+            item,
+            right=ADMIN_RIGHT,
+            summary=f"Create or replace a {noun} (422 naming what it references and is missing)",
+            model=put,
+            tag=DIRECTORY_TAG,
+            response_model=out,
+        ),
+        OperationSpec(
+            f"Delete{singular}",
+            "DELETE",
+            item,
+            right=ADMIN_RIGHT,
+            summary=f"Delete a {noun} (409 naming what still references it)",
+            model=ref,
+            source="query",
+            tag=DIRECTORY_TAG,
+            response_model=Deleted,
+        ),
+    )
+
+
+INVOICING_OPERATIONS: tuple[OperationSpec, ...] = (
+    *_directory_specs(
+        ("Customers", "Customer", "customer"),
+        "customers",
+        "customerId",
+        (CustomerRef, CustomerIn, CustomerOut, CustomerList),
+    ),
+    *_directory_specs(
+        ("Contracts", "Contract", "service contract"),
+        "contracts",
+        "contractId",
+        (ContractRef, ContractIn, ContractOut, ContractList),
+    ),
+    *_directory_specs(
+        ("Tickets", "Ticket", "ticket"), "tickets", "ticketId", (TicketRef, TicketIn, TicketOut, TicketList)
+    ),
+    OperationSpec(
+        "CreateInvoicingRun",
+        "POST",
+        "invoicing/runs",
+        right=ADMIN_RIGHT,
+        summary="Turn a month's unbilled position notes into invoice drafts, one per customer",
+        description="Answers the drafts created and the billable notes that could not be priced, with why.",
+        model=RunIn,
+        source="body_or_query",
+        creates=True,
+        tag=INVOICING_TAG,
+        response_model=RunOut,
+    ),
+    OperationSpec(
+        "ListInvoiceDrafts",
+        "GET",
+        "invoicing/drafts",
+        right=ADMIN_RIGHT,
+        summary="List invoice drafts",
+        model=DraftsQuery,
+        source="query",
+        tag=INVOICING_TAG,
+        response_model=DraftList,
+    ),
+    OperationSpec(
+        "GetInvoiceDraft",
+        "GET",
+        "invoicing/drafts/{draftId}",
+        right=ADMIN_RIGHT,
+        summary="Get an invoice draft with its lines",
+        model=DraftRef,
+        source="query",
+        tag=INVOICING_TAG,
+        response_model=DraftOut,
+    ),
+    OperationSpec(
+        "GetInvoiceDraftPdf",
+        "GET",
+        "invoicing/drafts/{draftId}/pdf",
+        right=ADMIN_RIGHT,
+        summary="Print an open invoice draft as a concept invoice (PDF)",
+        model=DraftRef,
+        source="query",
+        tag=INVOICING_TAG,
+        produces="application/pdf",
+    ),
+    OperationSpec(
+        "DeleteInvoiceDraft",
+        "DELETE",
+        "invoicing/drafts/{draftId}",
+        right=ADMIN_RIGHT,
+        summary="Delete an open invoice draft; its notes become unbilled, its number is retired",
+        model=DraftRef,
+        source="query",
+        tag=INVOICING_TAG,
+        response_model=Released,
+    ),
+    OperationSpec(
+        "MergeInvoiceDrafts",
+        "POST",
+        "invoicing/merges",
+        right=ADMIN_RIGHT,
+        summary="Merge open drafts of one customer into the one with the lowest number",
+        model=MergeIn,
+        tag=INVOICING_TAG,
+        response_model=DraftOut,
+    ),
+)
+
+ALL_OPERATIONS: tuple[OperationSpec, ...] = CONNECTOR_OPERATIONS + INVOICING_OPERATIONS
 """Every operation the app serves, in the order its routes are registered."""

@@ -43,6 +43,9 @@ class WorkRecord:
     project_id: int | None = None
     project_phase_id: int | None = None
     project_phase_task_id: int | None = None
+    draft_number: int | None = None
+    """The invoice draft number the note was last linked to (see `shared.invoicing.ledger` for when
+    that means billed); None when it never was or was released."""
 
     @property
     def worked(self) -> timedelta:

@@ -14,7 +14,7 @@ from azure.data.tables import TableClient
 
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import all_of, eq, literal
-from shared.work import WorkQuery, WorkRecord
+from shared.work import Kind, WorkQuery, WorkRecord
 
 _IDS = {
     "TicketId": "ticket_id",
@@ -33,21 +33,19 @@ class TableWorkRepository:
 
     def add(self, record: WorkRecord) -> bool:
         try:
-            self._table().create_entity(_to_entity(record))
+            self._table().create_entity(to_entity(record))
         except ResourceExistsError:
             return False
         return True
 
     def get(self, tenant: str, record_id: str) -> WorkRecord | None:
         try:
-            return _from_entity(self._table().get_entity(tenant, record_id))
+            return from_entity(self._table().get_entity(tenant, record_id))
         except ResourceNotFoundError:
             return None
 
     def query(self, tenant: str, query: WorkQuery) -> list[WorkRecord]:
-        clauses = [eq("PartitionKey", tenant)]
-        if len(query.kinds) == 1:
-            clauses.append(eq("Kind", next(iter(query.kinds))))
+        clauses = [eq("PartitionKey", tenant), _kinds(query.kinds)]
         if query.starts_at_or_after is not None:
             clauses.append(f"DateFromUtc ge {literal(query.starts_at_or_after)}")
         if query.ends_at_or_before is not None:
@@ -61,13 +59,19 @@ class TableWorkRepository:
                 clauses.append(eq(name, value))
         if query.no_invoice is not None:
             clauses.append(eq("NoInvoice", query.no_invoice))
-        return [_from_entity(e) for e in self._table().query_entities(all_of(*clauses))]
+        return [from_entity(e) for e in self._table().query_entities(all_of(*clauses))]
 
     def count(self, tenant: str) -> int:
-        return sum(1 for _ in self._table().query_entities(eq("PartitionKey", tenant), select=["RowKey"]))
+        work = all_of(eq("PartitionKey", tenant), _kinds(WorkQuery().kinds))
+        return sum(1 for _ in self._table().query_entities(work, select=["RowKey"]))
 
 
-def _to_entity(r: WorkRecord) -> dict[str, Any]:
+def _kinds(kinds: frozenset[Kind]) -> str:
+    # The partition also holds invoicing rows (drafts, the draft counter): never read them as work.
+    return " or ".join(eq("Kind", kind) for kind in sorted(kinds))
+
+
+def to_entity(r: WorkRecord) -> dict[str, Any]:
     offset_from = r.date_from.utcoffset() or timedelta(0)
     offset_to = r.date_to.utcoffset() or timedelta(0)
     entity: dict[str, Any] = {
@@ -98,13 +102,14 @@ def _to_entity(r: WorkRecord) -> dict[str, Any]:
     return entity
 
 
-def _from_entity(e: dict[str, Any]) -> WorkRecord:
+def from_entity(e: dict[str, Any]) -> WorkRecord:
     tz_from = timezone(timedelta(minutes=int(e.get("OffsetMinutes", 0))))
     tz_to = timezone(timedelta(minutes=int(e.get("OffsetToMinutes", e.get("OffsetMinutes", 0)))))
     quantity = e.get("Quantity")
     created: datetime = e["CreatedAt"]
     ids: dict[str, int] = {attr: int(plain(e[col])) for col, attr in _IDS.items() if e.get(col) is not None}
     texts: dict[str, str] = {attr: e[col] for col, attr in _TEXTS.items() if e.get(col) is not None}
+    draft = e.get("DraftNumber")
     return WorkRecord(
         tenant=e["PartitionKey"],
         record_id=e["RowKey"],
@@ -118,6 +123,7 @@ def _from_entity(e: dict[str, Any]) -> WorkRecord:
         no_invoice=bool(e.get("NoInvoice", False)),
         extra_charge=bool(e.get("ExtraCharge", False)),
         quantity=Decimal(quantity) if quantity is not None else None,
+        draft_number=int(plain(draft)) if draft is not None else None,
         **ids,  # type: ignore[arg-type]
         **texts,  # type: ignore[arg-type]
     )

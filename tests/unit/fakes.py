@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.idempotency import IdempotencyRecord
+from shared.invoicing.directory import Contract, Customer, Directory, Entry, with_entry
+from shared.invoicing.ledger import BilledNote, DraftHeader, Link
 from shared.keys import ApiKey
 from shared.work import WorkQuery, WorkRecord
 
@@ -205,3 +209,162 @@ class FakeClock:
     def set(self, moment: datetime) -> None:
         with self._lock:
             self._now = moment
+
+
+class FakeDirectoryRepository:
+    """`DirectoryRepository`: one `Directory` per tenant."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, Directory] = {}
+
+    def load(self, tenant: str) -> Directory:
+        with self._lock:
+            return self._rows.get(tenant, Directory())
+
+    def put(self, tenant: str, entry: Entry) -> None:
+        with self._lock:
+            self._rows[tenant] = with_entry(self._rows.get(tenant, Directory()), entry)
+
+    def put_many(self, tenant: str, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self.put(tenant, entry)
+
+    def delete(self, tenant: str, kind: type[Entry], entry_id: int) -> None:
+        with self._lock:
+            d = self._rows.get(tenant, Directory())
+            customers, contracts, tickets = dict(d.customers), dict(d.contracts), dict(d.tickets)
+            if kind is Customer:
+                customers.pop(entry_id, None)
+            elif kind is Contract:
+                contracts.pop(entry_id, None)
+            else:
+                tickets.pop(entry_id, None)
+            self._rows[tenant] = Directory(customers, contracts, tickets)
+
+
+class FakeLedger:
+    """`Ledger`: notes and draft headers of every tenant, each row with a version that changes on
+    every write; conditional writes and "transactions" behave as in Table storage (all or nothing)."""
+
+    def __init__(self, max_transaction: int = 100) -> None:
+        self.max_transaction = max_transaction
+        self._lock = threading.RLock()
+        self._versions = itertools.count(1)
+        self._notes: dict[tuple[str, str], BilledNote] = {}
+        self._headers: dict[tuple[str, int], DraftHeader] = {}
+        self._counters: dict[str, int] = {}
+
+    def add_note(self, record: WorkRecord) -> None:
+        with self._lock:
+            self._notes[(record.tenant, record.record_id)] = BilledNote(record, None, next(self._versions))
+
+    def all_notes(self, tenant: str) -> list[BilledNote]:
+        with self._lock:
+            return [n for (t, _), n in self._notes.items() if t == tenant]
+
+    def headers(self, tenant: str) -> dict[int, DraftHeader]:
+        with self._lock:
+            return {n: h for (t, n), h in self._headers.items() if t == tenant}
+
+    def notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
+        return [
+            n for n in self.all_notes(tenant) if n.record.kind == "PositionNote" and start <= n.record.date_from < end
+        ]
+
+    def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
+        return [n for n in self.all_notes(tenant) if n.billing is not None and n.billing.draft_number in numbers]
+
+    def reserve(self, tenant: str, count: int) -> list[int]:
+        with self._lock:
+            last = self._counters.get(tenant, 0)
+            self._counters[tenant] = last + count
+            return list(range(last + 1, last + count + 1))
+
+    def _note_ok(self, note: BilledNote) -> bool:
+        current = self._notes.get((note.record.tenant, note.record.record_id))
+        return current is not None and current.version == note.version
+
+    def _write_link(self, link: Link) -> None:
+        note = link.note.record
+        record = replace(note, draft_number=link.billing.draft_number)
+        self._notes[(note.tenant, note.record_id)] = BilledNote(record, link.billing, next(self._versions))
+
+    def create_with_links(self, header: DraftHeader, links: Sequence[Link]) -> DraftHeader | None:
+        assert len(links) < self.max_transaction
+        with self._lock:
+            if (header.tenant, header.number) in self._headers or not all(self._note_ok(k.note) for k in links):
+                return None
+            for link in links:
+                self._write_link(link)
+            stored = replace(header, version=next(self._versions))
+            self._headers[(header.tenant, header.number)] = stored
+            return stored
+
+    def put_header(self, header: DraftHeader, expected: object | None) -> DraftHeader | None:
+        with self._lock:
+            current = self._headers.get((header.tenant, header.number))
+            if (current is None) != (expected is None) or (current is not None and current.version != expected):
+                return None
+            stored = replace(header, version=next(self._versions))
+            self._headers[(header.tenant, header.number)] = stored
+            return stored
+
+    def link(self, tenant: str, links: Sequence[Link]) -> set[str]:
+        done: set[str] = set()
+        with self._lock:
+            for link in links:
+                if self._note_ok(link.note):
+                    self._write_link(link)
+                    done.add(link.note.record.record_id)
+        return done
+
+    def unlink(self, tenant: str, notes: Sequence[BilledNote]) -> int:
+        count = 0
+        with self._lock:
+            for note in notes:
+                if self._note_ok(note):
+                    record = replace(note.record, draft_number=None)
+                    self._notes[(tenant, record.record_id)] = BilledNote(record, None, next(self._versions))
+                    count += 1
+        return count
+
+    def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
+        with self._lock:
+            for h in headers:
+                current = self._headers.get((h.tenant, h.number))
+                if current is None or current.version != h.version:
+                    return False
+            for h in headers:
+                self._headers[(h.tenant, h.number)] = replace(h, version=next(self._versions))
+            return True
+
+
+class Crash(Exception):
+    """Raised by `CrashingLedger`: the process died here."""
+
+
+class CrashingLedger:
+    """Wraps a `Ledger` and "crashes" (raises `Crash`) instead of performing write number `after`
+    (0-based), so a test can stop a run between any two of its writes."""
+
+    WRITES = frozenset({"reserve", "create_with_links", "put_header", "link", "unlink", "replace_headers"})
+
+    def __init__(self, inner: Any, after: int) -> None:
+        self._inner = inner
+        self._after = after
+        self.writes = 0
+        self.max_transaction = inner.max_transaction
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            if self.writes == self._after:
+                raise Crash(f"crash before write {self.writes} ({name})")
+            self.writes += 1
+            return attr(*args, **kwargs)
+
+        return write

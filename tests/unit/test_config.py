@@ -116,3 +116,10 @@ def test_a_cache_time_above_a_day_raises_the_default_staleness_with_it() -> None
     settings = Settings.from_env({"SECRET_CACHE_SECONDS": "172800"})
 
     assert settings.secret_max_staleness_seconds == 172800
+
+
+def test_invoicing_lease_defaults_to_five_minutes_and_must_be_positive() -> None:
+    assert Settings.from_env({}).invoicing_lease_seconds == 300
+    assert Settings.from_env({"INVOICING_LEASE_SECONDS": "60"}).invoicing_lease_seconds == 60
+    with pytest.raises(ConfigError, match="INVOICING_LEASE_SECONDS"):
+        Settings.from_env({"INVOICING_LEASE_SECONDS": "0"})

@@ -1,0 +1,9 @@
+"""Billing directory (`billing/...`) and invoicing (`invoicing/...`) over HTTP, admin right only."""
+
+import azure.functions as func
+
+from blueprints._http import register_operations
+from shared.operations import INVOICING_OPERATIONS
+
+bp = func.Blueprint()
+register_operations(bp, INVOICING_OPERATIONS)

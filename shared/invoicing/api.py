@@ -1,0 +1,521 @@
+"""HTTP models and handlers of the billing directory and invoicing operations (specs in
+`shared.operations`). JSON in, JSON out; data always of the key's tenant.
+
+Money (rates, amounts, totals) and hours travel as decimal strings ("202.50", "2.25"), never as JSON
+numbers, so no client rounds them through a float; minutes are whole numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic_core import PydanticCustomError
+
+from shared.api_types import ApiResponse
+from shared.errors import FieldError, NotFound
+from shared.invoicing.directory import Contract, Customer, DirectoryService, Entry, Ticket
+from shared.invoicing.ledger import STATUSES, DraftHeader, Status
+from shared.invoicing.planning import Line, Period, Unresolved
+from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
+from shared.validation import PositiveId, ShortText
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
+_PRODUCT = re.compile(r"[A-Za-z0-9._-]{1,25}", re.ASCII)
+
+
+def _fail(rule: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid", rule)
+
+
+def _decimal(minimum: Decimal, maximum: Decimal, places: int) -> PlainValidator:
+    def check(value: Any) -> Decimal:
+        if isinstance(value, bool | float):
+            raise _fail('must be a decimal number, e.g. 90 or "92.50"')
+        try:
+            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise _fail('must be a decimal number, e.g. 90 or "92.50"') from None
+        if not number.is_finite() or not minimum <= number <= maximum:
+            raise _fail(f"must be between {minimum} and {maximum}")
+        if number.as_tuple().exponent < -places:  # type: ignore[operator]
+            raise _fail(f"must have at most {places} decimal places")
+        return number
+
+    return PlainValidator(check, json_schema_input_type=str)
+
+
+def _matching(pattern: re.Pattern[str], rule: str) -> PlainValidator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+            raise _fail(rule)
+        return value.strip()
+
+    return PlainValidator(check, json_schema_input_type=str)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail("must be a non-empty string")
+    return value.strip()
+
+
+def _whole(minimum: int, maximum: int) -> PlainValidator:
+    def check(value: Any) -> int:
+        if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+            value = int(value.strip())
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise _fail(f"must be a whole number between {minimum} and {maximum}")
+        return value
+
+    return PlainValidator(check, json_schema_input_type=int)
+
+
+def _period(value: Any) -> Period:
+    if not isinstance(value, str):
+        raise _fail("must be a month written YYYY-MM, e.g. 2026-10")
+    try:
+        return Period.parse(value)
+    except ValueError as error:
+        raise _fail(str(error)) from None
+
+
+def _status(value: Any) -> Status:
+    if value not in STATUSES:
+        raise _fail(f"must be one of {', '.join(STATUSES)}")
+    return value  # type: ignore[no-any-return]
+
+
+Money = Annotated[Decimal, _decimal(Decimal(0), Decimal(1_000_000), 2)]
+Percent = Annotated[Decimal, _decimal(Decimal(0), Decimal(1000), 2)]
+Name = Annotated[ShortText, PlainValidator(_name, json_schema_input_type=str)]
+Email = Annotated[str, _matching(_EMAIL, "must be an e-mail address such as billing@example.com")]
+Currency = Annotated[str, _matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
+ProductNumber = Annotated[str, _matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]
+PeriodField = Annotated[Period, PlainValidator(_period, json_schema_input_type=str)]
+StatusField = Annotated[str, PlainValidator(_status, json_schema_input_type=str)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# -- billing directory --------------------------------------------------------------------------
+
+
+class CustomerRef(_In):
+    customerId: PositiveId = Field(description="The customer's id (your own, e.g. the CRM's).")
+
+
+class CustomerIn(CustomerRef):
+    name: Name = Field(description="Name printed on the invoice.")
+    accountingSystemId: PositiveId = Field(description="The customer's number in e-conomic.")
+    billingEmail: Email = Field(description="Where the invoice is sent.")
+    currency: Currency = Field(description="ISO 4217 code; the customer's contracts are priced in it.")
+
+
+class CustomerOut(_Out):
+    customerId: int = Field(description="The customer's id.")
+    name: str = Field(description="Name printed on the invoice.")
+    accountingSystemId: int = Field(description="The customer's number in e-conomic.")
+    billingEmail: str = Field(description="Where the invoice is sent.")
+    currency: str = Field(description="ISO 4217 code.")
+
+
+class CustomerList(_Out):
+    customers: list[CustomerOut] = Field(description="The tenant's customers by id.")
+
+
+class ContractRef(_In):
+    contractId: PositiveId = Field(description="The service contract's id (what notes send as serviceContractID).")
+
+
+class ContractIn(ContractRef):
+    customerId: PositiveId = Field(description="The customer the contract belongs to; must exist.")
+    productNumber: ProductNumber = Field(description="The e-conomic product number the lines are booked on.")
+    hourlyRate: Money = Field(description="Price of one hour in the customer's currency, at most 2 decimals.")
+    surchargePercent: Percent = Field(
+        Decimal(0), description="Surcharge in percent for notes with extraCharge (its own line); 0: none."
+    )
+    roundingMinutes: Annotated[int, _whole(1, 1440)] = Field(
+        1, description="Billable minutes are rounded up to a multiple of this (1-1440)."
+    )
+
+
+class ContractOut(_Out):
+    contractId: int = Field(description="The service contract's id.")
+    customerId: int = Field(description="The customer it belongs to.")
+    productNumber: str = Field(description="e-conomic product number.")
+    hourlyRate: Decimal = Field(description="Hourly rate, a decimal string.")
+    surchargePercent: Decimal = Field(description="Surcharge percent for extraCharge notes, a decimal string.")
+    roundingMinutes: int = Field(description="Rounding increment in minutes.")
+
+
+class ContractList(_Out):
+    contracts: list[ContractOut] = Field(description="The tenant's service contracts by id.")
+
+
+class TicketRef(_In):
+    ticketId: PositiveId = Field(description="The ticket's id (what notes send as ticketID).")
+
+
+class TicketIn(TicketRef):
+    customerId: PositiveId = Field(description="The customer the ticket is for; must exist.")
+    contractId: PositiveId | None = Field(
+        None, description="The service contract that prices the ticket's notes; must belong to the same customer."
+    )
+
+
+class TicketOut(_Out):
+    ticketId: int = Field(description="The ticket's id.")
+    customerId: int = Field(description="The customer it is for.")
+    contractId: int | None = Field(description="The service contract that prices it, if any.")
+
+
+class TicketList(_Out):
+    tickets: list[TicketOut] = Field(description="The tenant's tickets by id.")
+
+
+class Deleted(_Out):
+    Message: str = Field(description="What was deleted.")
+    Success: bool = Field(description="Always true.")
+
+
+def customer_out(c: Customer) -> CustomerOut:
+    return CustomerOut(
+        customerId=c.customer_id,
+        name=c.name,
+        accountingSystemId=c.accounting_system_id,
+        billingEmail=c.billing_email,
+        currency=c.currency,
+    )
+
+
+def contract_out(c: Contract) -> ContractOut:
+    return ContractOut(
+        contractId=c.contract_id,
+        customerId=c.customer_id,
+        productNumber=c.product_number,
+        hourlyRate=c.hourly_rate,
+        surchargePercent=c.surcharge_percent,
+        roundingMinutes=c.rounding_minutes,
+    )
+
+
+def ticket_out(t: Ticket) -> TicketOut:
+    return TicketOut(ticketId=t.ticket_id, customerId=t.customer_id, contractId=t.contract_id)
+
+
+def entry_from(data: CustomerIn | ContractIn | TicketIn) -> Entry:
+    if isinstance(data, CustomerIn):
+        return Customer(data.customerId, data.name, data.accountingSystemId, data.billingEmail, data.currency)
+    if isinstance(data, ContractIn):
+        return Contract(
+            data.contractId,
+            data.customerId,
+            data.productNumber,
+            data.hourlyRate,
+            data.surchargePercent,
+            data.roundingMinutes,
+        )
+    return Ticket(data.ticketId, data.customerId, data.contractId)
+
+
+# -- invoicing ----------------------------------------------------------------------------------
+
+
+class RunIn(_In):
+    period: PeriodField | None = Field(
+        None, description="The month to invoice, YYYY-MM, in DEFAULT_TIMEZONE; default: the previous month."
+    )
+
+
+class DraftsQuery(_In):
+    period: PeriodField | None = Field(None, description="Only drafts covering this month (YYYY-MM).")
+    customerId: PositiveId | None = Field(None, description="Only drafts of this customer.")
+    status: StatusField | None = Field(
+        None, description="Only drafts in this status; default: open and pending ones (not void, merged, deleted)."
+    )
+
+
+class DraftRef(_In):
+    draftId: PositiveId = Field(description="The draft number.")
+
+
+class MergeIn(_In):
+    draftIds: list[PositiveId] = Field(description="Two or more open drafts of one customer; the lowest number stays.")
+
+
+class CustomerSnapshot(_Out):
+    customerId: int = Field(description="The customer's id.")
+    name: str = Field(description="Name at the time of the run.")
+    accountingSystemId: int = Field(description="e-conomic customer number at the time of the run.")
+    billingEmail: str = Field(description="Billing e-mail at the time of the run.")
+    currency: str = Field(description="ISO 4217 code of every amount in the draft.")
+
+
+class TotalsOut(_Out):
+    minutes: int = Field(description="Billable minutes of all time lines.")
+    hours: Decimal = Field(description="The same in hours, a decimal string with 2 places.")
+    time: Decimal = Field(description="Sum of the time lines, a decimal string.")
+    surcharges: Decimal = Field(description="Sum of the surcharge lines, a decimal string.")
+    net: Decimal = Field(description="Sum of all lines (without VAT), a decimal string.")
+    notes: int = Field(description="Position notes billed.")
+    lines: int = Field(description="Lines (time and surcharge).")
+
+
+class LineOut(_Out):
+    kind: str = Field(description="time or surcharge.")
+    date: str = Field(description="The note's start date in DEFAULT_TIMEZONE (YYYY-MM-DD).")
+    noteId: str = Field(description="The position note (invoiceNoteId) the line bills.")
+    ticketId: int | None = Field(description="The note's ticket.")
+    user: str = Field(description="Who did the work.")
+    hint: str = Field(description="The note's hint.")
+    minutes: int = Field(description="Billable minutes (0 on surcharge lines).")
+    hours: Decimal = Field(description="Billable hours, a decimal string with 2 places.")
+    rate: Decimal = Field(description="Hourly rate (time lines) or surcharge percent (surcharge lines).")
+    amount: Decimal = Field(description="Line amount, rounded half-up to cents, a decimal string.")
+    productNumber: str = Field(description="e-conomic product number of the line.")
+    contractId: int = Field(description="The service contract that priced it.")
+    description: str = Field(description="Text for the invoice line.")
+
+
+class DraftSummary(_Out):
+    draftId: int = Field(description="The draft number: sequential per tenant, never reused.")
+    status: str = Field(description="pending, open, exported, void, merged or deleted.")
+    customer: CustomerSnapshot = Field(description="The customer as it was when the draft was made.")
+    periodFrom: str = Field(description="First month covered (YYYY-MM).")
+    periodTo: str = Field(description="Last month covered (YYYY-MM); differs from periodFrom after a merge.")
+    totals: TotalsOut = Field(description="Totals of the lines.")
+    createdAt: datetime = Field(description="When the draft was made (UTC).")
+    updatedAt: datetime = Field(description="Last change (UTC).")
+    mergedInto: int | None = Field(None, description="For merged drafts: the draft that holds their lines now.")
+    mergedFrom: list[int] = Field(default_factory=list, description="Drafts merged into this one.")
+    accounting: dict[str, Any] = Field(
+        default_factory=dict, description="Filled by the e-conomic export (its invoice numbers)."
+    )
+
+
+class DraftOut(DraftSummary):
+    lines: list[LineOut] = Field(description="Lines by date; empty unless the draft is open or exported.")
+
+
+class DraftList(_Out):
+    drafts: list[DraftSummary] = Field(description="Drafts by number.")
+
+
+class UnresolvedOut(_Out):
+    noteId: str = Field(description="The position note that stays unbilled.")
+    field: str = Field(description="The note's field that could not be resolved.")
+    reason: str = Field(description="What is missing in the billing directory.")
+
+
+class RunOut(_Out):
+    period: str = Field(description="The month invoiced (YYYY-MM).")
+    drafts: list[DraftSummary] = Field(description="Drafts created by this run, one per customer.")
+    unresolved: list[UnresolvedOut] = Field(description="Billable notes that could not be priced, and why.")
+    skipped: int = Field(description="Notes a concurrent run billed first.")
+
+
+class Released(_Out):
+    Message: str = Field(description="What happened.")
+    Success: bool = Field(description="Always true.")
+    draftId: int = Field(description="The deleted draft's number (retired, never reused).")
+    releasedNotes: int = Field(description="Position notes that are unbilled again.")
+
+
+def summary(h: DraftHeader) -> DraftSummary:
+    c = h.customer
+    t = h.totals
+    return DraftSummary(
+        draftId=h.number,
+        status=h.status,
+        customer=CustomerSnapshot(
+            customerId=c.customer_id,
+            name=c.name,
+            accountingSystemId=c.accounting_system_id,
+            billingEmail=c.billing_email,
+            currency=c.currency,
+        ),
+        periodFrom=str(h.period_from),
+        periodTo=str(h.period_to),
+        totals=TotalsOut(
+            minutes=t.minutes,
+            hours=(Decimal(t.minutes) / 60).quantize(Decimal("0.01")),
+            time=t.time,
+            surcharges=t.surcharges,
+            net=t.net,
+            notes=t.notes,
+            lines=t.lines,
+        ),
+        createdAt=h.created_at,
+        updatedAt=h.updated_at,
+        mergedInto=h.merged_into,
+        mergedFrom=list(h.merged_from),
+        accounting=dict(h.accounting),
+    )
+
+
+def line_out(line: Line) -> LineOut:
+    return LineOut(
+        kind=line.kind,
+        date=line.date.isoformat(),
+        noteId=line.note_id,
+        ticketId=line.ticket_id,
+        user=line.user,
+        hint=line.hint,
+        minutes=line.minutes,
+        hours=line.hours,
+        rate=line.rate,
+        amount=line.amount,
+        productNumber=line.product_number,
+        contractId=line.contract_id,
+        description=line.description,
+    )
+
+
+def draft_out(draft: Draft) -> DraftOut:
+    return DraftOut(**summary(draft.header).model_dump(), lines=[line_out(line) for line in draft.lines])
+
+
+def run_out(result: RunResult) -> RunOut:
+    return RunOut(
+        period=str(result.period),
+        drafts=[summary(h) for h in result.drafts],
+        unresolved=[unresolved_out(u) for u in result.unresolved],
+        skipped=result.skipped,
+    )
+
+
+def unresolved_out(u: Unresolved) -> UnresolvedOut:
+    return UnresolvedOut(noteId=u.note_id, field=u.field, reason=u.reason)
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+Handler = Callable[[Any], ApiResponse]
+
+
+def _json(model: BaseModel, status: int = 200) -> ApiResponse:
+    return ApiResponse(status, model.model_dump(mode="json"))
+
+
+def invoicing_handlers(
+    directory: DirectoryService, invoicing: InvoicingService, render_pdf: Callable[[Draft], bytes]
+) -> dict[str, Handler]:
+    """Handlers by operationId; each gets `shared.http_api.Call` (tenant from the key)."""
+
+    def tenant(call: Any) -> str:
+        return str(call.principal.tenant)
+
+    def list_entries(kind: type[Entry]) -> Handler:
+        def handle(call: Any) -> ApiResponse:
+            d = directory.load(tenant(call))
+            if kind is Customer:
+                return _json(CustomerList(customers=[customer_out(c) for _, c in sorted(d.customers.items())]))
+            if kind is Contract:
+                return _json(ContractList(contracts=[contract_out(c) for _, c in sorted(d.contracts.items())]))
+            return _json(TicketList(tickets=[ticket_out(t) for _, t in sorted(d.tickets.items())]))
+
+        return handle
+
+    def get_entry(kind: type[Entry]) -> Handler:
+        def handle(call: Any) -> ApiResponse:
+            d = directory.load(tenant(call))
+            if kind is Customer:
+                c = d.customers.get(call.data.customerId)
+                if c is None:
+                    raise _missing("customerId", f"customer {call.data.customerId}")
+                return _json(customer_out(c))
+            if kind is Contract:
+                k = d.contracts.get(call.data.contractId)
+                if k is None:
+                    raise _missing("contractId", f"service contract {call.data.contractId}")
+                return _json(contract_out(k))
+            t = d.tickets.get(call.data.ticketId)
+            if t is None:
+                raise _missing("ticketId", f"ticket {call.data.ticketId}")
+            return _json(ticket_out(t))
+
+        return handle
+
+    def put_entry(call: Any) -> ApiResponse:
+        entry = directory.put(tenant(call), entry_from(call.data))
+        if isinstance(entry, Customer):
+            return _json(customer_out(entry))
+        if isinstance(entry, Contract):
+            return _json(contract_out(entry))
+        return _json(ticket_out(entry))
+
+    def delete_entry(kind: type[Entry], field: str, label: str) -> Handler:
+        def handle(call: Any) -> ApiResponse:
+            entry_id = getattr(call.data, field)
+            drafted = invoicing.drafted_customers(tenant(call)) if kind is Customer else set()
+            directory.delete(tenant(call), kind, entry_id, drafted_customers=drafted)
+            return _json(Deleted(Message=f"Deleted {label} {entry_id}.", Success=True))
+
+        return handle
+
+    def run(call: Any) -> ApiResponse:
+        return _json(run_out(invoicing.run(tenant(call), call.data.period)))
+
+    def list_drafts(call: Any) -> ApiResponse:
+        q = call.data
+        found = invoicing.list(tenant(call), DraftFilter(q.period, q.customerId, q.status))
+        return _json(DraftList(drafts=[summary(h) for h in found]))
+
+    def get_draft(call: Any) -> ApiResponse:
+        return _json(draft_out(invoicing.get(tenant(call), call.data.draftId)))
+
+    def get_pdf(call: Any) -> ApiResponse:
+        draft = invoicing.open_draft(tenant(call), call.data.draftId)
+        return ApiResponse(
+            200,
+            render_pdf(draft),
+            {"Content-Disposition": f'inline; filename="concept-draft-{draft.header.number}.pdf"'},
+            content_type="application/pdf",
+        )
+
+    def delete_draft(call: Any) -> ApiResponse:
+        header, released = invoicing.delete(tenant(call), call.data.draftId)
+        message = f"Deleted invoice draft {header.number}; its {released} notes are unbilled again."
+        return _json(Released(Message=message, Success=True, draftId=header.number, releasedNotes=released))
+
+    def merge(call: Any) -> ApiResponse:
+        return _json(draft_out(invoicing.merge(tenant(call), call.data.draftIds)))
+
+    return {
+        "ListCustomers": list_entries(Customer),
+        "GetCustomer": get_entry(Customer),
+        "PutCustomer": put_entry,
+        "DeleteCustomer": delete_entry(Customer, "customerId", "customer"),
+        "ListContracts": list_entries(Contract),
+        "GetContract": get_entry(Contract),
+        "PutContract": put_entry,
+        "DeleteContract": delete_entry(Contract, "contractId", "service contract"),
+        "ListTickets": list_entries(Ticket),
+        "GetTicket": get_entry(Ticket),
+        "PutTicket": put_entry,
+        "DeleteTicket": delete_entry(Ticket, "ticketId", "ticket"),
+        "CreateInvoicingRun": run,
+        "ListInvoiceDrafts": list_drafts,
+        "GetInvoiceDraft": get_draft,
+        "GetInvoiceDraftPdf": get_pdf,
+        "DeleteInvoiceDraft": delete_draft,
+        "MergeInvoiceDrafts": merge,
+    }
+
+
+def _missing(field: str, what: str) -> NotFound:
+    return NotFound(f"No {what}.", [FieldError(field, f"{what} does not exist")])

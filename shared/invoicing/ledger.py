@@ -1,0 +1,154 @@
+"""Draft headers, the notes they bill, and the storage Protocol the invoicing service needs.
+
+A note is billed iff it carries a draft number that resolves to a live draft: follow `merged_into`
+from the number it carries until a draft that was not merged; that draft must be `open` (or, later,
+`exported`). A note pointing at a `void` or `deleted` draft is unbilled, whatever else it carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from shared.invoicing.directory import Customer
+from shared.invoicing.planning import NoteBilling, Period
+from shared.work import WorkRecord
+
+Status = Literal["pending", "open", "exported", "void", "merged", "deleted"]
+PENDING: Status = "pending"
+"""Being written by a run: its notes are being linked. Voided by the next run once its lease is over."""
+OPEN: Status = "open"
+EXPORTED: Status = "exported"
+"""Reserved for the e-conomic export (next issue)."""
+VOID: Status = "void"
+"""A run's draft that crashed (or lost every note to a concurrent run): its number is retired."""
+MERGED: Status = "merged"
+DELETED: Status = "deleted"
+LIVE: frozenset[str] = frozenset({OPEN, EXPORTED})
+STATUSES: tuple[Status, ...] = (PENDING, OPEN, EXPORTED, VOID, MERGED, DELETED)
+
+
+@dataclass(frozen=True)
+class Totals:
+    minutes: int = 0
+    time: Decimal = Decimal("0.00")
+    surcharges: Decimal = Decimal("0.00")
+    notes: int = 0
+    lines: int = 0
+
+    @property
+    def net(self) -> Decimal:
+        return self.time + self.surcharges
+
+    @classmethod
+    def of(cls, billings: Sequence[NoteBilling]) -> Totals:
+        surcharges = [b.surcharge for b in billings if b.surcharge is not None]
+        return cls(
+            minutes=sum(b.minutes for b in billings),
+            time=sum((b.amount for b in billings), Decimal("0.00")),
+            surcharges=sum(surcharges, Decimal("0.00")),
+            notes=len(billings),
+            lines=len(billings) + len(surcharges),
+        )
+
+
+@dataclass(frozen=True)
+class DraftHeader:
+    tenant: str
+    number: int
+    status: Status
+    customer: Customer
+    """Snapshot at the time of the run: what the export sends, even if the directory changes."""
+    period_from: Period
+    period_to: Period
+    created_at: datetime
+    updated_at: datetime
+    totals: Totals = Totals()
+    merged_into: int | None = None
+    merged_from: tuple[int, ...] = ()
+    accounting: Mapping[str, Any] = field(default_factory=dict)
+    """Room for the export: e-conomic's draft/booked invoice numbers once exported."""
+    version: object | None = None
+    """The stored row's ETag; writes are conditional on it."""
+
+
+@dataclass(frozen=True)
+class BilledNote:
+    """A position note as stored, with its billing snapshot (None: never linked or released)."""
+
+    record: WorkRecord
+    billing: NoteBilling | None
+    version: object
+
+
+@dataclass(frozen=True)
+class Link:
+    note: BilledNote
+    billing: NoteBilling
+
+
+class Ledger(Protocol):
+    """Drafts and the links from notes to them. Every write that could race is conditional."""
+
+    max_transaction: int
+    """How many rows one atomic write may touch (Table storage: 100)."""
+
+    def headers(self, tenant: str) -> dict[int, DraftHeader]: ...
+
+    def notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
+        """Position notes with `start <= dateFrom < end`."""
+        ...
+
+    def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
+        """Position notes that carry one of these draft numbers."""
+        ...
+
+    def reserve(self, tenant: str, count: int) -> list[int]:
+        """`count` new draft numbers, higher than any handed out before for the tenant."""
+        ...
+
+    def create_with_links(self, header: DraftHeader, links: Sequence[Link]) -> DraftHeader | None:
+        """Atomically: create the header and link every note, each only if unchanged since it was
+        read. None (and nothing written) when any note changed. At most `max_transaction - 1` links."""
+        ...
+
+    def put_header(self, header: DraftHeader, expected: object | None) -> DraftHeader | None:
+        """Create (`expected` None) or replace the header if its version is still `expected`.
+        None when the condition fails."""
+        ...
+
+    def link(self, tenant: str, links: Sequence[Link]) -> set[str]:
+        """Link each note if unchanged since read; returns the ids of the notes that were linked."""
+        ...
+
+    def unlink(self, tenant: str, notes: Sequence[BilledNote]) -> int:
+        """Clear the billing of each note if unchanged since read; returns how many were cleared."""
+        ...
+
+    def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
+        """Atomically replace several headers, each only if its version is unchanged."""
+        ...
+
+
+def resolve_number(number: int, headers: Mapping[int, DraftHeader]) -> int | None:
+    """The live draft that a note carrying `number` is billed in, or None."""
+    seen = 0
+    current: int | None = number
+    while current is not None and seen < 1000:
+        header = headers.get(current)
+        if header is None:
+            return None
+        if header.status == MERGED:
+            current = header.merged_into
+            seen += 1
+            continue
+        return current if header.status in LIVE else None
+    return None
+
+
+def members(number: int, headers: Mapping[int, DraftHeader]) -> set[int]:
+    """The draft numbers whose notes are billed in draft `number` (itself and what was merged into it)."""
+    return {n for n in headers if resolve_number(n, headers) == number} | {number}

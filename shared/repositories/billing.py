@@ -1,0 +1,132 @@
+"""The billing directory in the `Billing` table: PartitionKey = tenant, RowKey = `<type>-<id>` (ids
+zero-padded so rows sort by id), `Type` = Customer/Contract/Ticket. Money and percentages are stored
+as decimal strings, never floats."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from shared.invoicing.directory import Contract, Customer, Directory, Entry, Ticket
+from shared.repositories.entity import int64, plain
+from shared.repositories.odata import eq
+
+_PREFIX: dict[type[Entry], str] = {Customer: "customer", Contract: "contract", Ticket: "ticket"}
+BATCH = 100
+
+
+def row_key(kind: type[Entry], entry_id: int) -> str:
+    return f"{_PREFIX[kind]}-{entry_id:016d}"
+
+
+class TableDirectoryRepository:
+    def __init__(self, table: Callable[[], TableClient]) -> None:
+        self._table = table
+
+    def load(self, tenant: str) -> Directory:
+        customers: dict[int, Customer] = {}
+        contracts: dict[int, Contract] = {}
+        tickets: dict[int, Ticket] = {}
+        for e in self._table().query_entities(eq("PartitionKey", tenant)):
+            entry = _from_entity(e)
+            if isinstance(entry, Customer):
+                customers[entry.customer_id] = entry
+            elif isinstance(entry, Contract):
+                contracts[entry.contract_id] = entry
+            else:
+                tickets[entry.ticket_id] = entry
+        return Directory(customers, contracts, tickets)
+
+    def put(self, tenant: str, entry: Entry) -> None:
+        self._table().upsert_entity(_to_entity(tenant, entry), mode=UpdateMode.REPLACE)
+
+    def put_many(self, tenant: str, entries: Iterable[Entry]) -> None:
+        # Callers pass entries in dependency order (customers, contracts, tickets); each batch of 100
+        # is one transaction, and a re-run of the same import is an upsert.
+        batch: list[Any] = []
+        for entry in entries:
+            batch.append(("upsert", _to_entity(tenant, entry), {"mode": UpdateMode.REPLACE}))
+            if len(batch) == BATCH:
+                self._table().submit_transaction(batch)
+                batch = []
+        if batch:
+            self._table().submit_transaction(batch)
+
+    def delete(self, tenant: str, kind: type[Entry], entry_id: int) -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            self._table().delete_entity(tenant, row_key(kind, entry_id))
+
+
+def _to_entity(tenant: str, entry: Entry) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": row_key(type(entry), _id(entry)),
+        "Type": type(entry).__name__,
+    }
+    if isinstance(entry, Customer):
+        return {
+            **base,
+            "CustomerId": int64(entry.customer_id),
+            "Name": entry.name,
+            "AccountingSystemId": int64(entry.accounting_system_id),
+            "BillingEmail": entry.billing_email,
+            "Currency": entry.currency,
+        }
+    if isinstance(entry, Contract):
+        return {
+            **base,
+            "ContractId": int64(entry.contract_id),
+            "CustomerId": int64(entry.customer_id),
+            "ProductNumber": entry.product_number,
+            "HourlyRate": str(entry.hourly_rate),
+            "SurchargePercent": str(entry.surcharge_percent),
+            "RoundingMinutes": entry.rounding_minutes,
+        }
+    entity = {**base, "TicketId": int64(entry.ticket_id), "CustomerId": int64(entry.customer_id)}
+    if entry.contract_id is not None:
+        entity["ContractId"] = int64(entry.contract_id)
+    return entity
+
+
+def _id(entry: Entry) -> int:
+    if isinstance(entry, Customer):
+        return entry.customer_id
+    if isinstance(entry, Contract):
+        return entry.contract_id
+    return entry.ticket_id
+
+
+def _int(e: dict[str, Any], column: str) -> int:
+    return int(plain(e[column]))
+
+
+def _from_entity(e: dict[str, Any]) -> Entry:
+    kind = e["Type"]
+    if kind == "Customer":
+        return Customer(
+            customer_id=_int(e, "CustomerId"),
+            name=e["Name"],
+            accounting_system_id=_int(e, "AccountingSystemId"),
+            billing_email=e["BillingEmail"],
+            currency=e["Currency"],
+        )
+    if kind == "Contract":
+        return Contract(
+            contract_id=_int(e, "ContractId"),
+            customer_id=_int(e, "CustomerId"),
+            product_number=e["ProductNumber"],
+            hourly_rate=Decimal(e["HourlyRate"]),
+            surcharge_percent=Decimal(e.get("SurchargePercent", "0")),
+            rounding_minutes=int(e.get("RoundingMinutes", 1)),
+        )
+    contract = e.get("ContractId")
+    return Ticket(
+        ticket_id=_int(e, "TicketId"),
+        customer_id=_int(e, "CustomerId"),
+        contract_id=int(plain(contract)) if contract is not None else None,
+    )

@@ -1,0 +1,304 @@
+"""Invoice drafts in the `Work` table, next to the notes they bill (see `shared.invoicing.service`
+for why): PartitionKey = tenant for all of them, so a header and up to 99 notes can change in one
+entity-group transaction (at most 100 operations, one partition, 4 MiB, each row once).
+
+Rows (column `Kind` tells them apart; the connector's listing reads only the two work kinds):
+- `invoicing-counter` (Kind `InvoiceCounter`): `Last`, the highest draft number handed out.
+- `invoicing-draft-<number, 10 digits>` (Kind `InvoiceDraft`): status, customer snapshot (JSON),
+  period, totals (decimal strings), merge links, `Accounting` (JSON, for the export).
+- Position notes get `DraftNumber` and their price snapshot (`Bill*` columns) when linked. The lines
+  live on the notes, so a draft of any size needs no line rows, and a line can never be in a draft
+  its note is not in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+
+from shared.invoicing.directory import Customer
+from shared.invoicing.ledger import BilledNote, DraftHeader, Link, Totals
+from shared.invoicing.planning import NoteBilling, Period
+from shared.repositories.entity import int64, plain
+from shared.repositories.odata import all_of, eq, literal
+from shared.repositories.work import from_entity, to_entity
+from shared.work import POSITION_NOTE
+
+COUNTER_ROW = "invoicing-counter"
+KIND_COUNTER = "InvoiceCounter"
+KIND_DRAFT = "InvoiceDraft"
+MAX_TRANSACTION = 100
+FILTER_NUMBERS = 10
+"""Draft numbers per query: Table storage allows at most 15 comparisons in one filter."""
+_CONDITION_FAILED = {"UpdateConditionNotSatisfied", "EntityAlreadyExists", "ResourceNotFound", "ConditionNotMet"}
+_BILL_COLUMNS = (
+    "DraftNumber",
+    "BillCustomerId",
+    "BillContractId",
+    "BillProductNumber",
+    "BillRate",
+    "BillMinutes",
+    "BillAmount",
+    "BillSurchargePercent",
+    "BillSurcharge",
+)
+
+
+def draft_row(number: int) -> str:
+    return f"invoicing-draft-{number:010d}"
+
+
+class TableLedger:
+    def __init__(self, table: Callable[[], TableClient], *, max_transaction: int = MAX_TRANSACTION) -> None:
+        self._table = table
+        self.max_transaction = max_transaction
+
+    def headers(self, tenant: str) -> dict[int, DraftHeader]:
+        rows = self._table().query_entities(all_of(eq("PartitionKey", tenant), eq("Kind", KIND_DRAFT)))
+        headers = (_header_from(e) for e in rows)
+        return {h.number: h for h in headers}
+
+    def notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
+        query = all_of(
+            eq("PartitionKey", tenant),
+            eq("Kind", POSITION_NOTE),
+            f"DateFromUtc ge {literal(start)}",
+            f"DateFromUtc lt {literal(end)}",
+        )
+        return [_note_from(e) for e in self._table().query_entities(query)]
+
+    def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
+        ordered = sorted(numbers)
+        found: list[BilledNote] = []
+        for i in range(0, len(ordered), FILTER_NUMBERS):
+            any_number = " or ".join(eq("DraftNumber", n) for n in ordered[i : i + FILTER_NUMBERS])
+            query = all_of(eq("PartitionKey", tenant), eq("Kind", POSITION_NOTE), any_number)
+            found += [_note_from(e) for e in self._table().query_entities(query)]
+        return found
+
+    def reserve(self, tenant: str, count: int) -> list[int]:
+        table = self._table()
+        for _ in range(50):
+            try:
+                row = table.get_entity(tenant, COUNTER_ROW)
+            except ResourceNotFoundError:
+                try:
+                    table.create_entity(
+                        {"PartitionKey": tenant, "RowKey": COUNTER_ROW, "Kind": KIND_COUNTER, "Last": int64(count)}
+                    )
+                except ResourceExistsError:
+                    continue
+                return list(range(1, count + 1))
+            last = int(plain(row["Last"]))
+            try:
+                table.update_entity(
+                    {"PartitionKey": tenant, "RowKey": COUNTER_ROW, "Kind": KIND_COUNTER, "Last": int64(last + count)},
+                    mode=UpdateMode.REPLACE,
+                    etag=row.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except HttpResponseError as error:
+                if _condition_failed(error):
+                    continue
+                raise
+            return list(range(last + 1, last + count + 1))
+        raise RuntimeError("could not reserve invoice draft numbers: the counter is too contended")
+
+    def create_with_links(self, header: DraftHeader, links: Sequence[Link]) -> DraftHeader | None:
+        if len(links) >= self.max_transaction:
+            raise ValueError(f"at most {self.max_transaction - 1} links fit into one transaction")
+        operations: list[Any] = [("create", _header_entity(header))]
+        operations += [_link_operation(link) for link in links]
+        try:
+            results = self._table().submit_transaction(operations)
+        except TableTransactionError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return _with_version(header, results[0].get("etag"))
+
+    def put_header(self, header: DraftHeader, expected: object | None) -> DraftHeader | None:
+        try:
+            if expected is None:
+                result = self._table().create_entity(_header_entity(header))
+            else:
+                result = self._table().update_entity(
+                    _header_entity(header),
+                    mode=UpdateMode.REPLACE,
+                    etag=str(expected),
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except HttpResponseError as error:
+            if isinstance(error, ResourceExistsError) or _condition_failed(error):
+                return None
+            raise
+        return _with_version(header, result.get("etag"))
+
+    def link(self, tenant: str, links: Sequence[Link]) -> set[str]:
+        return self._conditional_rewrites([(link.note, _link_operation(link)) for link in links])
+
+    def unlink(self, tenant: str, notes: Sequence[BilledNote]) -> int:
+        operations = [(note, ("update", to_entity(note.record), _if_unchanged(note.version))) for note in notes]
+        return len(self._conditional_rewrites(operations))
+
+    def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
+        operations: list[Any] = [("update", _header_entity(h), _if_unchanged(h.version)) for h in headers]
+        try:
+            self._table().submit_transaction(operations)
+        except TableTransactionError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def _conditional_rewrites(self, operations: Sequence[tuple[BilledNote, Any]]) -> set[str]:
+        """Each operation in transactions of `max_transaction`; a transaction that fails on a
+        condition is retried one operation at a time, so one changed note does not block the rest."""
+        done: set[str] = set()
+        table = self._table()
+        for i in range(0, len(operations), self.max_transaction):
+            chunk = operations[i : i + self.max_transaction]
+            try:
+                table.submit_transaction([op for _, op in chunk])
+            except TableTransactionError as error:
+                if not _condition_failed(error):
+                    raise
+            else:
+                done.update(note.record.record_id for note, _ in chunk)
+                continue
+            for note, (_, entity, options) in chunk:
+                try:
+                    table.update_entity(entity, **options)
+                except HttpResponseError as error:
+                    if _condition_failed(error) or isinstance(error, ResourceNotFoundError):
+                        continue
+                    raise
+                done.add(note.record.record_id)
+        return done
+
+
+def _condition_failed(error: HttpResponseError) -> bool:
+    code = getattr(error, "error_code", None)
+    return error.status_code in (409, 412) or (code is not None and str(code) in _CONDITION_FAILED)
+
+
+def _if_unchanged(version: object) -> dict[str, Any]:
+    return {"mode": UpdateMode.REPLACE, "etag": str(version), "match_condition": MatchConditions.IfNotModified}
+
+
+def _link_operation(link: Link) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    return (
+        "update",
+        {**to_entity(link.note.record), **_billing_columns(link.billing)},
+        _if_unchanged(link.note.version),
+    )
+
+
+def _billing_columns(b: NoteBilling) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "DraftNumber": int64(b.draft_number),
+        "BillCustomerId": int64(b.customer_id),
+        "BillContractId": int64(b.contract_id),
+        "BillProductNumber": b.product_number,
+        "BillRate": str(b.hourly_rate),
+        "BillMinutes": b.minutes,
+        "BillAmount": str(b.amount),
+    }
+    if b.surcharge is not None and b.surcharge_percent is not None:
+        columns["BillSurchargePercent"] = str(b.surcharge_percent)
+        columns["BillSurcharge"] = str(b.surcharge)
+    return columns
+
+
+def _note_from(e: Any) -> BilledNote:
+    billing = None
+    if e.get("DraftNumber") is not None and e.get("BillAmount") is not None:
+        percent = e.get("BillSurchargePercent")
+        surcharge = e.get("BillSurcharge")
+        billing = NoteBilling(
+            draft_number=int(plain(e["DraftNumber"])),
+            customer_id=int(plain(e["BillCustomerId"])),
+            contract_id=int(plain(e["BillContractId"])),
+            product_number=e["BillProductNumber"],
+            hourly_rate=Decimal(e["BillRate"]),
+            minutes=int(e["BillMinutes"]),
+            amount=Decimal(e["BillAmount"]),
+            surcharge_percent=Decimal(percent) if percent is not None else None,
+            surcharge=Decimal(surcharge) if surcharge is not None else None,
+        )
+    return BilledNote(from_entity(e), billing, e.metadata["etag"])
+
+
+def _header_entity(h: DraftHeader) -> dict[str, Any]:
+    c = h.customer
+    entity: dict[str, Any] = {
+        "PartitionKey": h.tenant,
+        "RowKey": draft_row(h.number),
+        "Kind": KIND_DRAFT,
+        "Number": int64(h.number),
+        "Status": h.status,
+        "CustomerId": int64(c.customer_id),
+        "Customer": json.dumps(
+            {
+                "id": c.customer_id,
+                "name": c.name,
+                "accountingSystemId": c.accounting_system_id,
+                "billingEmail": c.billing_email,
+                "currency": c.currency,
+            },
+            ensure_ascii=False,
+        ),
+        "PeriodFrom": str(h.period_from),
+        "PeriodTo": str(h.period_to),
+        "CreatedAt": h.created_at,
+        "UpdatedAt": h.updated_at,
+        "Minutes": int64(h.totals.minutes),
+        "TimeTotal": str(h.totals.time),
+        "SurchargeTotal": str(h.totals.surcharges),
+        "Net": str(h.totals.net),
+        "NoteCount": h.totals.notes,
+        "LineCount": h.totals.lines,
+        "MergedFrom": json.dumps(list(h.merged_from)),
+        "Accounting": json.dumps(dict(h.accounting), ensure_ascii=False),
+    }
+    if h.merged_into is not None:
+        entity["MergedInto"] = int64(h.merged_into)
+    return entity
+
+
+def _header_from(e: Any) -> DraftHeader:
+    c = json.loads(e["Customer"])
+    merged_into = e.get("MergedInto")
+    return DraftHeader(
+        tenant=e["PartitionKey"],
+        number=int(plain(e["Number"])),
+        status=e["Status"],
+        customer=Customer(c["id"], c["name"], c["accountingSystemId"], c["billingEmail"], c["currency"]),
+        period_from=Period.parse(e["PeriodFrom"]),
+        period_to=Period.parse(e["PeriodTo"]),
+        created_at=e["CreatedAt"],
+        updated_at=e["UpdatedAt"],
+        totals=Totals(
+            minutes=int(plain(e["Minutes"])),
+            time=Decimal(e["TimeTotal"]),
+            surcharges=Decimal(e["SurchargeTotal"]),
+            notes=int(e["NoteCount"]),
+            lines=int(e["LineCount"]),
+        ),
+        merged_into=int(plain(merged_into)) if merged_into is not None else None,
+        merged_from=tuple(json.loads(e.get("MergedFrom", "[]"))),
+        accounting=json.loads(e.get("Accounting", "{}")),
+        version=e.metadata["etag"],
+    )
+
+
+def _with_version(header: DraftHeader, etag: object) -> DraftHeader:
+    return replace(header, version=etag)

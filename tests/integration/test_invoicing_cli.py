@@ -1,0 +1,70 @@
+"""`python -m shared.manage billing import`: all or nothing, every bad row named, re-import = update."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from shared.container import build
+from tests.conftest import REPO
+from tests.integration.test_operations import manage
+
+
+def test_json_and_csv_examples_import_the_same_directory_and_reimport_is_an_update(app_env: dict[str, str]) -> None:
+    json_tenant, csv_tenant = "cli-" + uuid.uuid4().hex[:8], "cli-" + uuid.uuid4().hex[:8]
+
+    first = manage(app_env, "billing", "import", "--tenant", json_tenant, str(REPO / "examples/billing-directory.json"))
+    again = manage(app_env, "billing", "import", "--tenant", json_tenant, str(REPO / "examples/billing-directory.json"))
+    from_csv = manage(
+        app_env, "billing", "import", "--tenant", csv_tenant, str(REPO / "examples/billing-directory.csv")
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert "Imported 2 customers, 2 contracts, 3 tickets" in first.stdout
+    assert again.returncode == 0, again.stderr
+    assert from_csv.returncode == 0, from_csv.stderr
+    directory = build(app_env).directory
+    loaded = directory.load(json_tenant)
+    assert loaded == directory.load(csv_tenant)
+    assert loaded.customers[1].name == "Łukasz & Söhne GmbH"
+    assert loaded.contracts[12].hourly_rate == Decimal("90.00")
+    assert loaded.tickets[4713].contract_id is None
+    assert len(loaded.tickets) == 3
+
+
+def test_a_bad_file_imports_nothing_and_names_every_bad_row(app_env: dict[str, str], tmp_path: Path) -> None:
+    tenant = "cli-" + uuid.uuid4().hex[:8]
+    path = tmp_path / "directory.json"
+    path.write_text(
+        json.dumps(
+            {
+                "customers": [
+                    {
+                        "customerId": 1,
+                        "name": "A",
+                        "accountingSystemId": 1,
+                        "billingEmail": "a@x.io",
+                        "currency": "EUR",
+                    },
+                    {"customerId": 2, "name": "B", "accountingSystemId": 2, "billingEmail": "b", "currency": "EUR"},
+                ],
+                "tickets": [{"ticketId": 7, "customerId": 1, "contractId": 99}],
+            }
+        )
+    )
+    csv_path = tmp_path / "directory.csv"
+    csv_path.write_text("type,id,customerId,productNumber,hourlyRate\ncontract,5,3,P,10\nproject,1,,,\n")
+
+    result = manage(app_env, "billing", "import", "--tenant", tenant, str(path))
+    from_csv = manage(app_env, "billing", "import", "--tenant", tenant, str(csv_path))
+
+    assert result.returncode == 2
+    assert "2 problem(s)" in result.stderr
+    assert "customers[1]: billingEmail must be an e-mail address" in result.stderr
+    assert "tickets[0]: contractId service contract 99 does not exist" in result.stderr
+    assert from_csv.returncode == 2
+    assert "line 2: customerId customer 3 does not exist" in from_csv.stderr
+    assert "line 3: type must be customer, contract or ticket" in from_csv.stderr
+    assert build(app_env).directory.load(tenant).customers == {}
