@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import subprocess
 import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -147,3 +152,47 @@ def test_without_a_connection_string_nothing_is_exported_and_the_exporter_is_not
 def test_the_authentication_string_names_a_user_assigned_identity() -> None:
     assert observability._authentication_client_id("Authorization=AAD;ClientId=abc-123") == "abc-123"
     assert observability._authentication_client_id("Authorization=AAD") is None
+
+
+def test_with_a_connection_string_logs_reach_application_insights_redacted_and_correlated() -> None:
+    received: list[bytes] = []
+
+    class Ingestion(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            received.append(gzip.decompress(body) if self.headers.get("content-encoding") == "gzip" else body)
+            answer = json.dumps({"itemsReceived": 1, "itemsAccepted": 1, "errors": []}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Ingestion)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.unit.appinsights_probe", str(server.server_address[1])],
+            cwd=REPO,
+            env={"PATH": "/usr/bin:/bin", "TMPDIR": tempfile.mkdtemp()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        server.shutdown()
+
+    assert result.returncode == 0, result.stderr
+    (message,) = [item for batch in received for item in json.loads(batch) if item["data"]["baseType"] == "MessageData"]
+    data = message["data"]["baseData"]
+    assert data["message"].startswith("calling https://h/p?ApiKey=*** now")
+    assert data["properties"]["client_tracking_id"] == "trk-e2e"
+    assert data["properties"]["workflow_run_id"] == "run-e2e"
+    assert b"PROBE-SECRET-1" not in b"".join(received)
+    # Spans: our redaction runs before the exporter's processor.
+    names = result.stdout.split("processors:")[1].split()
+    assert names.index("RedactingSpanProcessor") < names.index("BatchSpanProcessor")
