@@ -373,7 +373,6 @@ def connector_files(specs: Iterable[OperationSpec] = ALL_OPERATIONS) -> dict[str
     """`apiDefinition.swagger.json` and `apiProperties.json` as committed under infra/connector/."""
     definition = build_document(specs, host="dynamichosturl", schemes=("https",))
     definition["info"]["description"] = "Invoice Bridge: record billable work and run invoicing."
-    definition["securityDefinitions"] = {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}}
     return {
         "apiDefinition.swagger.json": json.dumps(definition, indent=2, ensure_ascii=False) + "\n",
         "apiProperties.json": json.dumps(CONNECTOR_PROPERTIES, indent=2, ensure_ascii=False) + "\n",
