@@ -6,9 +6,14 @@ from blueprints.connector import bp as connector
 from blueprints.health import bp as health
 from blueprints.invoicing import bp as invoicing
 from blueprints.maintenance import bp as maintenance
+from blueprints.openapi import bp as openapi
+from shared import observability
+
+observability.configure()  # redaction and correlation on logging; exports only if App Insights is set
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(health)
 app.register_functions(connector)
 app.register_functions(invoicing)
 app.register_functions(maintenance)
+app.register_functions(openapi)

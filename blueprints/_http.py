@@ -10,6 +10,7 @@ import azure.functions as func
 from shared.api_types import ApiRequest, ApiResponse
 from shared.config import ConfigError
 from shared.container import container
+from shared.observability import request_context
 from shared.operations import OperationSpec
 
 
@@ -33,11 +34,14 @@ def to_http_response(response: ApiResponse) -> func.HttpResponse:
 
 
 def serve(operation_id: str, req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        api = container().api
-    except ConfigError as error:
-        return to_http_response(ApiResponse(503, {"Message": f"Not configured: {error}.", "Success": False}))
-    return to_http_response(api.handle(operation_id, to_api_request(req)))
+    request = to_api_request(req)
+    # Every log line of the call carries the calling workflow's correlation ids.
+    with request_context(request.headers):
+        try:
+            api = container().api
+        except ConfigError as error:
+            return to_http_response(ApiResponse(503, {"Message": f"Not configured: {error}.", "Success": False}))
+        return to_http_response(api.handle(operation_id, request))
 
 
 def _trigger_for(operation_id: str) -> Callable[[func.HttpRequest], func.HttpResponse]:

@@ -1,0 +1,33 @@
+// Key Vault for the app's secrets, authorised with Azure RBAC only (no access policies).
+// Secrets are put in by an operator (README, "Deploy to Azure"); this template creates none.
+param location string
+param tags object
+param name string
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  // checkov:skip=CKV_AZURE_109:Flex Consumption without a virtual network has no fixed outbound addresses to allow; every call needs an Entra ID token and an RBAC role
+  // checkov:skip=CKV_AZURE_189:as CKV_AZURE_109: the app reaches the vault over its public endpoint; private endpoints need the VNet option (infra/README.md)
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: tenant().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 90
+    enablePurgeProtection: true
+    enabledForDeployment: false
+    enabledForDiskEncryption: false
+    enabledForTemplateDeployment: false
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      // Flex Consumption without a virtual network has no fixed outbound addresses to allow.
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+}
+
+output name string = vault.name
+output url string = vault.properties.vaultUri

@@ -1,0 +1,399 @@
+"""The OpenAPI 2.0 (Swagger) document of every key-authenticated operation, generated from
+`shared.operations.ALL_OPERATIONS` and the pydantic models the handlers validate with, so the
+document cannot drift from what the app accepts.
+
+Swagger 2.0 because Logic Apps' "HTTP + Swagger" action and Power Platform custom connectors take
+nothing newer. Served at `GET /ApiInvoice/swagger.json`; the Power Platform custom connector in
+`infra/connector/` is generated from the same function:
+
+    python -m shared.openapi --connector infra/connector
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.operations import ALL_OPERATIONS, OperationSpec
+
+TITLE = "Invoice Bridge"
+VERSION = "1.0"
+DESCRIPTION = (
+    "Record billable work and run invoicing. Every operation needs an API key in the `apikey` query "
+    "parameter (or the `X-Api-Key` header). Failures answer with a real HTTP error status and the "
+    "envelope {Message, Success: false, Errors: [{Field, Message}]}."
+)
+SPEC_ROUTE = "ApiInvoice/swagger.json"
+CONNECTOR_COMMAND = "python -m shared.openapi --connector infra/connector"
+
+ERROR_STATUSES: dict[str, str] = {
+    "400": "The request is invalid; each problem is named in Errors.",
+    "401": "Missing or unknown API key.",
+    "403": "The API key lacks the right for this operation.",
+    "404": "Not found.",
+    "409": "The same Idempotency-Key is still being processed; retry after Retry-After seconds.",
+    "422": "The Idempotency-Key was used before with a different request.",
+    "429": "Over the connection's rate limit; retry after Retry-After seconds.",
+    "503": "Storage is unavailable; retry after Retry-After seconds.",
+}
+_RETRY_AFTER_STATUSES = ("409", "429", "503")
+_ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
+_SCALARS = ("string", "integer", "number", "boolean")
+_REF_PREFIX = "#/$defs/"
+
+
+def _summary(name: str) -> str:
+    """`dateFrom` -> `Date from`, `ticketID` -> `Ticket ID`: a label for Power Platform's designer."""
+    words = re.findall(r"[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z]?[a-z0-9]+|[A-Z]+", name)
+    if not words:
+        return name
+    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
+    return text[0].upper() + text[1:]
+
+
+def _convert(schema: Any) -> Any:
+    """A pydantic JSON Schema (2020-12 flavoured) as a Swagger 2.0 schema object."""
+    if isinstance(schema, list):
+        return [_convert(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    nullable = False
+    for key, value in schema.items():
+        if key == "$defs":
+            continue
+        if key == "$ref" and isinstance(value, str) and value.startswith(_REF_PREFIX):
+            out["$ref"] = "#/definitions/" + value[len(_REF_PREFIX) :]
+        elif key in ("anyOf", "oneOf") and isinstance(value, list):
+            # 2.0 has neither anyOf nor null: `X | None` becomes X marked x-nullable.
+            options = [option for option in value if option != {"type": "null"}]
+            nullable = nullable or len(options) < len(value)
+            if len(options) == 1:
+                out.update(_convert(options[0]))
+            else:
+                # A real union of types: 2.0 cannot say it, so accept any value and say so.
+                out.setdefault("description", "One of: " + ", ".join(_describe(o) for o in options))
+        elif key == "examples" and isinstance(value, list):
+            if value:
+                out["example"] = _convert(value[0])
+        elif key == "const":
+            out["enum"] = [value]
+        elif key in ("properties", "patternProperties"):
+            out[key] = {name: _convert(sub) for name, sub in value.items()}
+        elif key in ("prefixItems", "discriminator", "$schema", "unevaluatedProperties"):
+            continue
+        elif key == "title":
+            continue  # pydantic's titles are the field names capitalised; x-ms-summary says it better
+        else:
+            out[key] = _convert(value)
+    if nullable:
+        out["x-nullable"] = True
+        if out.get("default", ...) is None:
+            del out["default"]
+    if isinstance(out.get("properties"), dict):
+        for name, prop in out["properties"].items():
+            if isinstance(prop, dict):
+                prop.setdefault("x-ms-summary", _summary(name))
+    return out
+
+
+def _describe(schema: Any) -> str:
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return str(schema["$ref"]).rsplit("/", 1)[-1]
+        return str(schema.get("type", "value"))
+    return "value"
+
+
+def _route_parameters(route: str) -> list[str]:
+    return _ROUTE_PARAMETER.findall(route)
+
+
+def swagger_path(route: str) -> str:
+    """A Functions route template as a Swagger path: `/invoicing/drafts/{draftId}` (constraints dropped)."""
+    return "/" + _ROUTE_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", route).lstrip("/")
+
+
+class _Definitions:
+    """Collects the models' `$defs` under `definitions`, one name per model."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Any] = {}
+
+    def add_model(self, model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template=_REF_PREFIX + "{model}")
+        for name, sub in schema.get("$defs", {}).items():
+            self.items.setdefault(name, _convert(sub))
+        converted: dict[str, Any] = _convert(schema)
+        return converted
+
+    def ref(self, model: type[BaseModel]) -> dict[str, Any]:
+        name = model.__name__
+        if name not in self.items:
+            self.items[name] = self.add_model(model)
+        return {"$ref": "#/definitions/" + name}
+
+
+def _without(schema: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    names = set(names)
+    if not names or "properties" not in schema:
+        return schema
+    schema = copy.deepcopy(schema)
+    for name in names:
+        schema["properties"].pop(name, None)
+    if "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r not in names]
+        if not schema["required"]:
+            del schema["required"]
+    return schema
+
+
+def _parameter_from(name: str, prop: Mapping[str, Any], where: str, required: bool) -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": where, "required": required or where == "path"}
+    kind = prop.get("type")
+    if kind == "array" and isinstance(prop.get("items"), dict) and prop["items"].get("type") in _SCALARS:
+        param["type"] = "array"
+        param["items"] = {"type": prop["items"]["type"]}
+        param["collectionFormat"] = "multi" if where == "query" else "csv"
+    else:
+        # Query and path values are text on the wire; declare their type when it is a scalar.
+        param["type"] = kind if kind in _SCALARS else "string"
+    for key in ("description", "format", "enum", "default", "minimum", "maximum", "maxLength", "pattern"):
+        if key in prop and not (key == "default" and param["required"]):
+            param[key] = prop[key]
+    param["x-ms-summary"] = prop.get("x-ms-summary", _summary(name))
+    return param
+
+
+def _error_envelope() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["Message", "Success"],
+        "properties": {
+            "Message": {"type": "string", "description": "What went wrong.", "x-ms-summary": "Message"},
+            "Success": {"type": "boolean", "description": "Always false.", "x-ms-summary": "Success"},
+            "Errors": {
+                "type": "array",
+                "description": "One entry per problem.",
+                "x-ms-summary": "Errors",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "Field": {"type": "string", "description": "The field, dotted.", "x-ms-summary": "Field"},
+                        "Message": {"type": "string", "description": "Its rule.", "x-ms-summary": "Message"},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _envelope() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "Message": {"type": "string", "x-ms-summary": "Message"},
+            "Success": {"type": "boolean", "x-ms-summary": "Success"},
+        },
+    }
+
+
+def _operation(spec: OperationSpec, definitions: _Definitions) -> dict[str, Any]:
+    path_names = _route_parameters(spec.route)
+    parameters: list[dict[str, Any]] = []
+    schema: dict[str, Any] = {}
+    if spec.model is not None:
+        schema = definitions.add_model(spec.model)
+    props: dict[str, Any] = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    for name in path_names:
+        parameters.append(_parameter_from(name, props.get(name, {"type": "string"}), "path", True))
+    if spec.model is not None and spec.source in ("query", "body_or_query"):
+        for name, prop in props.items():
+            if name in path_names:
+                continue
+            if prop.get("type") in (*_SCALARS, "array"):
+                parameters.append(_parameter_from(name, prop, "query", spec.source == "query" and name in required))
+    if spec.model is not None and spec.source in ("body", "body_or_query"):
+        body = _without(schema, path_names)
+        parameters.append(
+            {
+                "name": "body",
+                "in": "body",
+                "required": spec.source == "body",
+                "schema": body,
+                "x-ms-summary": "Body",
+            }
+        )
+    if spec.creates:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "type": "string",
+                "maxLength": 255,
+                "description": "Makes a retry safe: the same key and body replay the first answer.",
+                "x-ms-summary": "Idempotency key",
+                "x-ms-visibility": "advanced",
+            }
+        )
+    success: dict[str, Any] = {"description": "Success."}
+    if spec.produces == "application/json":
+        success["schema"] = definitions.ref(spec.response_model) if spec.response_model else _envelope()
+    else:
+        success["schema"] = {"type": "file"}
+    responses: dict[str, Any] = {"200": success}
+    for status, text in ERROR_STATUSES.items():
+        response: dict[str, Any] = {"description": text, "schema": {"$ref": "#/definitions/ErrorEnvelope"}}
+        if status in _RETRY_AFTER_STATUSES:
+            response["headers"] = {"Retry-After": {"type": "integer", "description": "Seconds to wait."}}
+        responses[status] = response
+    operation: dict[str, Any] = {
+        "operationId": spec.operation_id,
+        "summary": spec.summary,
+        "description": spec.description or spec.summary + ".",
+        "tags": [spec.tag or "Default"],
+        "produces": [spec.produces],
+        "parameters": parameters,
+        "responses": responses,
+        "security": [{"apikey": []}],
+    }
+    if spec.model is not None and spec.source != "query":
+        operation["consumes"] = ["application/json"]
+    if spec.deprecated:
+        operation["deprecated"] = True
+        operation["x-ms-visibility"] = "internal"
+    return operation
+
+
+def build_document(
+    specs: Iterable[OperationSpec] = ALL_OPERATIONS, *, host: str | None = None, schemes: Iterable[str] = ("https",)
+) -> dict[str, Any]:
+    """The Swagger 2.0 document for `specs`. `host` is `name[:port]`, or None to leave it out."""
+    definitions = _Definitions()
+    paths: dict[str, dict[str, Any]] = {}
+    tags: dict[str, None] = {}
+    for spec in specs:
+        path = paths.setdefault(swagger_path(spec.route), {})
+        method = spec.method.lower()
+        if method in path:
+            raise ValueError(f"two operations for {spec.method} {spec.route}")
+        path[method] = _operation(spec, definitions)
+        tags[spec.tag or "Default"] = None
+    definitions.items["ErrorEnvelope"] = _error_envelope()
+    document: dict[str, Any] = {
+        "swagger": "2.0",
+        "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+    }
+    if host:
+        document["host"] = host
+    document.update(
+        {
+            "basePath": "/",
+            "schemes": list(schemes),
+            "consumes": ["application/json"],
+            "produces": ["application/json"],
+            "paths": paths,
+            "definitions": dict(sorted(definitions.items.items())),
+            "securityDefinitions": {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}},
+            "security": [{"apikey": []}],
+            "tags": [{"name": name} for name in tags],
+        }
+    )
+    return document
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
+
+
+def document_for_request(headers: Mapping[str, str]) -> dict[str, Any]:
+    """The document as served: `host` and `schemes` from the request (lower-cased header names).
+
+    Behind the platform's front end the scheme is in `X-Forwarded-Proto` and the public host may be in
+    `X-Forwarded-Host`. A malformed host is left out rather than echoed into the document."""
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+    proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        local = host.split(":")[0] in ("localhost", "127.0.0.1")
+        proto = "http" if local else "https"
+    return build_document(host=host if _HOST.fullmatch(host) else None, schemes=(proto,))
+
+
+# --- The Power Platform custom connector (infra/connector/) ------------------------------------
+
+CONNECTOR_PROPERTIES: dict[str, Any] = {
+    "properties": {
+        "connectionParameters": {
+            "instanceUrl": {
+                "type": "string",
+                "uiDefinition": {
+                    "displayName": "Instance URL",
+                    "description": "Host name of your Invoice Bridge function app, without https://",
+                    "tooltip": "For example invoice-bridge-abc123.azurewebsites.net (azd prints it as SERVICE_API_URL)",
+                    "constraints": {"required": "true"},
+                },
+            },
+            "apikey": {
+                "type": "securestring",
+                "uiDefinition": {
+                    "displayName": "API key",
+                    "description": "An API key from `python -m shared.manage keys create`",
+                    "tooltip": "Sent as the apikey query parameter; shown once when created",
+                    "constraints": {"tabIndex": 2, "clearText": False, "required": "true"},
+                },
+            },
+        },
+        "iconBrandColor": "#218472",
+        "capabilities": ["actions"],
+        "policyTemplateInstances": [
+            {
+                "templateId": "dynamichosturl",
+                "title": "instanceUrl",
+                "parameters": {
+                    "x-ms-apimTemplateParameter.urlTemplate": "https://@connectionParameters('instanceUrl')"
+                },
+            }
+        ],
+        "publisher": "Invoice Bridge",
+        "stackOwner": "Invoice Bridge",
+    }
+}
+
+
+def connector_files(specs: Iterable[OperationSpec] = ALL_OPERATIONS) -> dict[str, str]:
+    """`apiDefinition.swagger.json` and `apiProperties.json` as committed under infra/connector/."""
+    definition = build_document(specs, host="dynamichosturl", schemes=("https",))
+    definition["info"]["description"] = "Invoice Bridge: record billable work and run invoicing."
+    return {
+        "apiDefinition.swagger.json": json.dumps(definition, indent=2, ensure_ascii=False) + "\n",
+        "apiProperties.json": json.dumps(CONNECTOR_PROPERTIES, indent=2, ensure_ascii=False) + "\n",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.openapi", description=__doc__.splitlines()[0])
+    parser.add_argument("--connector", metavar="DIR", help="write the Power Platform connector files into DIR")
+    args = parser.parse_args(argv)
+    if args.connector:
+        target = Path(args.connector)
+        target.mkdir(parents=True, exist_ok=True)
+        for name, text in connector_files().items():
+            (target / name).write_text(text, encoding="utf-8")
+            print(f"wrote {target / name}")
+    else:
+        json.dump(build_document(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
