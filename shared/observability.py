@@ -40,8 +40,16 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+=-]")
 _MAX_ID = 128
 
 
+# An Invoice Bridge API key anywhere (an `X-Api-Key` header dumped by a debug log, a key pasted into
+# a hint): its id stays, which names the connection without being a credential.
+_API_KEY = re.compile(r"\b(ib_[0-9a-f]{16}_)[A-Za-z0-9_-]{20,}")
+
+
 def redact(text: str) -> str:
-    """`text` with the values of apikey/code/sig query parameters replaced by `***`."""
+    """`text` with the values of apikey/code/sig query parameters, and the secret part of any API key,
+    replaced by `***`."""
+    if "ib_" in text:
+        text = _API_KEY.sub(lambda m: f"{m[1]}{REDACTED}", text)
     if "=" not in text:
         return text
     return _SECRET_IN_QUERY.sub(lambda m: f"{m['lead']}{m['name']}={REDACTED}", text)

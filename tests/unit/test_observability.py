@@ -42,6 +42,13 @@ def test_credentials_in_urls_are_redacted_whatever_their_casing(text: str) -> No
     assert "=***" in cleaned
 
 
+def test_an_api_key_outside_a_url_loses_its_secret_part_and_keeps_its_id() -> None:
+    cleaned = redact(f"headers={{'x-api-key': '{SECRET}'}}")
+
+    assert SECRET not in cleaned
+    assert "ib_0123456789abcdef_***" in cleaned
+
+
 def test_other_parameters_and_look_alikes_stay() -> None:
     text = "https://h/p?myapikey=visible&apikeys=visible&codec=h264&design=1&Skip=0"
 
