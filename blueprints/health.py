@@ -1,4 +1,4 @@
-"""GET /health: 200 when storage answers, 503 with the reason when it does not."""
+"""GET /health: 200 when storage answers and API keys can be checked, else 503 with the reason."""
 
 import azure.functions as func
 
@@ -6,7 +6,7 @@ from blueprints._http import to_http_response
 from shared.api_types import ApiResponse
 from shared.config import ConfigError
 from shared.container import container
-from shared.health import check_storage
+from shared.health import check
 
 bp = func.Blueprint()
 
@@ -14,7 +14,8 @@ bp = func.Blueprint()
 @bp.route(route="health", methods=["GET"])
 def health(req: func.HttpRequest) -> func.HttpResponse:
     try:
-        result = check_storage(container().storage)
+        app = container()
+        result = check(app.storage, app.secrets)
     except ConfigError as error:
         return to_http_response(ApiResponse(503, {"status": "unavailable", "reason": str(error)}))
     status = 200 if result.ok else 503

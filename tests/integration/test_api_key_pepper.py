@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import requests
+
 from devhost.processes import Azurite, DevHost, run_devhost
 from shared.container import TABLES, build
 from shared.keys import CONNECTOR_RIGHTS, ApiKey
@@ -90,6 +92,15 @@ def test_without_the_pepper_keyed_calls_are_503_naming_the_setting(azurite: Azur
     assert response.json()["Success"] is False
     assert "app setting API_KEY_PEPPER is missing" in response.json()["Message"]
     assert response.headers["Retry-After"].isdigit()
+
+
+def test_without_the_pepper_health_is_503_naming_it(azurite: Azurite) -> None:
+    with host_without(azurite) as host:
+        response = requests.get(f"{host.base_url}/health", timeout=30)
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert "API_KEY_PEPPER" in response.json()["reason"]
 
 
 def test_a_pepper_too_short_is_503_and_shows_nowhere(azurite: Azurite) -> None:
