@@ -93,14 +93,13 @@ class Settings:
             key_cache_seconds=_int(env, "API_KEY_CACHE_SECONDS", 15, minimum=0),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             key_vault_url=_https_url(env, "KEY_VAULT_URL", "https://<vault>.vault.azure.net/"),
-            secret_cache_seconds=_int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0),
-            secret_max_staleness_seconds=_max_staleness(env),
+            secret_cache_seconds=(cache := _int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0)),
+            secret_max_staleness_seconds=_max_staleness(env, cache),
             invoicing_lease_seconds=_int(env, "INVOICING_LEASE_SECONDS", 300),
         )
 
 
-def _max_staleness(env: Mapping[str, str]) -> int:
-    cache = _int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0)
+def _max_staleness(env: Mapping[str, str], cache: int) -> int:
     staleness = _int(env, "SECRET_MAX_STALENESS_SECONDS", max(SECRET_MAX_STALENESS_SECONDS, cache), minimum=0)
     if staleness < cache:
         raise ConfigError("setting SECRET_MAX_STALENESS_SECONDS must be at least SECRET_CACHE_SECONDS")

@@ -241,7 +241,9 @@ class SecretStore:
         than `stale`: the cached one if someone refreshed it meanwhile, else a new fetch."""
         forced = stale is not None
         with self._lock:
-            entry = self._entries.setdefault(ref, _Entry())
+            entry = self._entries.get(ref)
+            if entry is None:  # not setdefault(ref, _Entry()): that builds an entry on every call
+                entry = self._entries[ref] = _Entry()
             now = self._clock()
             if forced and entry.value is not None and entry.value != stale:
                 forced = False  # someone refreshed it meanwhile: from here on an ordinary read

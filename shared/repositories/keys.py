@@ -8,7 +8,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.keys import ApiKey
+from shared.keys import LEGACY_SHA256, ApiKey
 from shared.repositories.odata import eq
 
 ROW = "key"
@@ -66,7 +66,7 @@ def _from_entity(e: dict[str, Any]) -> ApiKey:
         limit=int(e["Limit"]),
         period_seconds=int(e["PeriodSeconds"]),
         digest=e["Digest"],
-        hash_algorithm=e.get("HashAlgorithm", "sha256"),
+        hash_algorithm=e.get("HashAlgorithm", LEGACY_SHA256),
         created_at=e["CreatedAt"],
         revoked_at=e.get("RevokedAt"),
     )

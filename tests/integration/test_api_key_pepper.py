@@ -49,7 +49,7 @@ def store_key_as_before_the_pepper(env: dict[str, str], tenant: str = "legacy") 
 
 @contextmanager
 def host_without(azurite: Azurite, **env: str) -> Iterator[DevHost]:
-    app_env = app_env_for(azurite, **env)
+    app_env = app_env_for(azurite)
     app_env.pop("API_KEY_PEPPER")
     app_env.update(env)
     with run_devhost(env=app_env, extra_args=NO_SETTINGS_FILE) as host:

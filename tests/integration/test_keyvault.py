@@ -28,18 +28,11 @@ from shared.secrets import (
     economic_grant_token_ref,
 )
 from tests.keyvault_standin import SCOPE, TENANT_ID, KeyVaultStandIn, StaticCredential, make_certificate
+from tests.unit.test_secrets import FakeClock, wait_until
 
 TTL = 3600.0
 MAX_STALENESS = 86400.0
 NAME = SMTP_PASSWORD.key_vault_name
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="session")
@@ -67,12 +60,12 @@ def source_for(vault: KeyVaultStandIn, credential: StaticCredential) -> KeyVault
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def store(vault: KeyVaultStandIn, credential: StaticCredential, clock: Clock) -> SecretStore:
+def store(vault: KeyVaultStandIn, credential: StaticCredential, clock: FakeClock) -> SecretStore:
     return SecretStore(source_for(vault, credential), ttl=TTL, max_staleness=MAX_STALENESS, clock=clock)
 
 
@@ -100,7 +93,7 @@ def test_cold_fetch_answers_the_bearer_challenge_then_reads_with_the_token(
 
 
 def test_a_cached_secret_is_not_read_again_within_the_ttl(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
@@ -111,7 +104,7 @@ def test_a_cached_secret_is_not_read_again_within_the_ttl(
     assert vault.reads(NAME) == 1
 
 
-def test_after_the_ttl_the_latest_version_is_read(vault: KeyVaultStandIn, secrets: Secrets, clock: Clock) -> None:
+def test_after_the_ttl_the_latest_version_is_read(vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
     vault.set_secret(NAME, "mail-password-2")
@@ -148,7 +141,7 @@ def test_the_stand_in_serves_a_named_version_as_key_vault_does(
 
 
 def test_vault_unreachable_within_the_staleness_limit_serves_the_cached_value(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
@@ -159,7 +152,7 @@ def test_vault_unreachable_within_the_staleness_limit_serves_the_cached_value(
 
 
 def test_vault_unreachable_beyond_the_staleness_limit_is_503_naming_the_secret(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
@@ -178,7 +171,7 @@ def test_vault_unreachable_beyond_the_staleness_limit_is_503_naming_the_secret(
 
 
 def test_vault_unreachable_on_a_cold_start_is_503_and_the_vault_is_read_once_it_is_back(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     vault.stop()
@@ -192,7 +185,7 @@ def test_vault_unreachable_on_a_cold_start_is_503_and_the_vault_is_read_once_it_
 
 
 def test_throttled_by_the_vault_the_cached_value_serves_and_retry_after_is_respected(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
@@ -224,7 +217,7 @@ def test_throttled_without_a_cached_value_is_503_with_key_vaults_retry_after(
 
 
 def test_a_vault_error_is_retried_once_then_the_cached_value_serves(
-    vault: KeyVaultStandIn, secrets: Secrets, clock: Clock
+    vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock
 ) -> None:
     vault.set_secret(NAME, "mail-password-1")
     secrets.smtp_password()
@@ -281,15 +274,6 @@ def test_concurrent_refreshes_share_one_read_of_the_vault(
     assert vault.reads(ref.key_vault_name) == 2
 
 
-def wait_until(condition: Callable[[], bool]) -> None:
-    pause = threading.Event()
-    for _ in range(1000):
-        if condition():
-            return
-        pause.wait(0.005)
-    raise AssertionError("condition not reached")
-
-
 # --- secret values never show -----------------------------------------------------------------------
 
 KINDS: dict[str, tuple[SecretRef, Callable[[Secrets, SecretValue | None], SecretValue]]] = {
@@ -308,7 +292,7 @@ KINDS: dict[str, tuple[SecretRef, Callable[[Secrets, SecretValue | None], Secret
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_secret_value_never_appears_in_logs_or_errors(
-    kind: str, vault: KeyVaultStandIn, secrets: Secrets, clock: Clock, caplog: pytest.LogCaptureFixture
+    kind: str, vault: KeyVaultStandIn, secrets: Secrets, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     ref, read = KINDS[kind]
     value = f"S3cret-{kind.replace(' ', '-')}-value-0123456789abcdef"

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import types
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,9 @@ import pytest
 import shared.keys
 from shared.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from shared.keys import CONNECTOR_RIGHTS, ApiKey, KeyService, Principal
-from shared.secrets import EnvironmentSource, Secrets, SecretStore, SecretValue
+from shared.secrets import SecretValue
 from tests.unit.fakes import FakeClock, FakeKeyRepository
+from tests.unit.test_secrets import secrets_from
 
 KEY_SHAPE = re.compile(r"ib_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
@@ -32,11 +34,16 @@ def repo() -> FakeKeyRepository:
     return FakeKeyRepository()
 
 
-def service(repo: FakeKeyRepository, clock: FakeClock, cache_seconds: float = 0.0) -> KeyService:
+def service(
+    repo: FakeKeyRepository,
+    clock: FakeClock,
+    cache_seconds: float = 0.0,
+    pepper: Callable[[], SecretValue] = lambda: PEPPER,
+) -> KeyService:
     return KeyService(
         repo,
         clock=clock.now,
-        pepper=lambda: PEPPER,
+        pepper=pepper,
         default_limit=100,
         default_period_seconds=60,
         cache_seconds=cache_seconds,
@@ -508,7 +515,7 @@ def test_failing_to_restore_a_legacy_key_does_not_fail_the_call_and_is_tried_aga
 def test_a_stored_digest_is_useless_without_the_pepper(repo: FakeKeyRepository, clock: FakeClock) -> None:
     _, raw = service(repo, clock).create("acme")
     other = SecretValue("another-pepper-0123456789abcdef-not-a-secret")
-    elsewhere = KeyService(repo, clock=clock.now, pepper=lambda: other, default_limit=1, default_period_seconds=1)
+    elsewhere = service(repo, clock, pepper=lambda: other)
 
     refused(elsewhere, raw)
 
@@ -522,17 +529,11 @@ def test_key_with_an_unknown_hash_algorithm_is_refused(
     refused(keys, raw)
 
 
-def secrets_from(env: dict[str, str]) -> Secrets:
-    return Secrets(SecretStore(EnvironmentSource(env), ttl=60, max_staleness=60))
-
-
 @pytest.mark.parametrize("call", ["authenticate", "create"])
 def test_without_a_pepper_keys_are_neither_checked_nor_made_503_naming_the_setting(
     repo: FakeKeyRepository, clock: FakeClock, call: str
 ) -> None:
-    keys = KeyService(
-        repo, clock=clock.now, pepper=secrets_from({}).api_key_pepper, default_limit=1, default_period_seconds=1
-    )
+    keys = service(repo, clock, pepper=secrets_from({}).api_key_pepper)
 
     with pytest.raises(ServiceUnavailable) as caught:
         keys.authenticate("ib_0123456789abcdef_" + "k" * 43) if call == "authenticate" else keys.create("acme")
@@ -545,13 +546,7 @@ def test_without_a_pepper_keys_are_neither_checked_nor_made_503_naming_the_setti
 
 def test_a_short_pepper_is_refused_with_503_without_showing_it(repo: FakeKeyRepository, clock: FakeClock) -> None:
     short = "Sh0rt-pepper-value"
-    keys = KeyService(
-        repo,
-        clock=clock.now,
-        pepper=secrets_from({"API_KEY_PEPPER": short}).api_key_pepper,
-        default_limit=1,
-        default_period_seconds=1,
-    )
+    keys = service(repo, clock, pepper=secrets_from({"API_KEY_PEPPER": short}).api_key_pepper)
 
     with pytest.raises(ServiceUnavailable) as caught:
         keys.authenticate("ib_0123456789abcdef_" + "k" * 43)

@@ -92,6 +92,11 @@ def store(source: FakeSource, clock: FakeClock) -> SecretStore:
     return SecretStore(source, ttl=TTL, max_staleness=MAX_STALENESS, clock=clock)
 
 
+def secrets_from(env: dict[str, str]) -> Secrets:
+    """Secrets read from app settings `env`, as when no Key Vault is configured."""
+    return Secrets(SecretStore(EnvironmentSource(env), ttl=TTL, max_staleness=TTL))
+
+
 # --- fetching and caching --------------------------------------------------------------------------
 
 
@@ -388,7 +393,7 @@ def test_a_failed_shared_fetch_answers_every_waiter(store: SecretStore, source: 
 
 @pytest.mark.parametrize("env", [{}, {"SMTP_PASSWORD": ""}, {"SMTP_PASSWORD": "  "}])
 def test_an_unset_or_empty_app_setting_is_missing_and_named(env: dict[str, str]) -> None:
-    secrets = Secrets(SecretStore(EnvironmentSource(env), ttl=TTL, max_staleness=TTL))
+    secrets = secrets_from(env)
 
     with pytest.raises(SecretMissing, match="app setting SMTP_PASSWORD is missing"):
         secrets.smtp_password()
@@ -396,7 +401,7 @@ def test_an_unset_or_empty_app_setting_is_missing_and_named(env: dict[str, str])
 
 def test_an_unresolved_key_vault_reference_is_not_used_as_the_secret() -> None:
     env = {"SMTP_PASSWORD": "@Microsoft.KeyVault(VaultName=kv;SecretName=smtp-password)"}
-    secrets = Secrets(SecretStore(EnvironmentSource(env), ttl=TTL, max_staleness=TTL))
+    secrets = secrets_from(env)
 
     with pytest.raises(SecretUnavailable, match="could not resolve its Key Vault reference"):
         secrets.smtp_password()
@@ -410,7 +415,7 @@ def test_every_accessor_reads_its_own_app_setting() -> None:
         "SMTP_PASSWORD": "mail",
         "API_KEY_PEPPER": "p" * 32,
     }
-    secrets = Secrets(SecretStore(EnvironmentSource(env), ttl=TTL, max_staleness=TTL))
+    secrets = secrets_from(env)
 
     assert secrets.economic_app_secret_token().reveal() == "app-token"
     assert secrets.economic_grant_token("acme").reveal() == "acme-grant"
