@@ -17,6 +17,12 @@ def hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def _whole_minutes(span: timedelta) -> int:
+    """Whole seconds of `span` as minutes, rounded half-up."""
+    seconds = Decimal(int(span.total_seconds()))
+    return int((seconds / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class WorkRecord:
     tenant: str
@@ -55,13 +61,11 @@ class WorkRecord:
     @property
     def minutes(self) -> int:
         """Worked minutes (span less pause), rounded half-up to whole minutes."""
-        seconds = Decimal(int(self.worked.total_seconds()))
-        return int((seconds / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return _whole_minutes(self.worked)
 
     @property
     def pause_minutes(self) -> int:
-        seconds = Decimal(int(self.pause.total_seconds()))
-        return int((seconds / 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return _whole_minutes(self.pause)
 
     @property
     def hours(self) -> Decimal:

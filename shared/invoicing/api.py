@@ -18,11 +18,12 @@ from pydantic_core import PydanticCustomError
 
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, NotFound
-from shared.invoicing.directory import Contract, Customer, DirectoryService, Entry, Ticket
+from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, DirectoryService, Entry, Ticket
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
 from shared.validation import PositiveId, ShortText
+from shared.work import hours
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
@@ -217,6 +218,14 @@ def ticket_out(t: Ticket) -> TicketOut:
     return TicketOut(ticketId=t.ticket_id, customerId=t.customer_id, contractId=t.contract_id)
 
 
+def entry_out(entry: Entry) -> CustomerOut | ContractOut | TicketOut:
+    if isinstance(entry, Customer):
+        return customer_out(entry)
+    if isinstance(entry, Contract):
+        return contract_out(entry)
+    return ticket_out(entry)
+
+
 def entry_from(data: CustomerIn | ContractIn | TicketIn) -> Entry:
     if isinstance(data, CustomerIn):
         return Customer(data.customerId, data.name, data.accountingSystemId, data.billingEmail, data.currency)
@@ -352,7 +361,7 @@ def summary(h: DraftHeader) -> DraftSummary:
         periodTo=str(h.period_to),
         totals=TotalsOut(
             minutes=t.minutes,
-            hours=(Decimal(t.minutes) / 60).quantize(Decimal("0.01")),
+            hours=hours(t.minutes),
             time=t.time,
             surcharges=t.surcharges,
             net=t.net,
@@ -431,34 +440,23 @@ def invoicing_handlers(
         return handle
 
     def get_entry(kind: type[Entry]) -> Handler:
+        field, label = ID_FIELDS[kind], LABELS[kind]
+
         def handle(call: Any) -> ApiResponse:
-            d = directory.load(tenant(call))
-            if kind is Customer:
-                c = d.customers.get(call.data.customerId)
-                if c is None:
-                    raise _missing("customerId", f"customer {call.data.customerId}")
-                return _json(customer_out(c))
-            if kind is Contract:
-                k = d.contracts.get(call.data.contractId)
-                if k is None:
-                    raise _missing("contractId", f"service contract {call.data.contractId}")
-                return _json(contract_out(k))
-            t = d.tickets.get(call.data.ticketId)
-            if t is None:
-                raise _missing("ticketId", f"ticket {call.data.ticketId}")
-            return _json(ticket_out(t))
+            entry_id = getattr(call.data, field)
+            entry = directory.load(tenant(call)).of(kind).get(entry_id)
+            if entry is None:
+                raise _missing(field, f"{label} {entry_id}")
+            return _json(entry_out(entry))
 
         return handle
 
     def put_entry(call: Any) -> ApiResponse:
-        entry = directory.put(tenant(call), entry_from(call.data))
-        if isinstance(entry, Customer):
-            return _json(customer_out(entry))
-        if isinstance(entry, Contract):
-            return _json(contract_out(entry))
-        return _json(ticket_out(entry))
+        return _json(entry_out(directory.put(tenant(call), entry_from(call.data))))
 
-    def delete_entry(kind: type[Entry], field: str, label: str) -> Handler:
+    def delete_entry(kind: type[Entry]) -> Handler:
+        field, label = ID_FIELDS[kind], LABELS[kind]
+
         def handle(call: Any) -> ApiResponse:
             entry_id = getattr(call.data, field)
             drafted = invoicing.drafted_customers(tenant(call)) if kind is Customer else set()
@@ -499,15 +497,15 @@ def invoicing_handlers(
         "ListCustomers": list_entries(Customer),
         "GetCustomer": get_entry(Customer),
         "PutCustomer": put_entry,
-        "DeleteCustomer": delete_entry(Customer, "customerId", "customer"),
+        "DeleteCustomer": delete_entry(Customer),
         "ListContracts": list_entries(Contract),
         "GetContract": get_entry(Contract),
         "PutContract": put_entry,
-        "DeleteContract": delete_entry(Contract, "contractId", "service contract"),
+        "DeleteContract": delete_entry(Contract),
         "ListTickets": list_entries(Ticket),
         "GetTicket": get_entry(Ticket),
         "PutTicket": put_entry,
-        "DeleteTicket": delete_entry(Ticket, "ticketId", "ticket"),
+        "DeleteTicket": delete_entry(Ticket),
         "CreateInvoicingRun": run,
         "ListInvoiceDrafts": list_drafts,
         "GetInvoiceDraft": get_draft,

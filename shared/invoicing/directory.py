@@ -52,6 +52,10 @@ class Directory:
     contracts: Mapping[int, Contract] = field(default_factory=dict)
     tickets: Mapping[int, Ticket] = field(default_factory=dict)
 
+    def of(self, kind: type[Entry]) -> Mapping[int, Entry]:
+        """The customers, the contracts or the tickets, by id."""
+        return self.customers if kind is Customer else self.contracts if kind is Contract else self.tickets
+
 
 Entry = Customer | Contract | Ticket
 
@@ -137,11 +141,8 @@ class DirectoryService:
         """Refuses (409) while something still references the entry. `drafted_customers`: customers of
         open drafts, which the export still needs."""
         directory = self._repo.load(tenant)
-        label = _LABELS[kind]
-        table: Mapping[int, Entry] = (
-            directory.customers if kind is Customer else directory.contracts if kind is Contract else directory.tickets
-        )
-        if entry_id not in table:
+        label = LABELS[kind]
+        if entry_id not in directory.of(kind):
             raise NotFound(f"No {label} {entry_id}.")
         referrers: list[str] = []
         if kind is Customer:
@@ -157,13 +158,13 @@ class DirectoryService:
             shown = ", ".join(referrers[:10]) + (f" and {len(referrers) - 10} more" if len(referrers) > 10 else "")
             raise Conflict(
                 f"The {label} {entry_id} is still referenced by {shown}.",
-                [FieldError(_ID_FIELDS[kind], f"is still referenced by {shown}")],
+                [FieldError(ID_FIELDS[kind], f"is still referenced by {shown}")],
             )
         self._repo.delete(tenant, kind, entry_id)
 
 
-_LABELS: dict[type[Entry], str] = {Customer: "customer", Contract: "service contract", Ticket: "ticket"}
-_ID_FIELDS: dict[type[Entry], str] = {Customer: "customerId", Contract: "contractId", Ticket: "ticketId"}
+LABELS: dict[type[Entry], str] = {Customer: "customer", Contract: "service contract", Ticket: "ticket"}
+ID_FIELDS: dict[type[Entry], str] = {Customer: "customerId", Contract: "contractId", Ticket: "ticketId"}
 
 
 def _reassignment_conflicts(entry: Customer | Contract, directory: Directory) -> list[FieldError]:

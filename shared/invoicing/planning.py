@@ -29,7 +29,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from shared.invoicing.directory import Contract, Customer, Directory
-from shared.work import POSITION_NOTE, WorkRecord
+from shared.work import POSITION_NOTE, WorkRecord, hours
 
 CENT = Decimal("0.01")
 _PERIOD = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
@@ -76,7 +76,7 @@ class Period:
 
 def billable_minutes(note: WorkRecord, rounding_minutes: int) -> int:
     """Span minus pause, rounded up to a multiple of the increment (0 if there is nothing to bill)."""
-    seconds = int((note.date_to.astimezone(UTC) - note.date_from.astimezone(UTC) - note.pause).total_seconds())
+    seconds = int(note.worked.total_seconds())
     if seconds <= 0:
         return 0
     step = 60 * max(1, rounding_minutes)
@@ -93,10 +93,6 @@ def time_amount(minutes: int, hourly_rate: Decimal) -> Decimal:
 
 def surcharge_amount(amount: Decimal, percent: Decimal) -> Decimal:
     return money(amount * percent / 100)
-
-
-def hours_of(minutes: int) -> Decimal:
-    return money(Decimal(minutes) / 60)
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,6 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
     hint = note.hint or ""
     ticket = f"Ticket {note.ticket_id}: " if note.ticket_id is not None else ""
     base = f"{day.isoformat()} {note.user_name}: {ticket}{hint}".strip().rstrip(":")
-    hours = hours_of(billing.minutes)
     lines = [
         Line(
             "time",
@@ -169,7 +164,7 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
             note.user_name,
             hint,
             billing.minutes,
-            hours,
+            hours(billing.minutes),
             billing.hourly_rate,
             billing.amount,
             billing.product_number,

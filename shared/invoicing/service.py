@@ -54,7 +54,16 @@ from shared.invoicing.ledger import (
     members,
     resolve_number,
 )
-from shared.invoicing.planning import DraftPlan, Line, Period, Unresolved, default_period, lines_of, plan_run
+from shared.invoicing.planning import (
+    DraftPlan,
+    Line,
+    NoteBilling,
+    Period,
+    Unresolved,
+    default_period,
+    lines_of,
+    plan_run,
+)
 
 MAX_MERGE = 100
 
@@ -187,21 +196,14 @@ class InvoicingService:
 
     def get(self, tenant: str, number: int) -> Draft:
         headers = self.repair(tenant)
-        header = headers.get(number)
-        if header is None:
-            raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
+        header = _existing(headers, number)
         if header.status not in LIVE:
             return Draft(header, ())
-        return Draft(header, self._lines(tenant, number, headers))
-
-    def _lines(self, tenant: str, number: int, headers: dict[int, DraftHeader]) -> tuple[Line, ...]:
         notes = self._ledger.notes_of(tenant, members(number, headers))
-        lines = [
-            line
-            for note in notes
-            if note.billing is not None and resolve_number(note.billing.draft_number, headers) == number
-            for line in lines_of(note.record, note.billing, self._tz)
-        ]
+        return Draft(header, self._lines(_billed_in(number, notes, headers)))
+
+    def _lines(self, billed: Sequence[tuple[BilledNote, NoteBilling]]) -> tuple[Line, ...]:
+        lines = [line for note, billing in billed for line in lines_of(note.record, billing, self._tz)]
         lines.sort(key=lambda line: (line.date, line.note_id, line.kind != "time"))
         return tuple(lines)
 
@@ -217,9 +219,7 @@ class InvoicingService:
     def delete(self, tenant: str, number: int) -> tuple[DraftHeader, int]:
         """Retires the number; the draft's notes are unbilled from the moment the header says so."""
         headers = self.repair(tenant)
-        header = headers.get(number)
-        if header is None:
-            raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
+        header = _existing(headers, number)
         if header.status != OPEN:
             raise Unprocessable(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
@@ -227,14 +227,14 @@ class InvoicingService:
             )
         numbers = members(number, headers)  # itself and the drafts merged into it
         notes = self._ledger.notes_of(tenant, numbers)
-        if self._ledger.put_header(replace(header, status=DELETED, updated_at=self._clock()), header.version) is None:
+        deleted = self._ledger.put_header(replace(header, status=DELETED, updated_at=self._clock()), header.version)
+        if deleted is None:
             raise Conflict(f"Invoice draft {number} changed while it was being deleted; retry.")
-        deleted = {**headers, number: replace(header, status=DELETED)}
         # Tidiness: the notes are already unbilled (their draft is deleted); clear their numbers so
         # the listing says so too. A note re-billed meanwhile has a new ETag and is left alone.
         released = [n for n in notes if n.billing is not None and n.billing.draft_number in numbers]
         self._ledger.unlink(tenant, released)
-        return self._ledger.headers(tenant).get(number, deleted[number]), len(released)
+        return deleted, len(released)
 
     def merge(self, tenant: str, numbers: Sequence[int]) -> Draft:
         wanted = sorted(set(numbers))
@@ -268,23 +268,21 @@ class InvoicingService:
             **{s.number: replace(s, status=MERGED, merged_into=target.number) for s in sources},
         }
         notes = self._ledger.notes_of(tenant, members(target.number, merged_headers))
-        billings = [
-            n.billing
-            for n in notes
-            if n.billing is not None and resolve_number(n.billing.draft_number, merged_headers) == target.number
-        ]
+        billed = _billed_in(target.number, notes, merged_headers)
         new_target = replace(
             target,
             period_from=min(h.period_from for h in chosen),
             period_to=max(h.period_to for h in chosen),
-            totals=Totals.of(billings),
+            totals=Totals.of([billing for _, billing in billed]),
             merged_from=tuple(sorted({*target.merged_from, *(s.number for s in sources)})),
             updated_at=now,
         )
         absorbed = [replace(s, status=MERGED, merged_into=target.number, updated_at=now) for s in sources]
         if not self._ledger.replace_headers([new_target, *absorbed]):
             raise Conflict("One of the drafts changed while merging; retry.")
-        return self.get(tenant, target.number)
+        # The notes did not change (they can only while a header they are billed in does): only
+        # the new header's version has to be read back.
+        return Draft(self._ledger.headers(tenant)[target.number], self._lines(billed))
 
     def drafted_customers(self, tenant: str) -> set[int]:
         return {h.customer.customer_id for h in self._ledger.headers(tenant).values() if h.status in (*LIVE, PENDING)}
@@ -301,6 +299,24 @@ def _taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:
     if header is None or header.status == PENDING:
         return True  # another run's, in flight
     return resolve_number(note.billing.draft_number, headers) is not None
+
+
+def _existing(headers: dict[int, DraftHeader], number: int) -> DraftHeader:
+    header = headers.get(number)
+    if header is None:
+        raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
+    return header
+
+
+def _billed_in(
+    number: int, notes: Sequence[BilledNote], headers: dict[int, DraftHeader]
+) -> list[tuple[BilledNote, NoteBilling]]:
+    """The notes (with their billing) that draft `number` bills, given the `headers`."""
+    return [
+        (n, n.billing)
+        for n in notes
+        if n.billing is not None and resolve_number(n.billing.draft_number, headers) == number
+    ]
 
 
 def _status_text(header: DraftHeader) -> str:

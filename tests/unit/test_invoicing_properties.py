@@ -116,6 +116,13 @@ def test_every_billable_minute_is_in_exactly_one_line_and_totals_are_the_sum_of_
             assert (billing.surcharge is not None) == (n.extra_charge and contract.surcharge_percent > 0)
 
 
+def _ledger(records: list[WorkRecord], batch: int) -> FakeLedger:
+    ledger = FakeLedger(max_transaction=batch)
+    for n in records:
+        ledger.add_note(n)
+    return ledger
+
+
 def _service(ledger: FakeLedger | CrashingLedger, d: Directory, clock: FakeClock) -> InvoicingService:
     repo = FakeDirectoryRepository()
     repo.put_many("acme", [*d.customers.values(), *d.contracts.values(), *d.tickets.values()])
@@ -144,9 +151,7 @@ def test_deleting_every_draft_then_running_again_gives_the_same_drafts(
     scenario: tuple[Directory, list[WorkRecord]], batch: int
 ) -> None:
     d, records = scenario
-    ledger = FakeLedger(max_transaction=batch)
-    for n in records:
-        ledger.add_note(n)
+    ledger = _ledger(records, batch)
     clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
     invoicing = _service(ledger, d, clock)
 
@@ -176,9 +181,7 @@ def test_a_crash_between_any_two_writes_is_repaired_to_exactly_once(
     scenario: tuple[Directory, list[WorkRecord]], crash_at: int, batch: int
 ) -> None:
     d, records = scenario
-    ledger = FakeLedger(max_transaction=batch)
-    for n in records:
-        ledger.add_note(n)
+    ledger = _ledger(records, batch)
     clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
     with contextlib.suppress(Crash):
         _service(CrashingLedger(ledger, crash_at), d, clock).run("acme", OCT)
@@ -210,9 +213,7 @@ def test_a_crash_before_each_write_of_a_run_is_repaired_to_exactly_once() -> Non
         total_writes = None
         crash_at = 0
         while total_writes is None or crash_at <= total_writes:
-            ledger = FakeLedger(max_transaction=batch)
-            for n in records:
-                ledger.add_note(n)
+            ledger = _ledger(records, batch)
             clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
             crashing = CrashingLedger(ledger, crash_at)
             try:
