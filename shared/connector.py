@@ -16,6 +16,7 @@ from shared.validation import (
     ListAssignmentsIn,
     PositionNoteIn,
     check_span,
+    is_ascii_digits,
 )
 from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, Kind, WorkQuery, WorkRecord, WorkRepository, hours
 
@@ -118,7 +119,7 @@ class ConnectorService:
             if filters.ShowPositionNotes:
                 kinds.add(POSITION_NOTE)
             project = filters.Project.strip() if filters.Project else None
-            if project is not None and not (project.isdigit() and int(project) > 0):
+            if project is not None and not (is_ascii_digits(project) and int(project) > 0):
                 raise validation_failed(
                     [FieldError("AdditionalSearchData.Project", "must be a project id (a positive whole number)")]
                 )

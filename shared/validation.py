@@ -82,7 +82,7 @@ def _datetime_or_epoch(value: Any, info: ValidationInfo) -> datetime:
     return parse_datetime(value, _tz(info))
 
 
-def _is_digits(text: str) -> bool:
+def is_ascii_digits(text: str) -> bool:
     """ASCII digits only: str.isdigit() is also true for '²' and '٤', which int() reads or refuses."""
     return text.isascii() and text.isdigit()
 
@@ -90,7 +90,7 @@ def _is_digits(text: str) -> bool:
 def _positive_id(value: Any) -> int:
     if isinstance(value, bool):
         raise _fail("must be a positive whole number")
-    if isinstance(value, str) and _is_digits(value.strip()):
+    if isinstance(value, str) and is_ascii_digits(value.strip()):
         value = int(value.strip())
     if isinstance(value, Decimal) and value == value.to_integral_value():
         value = int(value)
@@ -142,7 +142,7 @@ def parse_pause(value: Any) -> timedelta:
     if not isinstance(value, str):
         raise _fail(rule)
     text = value.strip()
-    if _is_digits(text):
+    if is_ascii_digits(text):
         return timedelta(minutes=int(text))
     clock = _CLOCK.fullmatch(text)
     if clock:

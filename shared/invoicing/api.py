@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from shared.api_types import ApiResponse
@@ -22,7 +22,7 @@ from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, Di
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
-from shared.validation import PositiveId, ShortText
+from shared.validation import PositiveId, ShortText, is_ascii_digits
 from shared.work import hours
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -60,15 +60,15 @@ def _matching(pattern: re.Pattern[str], rule: str) -> PlainValidator:
     return PlainValidator(check, json_schema_input_type=str)
 
 
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
+def _name(value: str) -> str:
+    if not value.strip():
         raise _fail("must be a non-empty string")
     return value.strip()
 
 
 def _whole(minimum: int, maximum: int) -> PlainValidator:
     def check(value: Any) -> int:
-        if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        if isinstance(value, str) and is_ascii_digits(value.strip()):
             value = int(value.strip())
         if isinstance(value, Decimal) and value == value.to_integral_value():
             value = int(value)
@@ -96,7 +96,7 @@ def _status(value: Any) -> Status:
 
 Money = Annotated[Decimal, _decimal(Decimal(0), Decimal(1_000_000), 2)]
 Percent = Annotated[Decimal, _decimal(Decimal(0), Decimal(1000), 2)]
-Name = Annotated[ShortText, PlainValidator(_name, json_schema_input_type=str)]
+Name = Annotated[ShortText, AfterValidator(_name)]  # after ShortText's own rules (length, control characters)
 Email = Annotated[str, _matching(_EMAIL, "must be an e-mail address such as billing@example.com")]
 Currency = Annotated[str, _matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
 ProductNumber = Annotated[str, _matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]

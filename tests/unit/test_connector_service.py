@@ -404,7 +404,7 @@ def test_date_filter_to_before_from_is_refused(service: ConnectorService, seeded
     assert [e["Field"] for e in caught.value.body()["Errors"]] == ["AdditionalSearchData.DateTimeTo"]
 
 
-@pytest.mark.parametrize("project", ["abc", "0", "-3", "7a", "1.5"])
+@pytest.mark.parametrize("project", ["abc", "0", "-3", "7a", "1.5", "²", "٤"])
 def test_project_filter_that_is_not_a_project_id_is_refused(
     service: ConnectorService, seeded: dict[str, str], project: str
 ) -> None:

@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from shared.errors import Conflict, Unprocessable
+from shared.errors import BadRequest, Conflict, Unprocessable
+from shared.invoicing.api import CustomerIn
 from shared.invoicing.directory import Contract, Customer, DirectoryService, Entry, Ticket
 from shared.invoicing.ledger import DELETED, MERGED, OPEN, VOID
 from shared.invoicing.planning import Period, plan_run
 from shared.invoicing.service import DraftFilter, InvoicingService
+from shared.validation import validate
 from shared.work import ACTIVITY_RECORDING
 from tests.invoicing_support import BERLIN, directory, note
 from tests.unit.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
@@ -294,3 +296,28 @@ def test_open_drafts_of_a_status_filter(clock: FakeClock) -> None:
 
     assert [h.status for h in invoicing.list("acme", DraftFilter(status=OPEN))] == [OPEN]
     assert invoicing.list("acme", DraftFilter(period=Period(2026, 9))) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [("x" * 257, "at most 256 characters"), ("Acme\x07 GmbH", "control characters"), ("   ", "non-empty")],
+)
+def test_a_customer_name_follows_the_text_rules(name: str, rule: str) -> None:
+    body = {"customerId": 1, "name": name, "accountingSystemId": 5001, "billingEmail": "a@b.example", "currency": "EUR"}
+
+    with pytest.raises(BadRequest) as caught:
+        validate(CustomerIn, body, BERLIN)
+
+    assert [(e.field, rule in e.message) for e in caught.value.errors] == [("name", True)]
+
+
+def test_a_customer_name_is_kept_without_surrounding_blanks() -> None:
+    body = {
+        "customerId": 1,
+        "name": " Acme ",
+        "accountingSystemId": 5001,
+        "billingEmail": "a@b.example",
+        "currency": "EUR",
+    }
+
+    assert validate(CustomerIn, body, BERLIN).name == "Acme"
