@@ -66,10 +66,14 @@ def one_call(session: requests.Session, url: str, key: str) -> Sample:
     latency = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
         raise RuntimeError(f"unexpected {response.status_code}: {response.text[:200]}")
-    header = response.headers["Server-Timing"]
-    durations = {name: float(value) for name, value in _TIMING.findall(header)}
-    trips = int(re.search(r"(\d+) round trips", header).group(1))  # type: ignore[union-attr]
+    durations = server_timing(response)
+    trips = int(re.search(r"(\d+) round trips", response.headers["Server-Timing"]).group(1))  # type: ignore[union-attr]
     return Sample(latency, durations["storage"], durations["total"], trips)
+
+
+def server_timing(response: requests.Response) -> dict[str, float]:
+    """The durations (ms) of the app's `Server-Timing` header: `storage` and `total`."""
+    return {name: float(value) for name, value in _TIMING.findall(response.headers["Server-Timing"])}
 
 
 def run_level(base_url: str, keys: list[str], concurrency: int, total: int) -> tuple[float, list[Sample]]:
@@ -133,8 +137,8 @@ def listing(base_url: str, app_env: dict[str, str], sizes: list[int], calls: int
             response = session.post(url, params={"apikey": key}, json=body, timeout=120)
             latencies.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
-            storage_times.append(dict(_TIMING.findall(response.headers["Server-Timing"]))["storage"])
-        storage_p50 = percentile([float(t) for t in storage_times], 50)
+            storage_times.append(server_timing(response)["storage"])
+        storage_p50 = percentile(storage_times, 50)
         print(f"{size:>8} {percentile(latencies, 50):>8.1f} {storage_p50:>12.1f}")
 
 

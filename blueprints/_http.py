@@ -10,6 +10,8 @@ import azure.functions as func
 from shared.api_types import ApiRequest, ApiResponse
 from shared.config import ConfigError
 from shared.container import container
+from shared.errors import ServiceUnavailable
+from shared.http_api import error_response
 from shared.observability import request_context
 from shared.operations import OperationSpec
 
@@ -40,7 +42,7 @@ def serve(operation_id: str, req: func.HttpRequest) -> func.HttpResponse:
         try:
             api = container().api
         except ConfigError as error:
-            return to_http_response(ApiResponse(503, {"Message": f"Not configured: {error}.", "Success": False}))
+            return to_http_response(error_response(ServiceUnavailable(f"Not configured: {error}.")))
         return to_http_response(api.handle(operation_id, request))
 
 

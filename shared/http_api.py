@@ -99,7 +99,7 @@ class HttpApi:
             try:
                 response = self._handle(self.specs[operation_id], request)
             except ApiError as error:
-                response = ApiResponse(error.status, error.body(), dict(error.headers))
+                response = error_response(error)
             except Contended:
                 response = _unavailable("Too many simultaneous calls on this connection; retry shortly.", 1)
             except AzureError as error:
@@ -188,6 +188,10 @@ def _listed(result: dict[str, Any]) -> ApiResponse:
     return ApiResponse(200, {"Message": message, "Success": True, "Result": result})
 
 
+def error_response(error: ApiError) -> ApiResponse:
+    """The answer for `error`: its status, headers and the `Message`/`Success` envelope."""
+    return ApiResponse(error.status, error.body(), dict(error.headers))
+
+
 def _unavailable(message: str, retry_after: int) -> ApiResponse:
-    error = ServiceUnavailable(message)
-    return ApiResponse(error.status, error.body(), {"Retry-After": str(retry_after)})
+    return error_response(ServiceUnavailable(message, headers={"Retry-After": str(retry_after)}))

@@ -33,9 +33,9 @@ _SECRET_IN_QUERY = re.compile(
     r"(?i)(?P<lead>(?:^|[?&;\s\"'(,]))(?P<name>" + "|".join(SECRET_QUERY_PARAMETERS) + r")=(?P<value>[^&;#\s\"')<>,]*)"
 )
 
-_client_tracking_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_tracking_id", default=None)
-_workflow_run_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("workflow_run_id", default=None)
-_CORRELATION_HEADERS = {"x-ms-client-tracking-id": _client_tracking_id, "x-ms-workflow-run-id": _workflow_run_id}
+_CORRELATION_HEADERS = {"x-ms-client-tracking-id": "client_tracking_id", "x-ms-workflow-run-id": "workflow_run_id"}
+_correlation: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar("correlation", default=())
+"""The current request's (attribute name, cleaned id) pairs, only those present: read by every log record."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:/@+=-]")
 _MAX_ID = 128
 
@@ -67,17 +67,14 @@ def _clean_id(value: str | None) -> str | None:
 @contextlib.contextmanager
 def request_context(headers: Mapping[str, str]) -> Iterator[None]:
     """Binds the caller's correlation ids (lower-cased header names) to every log record made inside."""
-    tokens = [(var, var.set(_clean_id(headers.get(name)))) for name, var in _CORRELATION_HEADERS.items()]
+    ids = tuple(
+        (name, value) for header, name in _CORRELATION_HEADERS.items() if (value := _clean_id(headers.get(header)))
+    )
+    token = _correlation.set(ids)
     try:
         yield
     finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
-
-
-def correlation() -> dict[str, str]:
-    ids = {"client_tracking_id": _client_tracking_id.get(), "workflow_run_id": _workflow_run_id.get()}
-    return {name: value for name, value in ids.items() if value}
+        _correlation.reset(token)
 
 
 _installed_factory: Callable[..., logging.LogRecord] | None = None
@@ -98,11 +95,11 @@ def _install_record_factory() -> None:
             message = record.getMessage()
         except (TypeError, ValueError):
             return record  # a malformed format: logging reports it when a handler formats the record
-        ids = correlation()
+        ids = _correlation.get()
         cleaned = redact(message)
         if ids:
-            cleaned += " [" + " ".join(f"{name}={value}" for name, value in ids.items()) + "]"
-            for name, value in ids.items():
+            cleaned += " [" + " ".join(f"{name}={value}" for name, value in ids) + "]"
+            for name, value in ids:
                 setattr(record, name, value)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
@@ -112,11 +109,13 @@ def _install_record_factory() -> None:
     _installed_factory = factory
 
 
-def redact_attributes(attributes: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A copy of span attributes with credentials redacted in URL attributes, or None if none had any."""
-    cleaned = {name: redact(value) for name in URL_ATTRIBUTES if isinstance(value := attributes.get(name), str)}
-    changed = {name: value for name, value in cleaned.items() if value != attributes[name]}
-    return {**attributes, **changed} if changed else None
+def redacted_urls(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """The URL attributes among span `attributes` that carry credentials, redacted; empty if none do."""
+    return {
+        name: cleaned
+        for name in URL_ATTRIBUTES
+        if isinstance(value := attributes.get(name), str) and (cleaned := redact(value)) != value
+    }
 
 
 def redacting_span_processor() -> Any:
@@ -126,17 +125,15 @@ def redacting_span_processor() -> Any:
 
     class RedactingSpanProcessor(SpanProcessor):
         def on_start(self, span: Span, parent_context: Any = None) -> None:
-            cleaned = redact_attributes(span.attributes or {})
-            if cleaned is not None:
-                span.set_attributes({name: cleaned[name] for name in URL_ATTRIBUTES if name in cleaned})
+            if changed := redacted_urls(span.attributes or {}):
+                span.set_attributes(changed)
 
         def on_end(self, span: ReadableSpan) -> None:
             # Attributes set after start (e.g. by an instrumentation on the response) are redacted
             # here; processors run in order, so the exporter's processor (added after this one) sees
             # the redacted copy.
-            cleaned = redact_attributes(span.attributes or {})
-            if cleaned is not None:
-                span._attributes = cleaned
+            if changed := redacted_urls(span.attributes or {}):
+                span._attributes = {**(span.attributes or {}), **changed}
 
     return RedactingSpanProcessor()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import re
 import sys
@@ -293,23 +294,34 @@ def build_document(
     document: dict[str, Any] = {
         "swagger": "2.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "basePath": "/",
+        "schemes": [],  # and `host`: see _served_from
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "paths": paths,
+        "definitions": dict(sorted(definitions.items.items())),
+        "securityDefinitions": {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}},
+        "security": [{"apikey": []}],
+        "tags": [{"name": name} for name in tags],
     }
+    return _served_from(document, host, schemes)
+
+
+def _served_from(document: dict[str, Any], host: str | None, schemes: Iterable[str]) -> dict[str, Any]:
+    """A shallow copy of `document` with its `host` (right after `info`, left out when None) and `schemes`."""
+    served: dict[str, Any] = {"swagger": document["swagger"], "info": document["info"]}
     if host:
-        document["host"] = host
-    document.update(
-        {
-            "basePath": "/",
-            "schemes": list(schemes),
-            "consumes": ["application/json"],
-            "produces": ["application/json"],
-            "paths": paths,
-            "definitions": dict(sorted(definitions.items.items())),
-            "securityDefinitions": {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}},
-            "security": [{"apikey": []}],
-            "tags": [{"name": name} for name in tags],
-        }
-    )
-    return document
+        served["host"] = host
+    served.update(document)
+    served["schemes"] = list(schemes)
+    return served
+
+
+@functools.cache
+def _app_document() -> dict[str, Any]:
+    """`ALL_OPERATIONS`' document, built once per process: requests differ only in host and scheme.
+    Shared by every request, so never modified."""
+    return build_document()
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
@@ -325,7 +337,7 @@ def document_for_request(headers: Mapping[str, str]) -> dict[str, Any]:
     if proto not in ("http", "https"):
         local = host.split(":")[0] in ("localhost", "127.0.0.1")
         proto = "http" if local else "https"
-    return build_document(host=host if _HOST.fullmatch(host) else None, schemes=(proto,))
+    return _served_from(_app_document(), host if _HOST.fullmatch(host) else None, (proto,))
 
 
 # --- The Power Platform custom connector (infra/connector/) ------------------------------------

@@ -19,6 +19,11 @@ def reference_dir() -> Path:
     raise AssertionError(f"no shared/reference/ beside {REPO} or above it: the connector schemas are there")
 
 
+def power_platform_schema(name: str) -> Any:
+    """One of Power Platform's JSON schemas, e.g. `apiDefinition.swagger.schema.json`."""
+    return load_commented_json(reference_dir() / "power-platform-schemas" / name)
+
+
 _STRING_OR_COMMENT = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*')
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: one Azurite for the session, and the sample app served by devhost."""
+"""Shared fixtures: the sample app served by devhost, on the session's Azurite (`tests/conftest.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from devhost.processes import Azurite, run_azurite, run_devhost
+from devhost.processes import Azurite, run_devhost
 from tests.devhost.devhost_helpers import (
     BODY_LIMIT,
     SampleHost,
@@ -18,12 +18,6 @@ from tests.devhost.devhost_helpers import (
     timer_env,
     wait_until,
 )
-
-
-@pytest.fixture(scope="session")
-def azurite() -> Iterator[Azurite]:
-    with run_azurite() as running:
-        yield running
 
 
 def _serve_sample(azurite: Azurite, root: Path, *, message_encoding: str) -> Iterator[SampleHost]:

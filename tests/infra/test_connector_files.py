@@ -10,7 +10,7 @@ from jsonschema import Draft4Validator, Draft7Validator
 from shared.openapi import CONNECTOR_COMMAND, connector_files
 from shared.operations import ALL_OPERATIONS
 from tests.conftest import REPO
-from tests.reference import load_commented_json, reference_dir
+from tests.reference import power_platform_schema
 
 CONNECTOR = REPO / "infra" / "connector"
 
@@ -22,7 +22,7 @@ def test_committed_connector_files_match_the_operations() -> None:
 
 
 def test_api_definition_is_valid_for_power_platform_and_covers_every_operation() -> None:
-    schema = load_commented_json(reference_dir() / "power-platform-schemas" / "apiDefinition.swagger.schema.json")
+    schema = power_platform_schema("apiDefinition.swagger.schema.json")
     definition = json.loads((CONNECTOR / "apiDefinition.swagger.json").read_text())
 
     assert [e.message for e in Draft4Validator(schema).iter_errors(definition)] == []
@@ -33,7 +33,7 @@ def test_api_definition_is_valid_for_power_platform_and_covers_every_operation()
 
 
 def test_api_properties_are_valid_with_a_secure_key_and_a_dynamic_host() -> None:
-    schema = load_commented_json(reference_dir() / "power-platform-schemas" / "paconn-apiProperties.schema.json")
+    schema = power_platform_schema("paconn-apiProperties.schema.json")
     properties = json.loads((CONNECTOR / "apiProperties.json").read_text())
 
     assert [e.message for e in Draft7Validator(schema).iter_errors(properties)] == []
@@ -46,7 +46,7 @@ def test_api_properties_are_valid_with_a_secure_key_and_a_dynamic_host() -> None
 
 
 def test_the_schemas_would_catch_a_broken_properties_file() -> None:
-    schema = load_commented_json(reference_dir() / "power-platform-schemas" / "paconn-apiProperties.schema.json")
+    schema = power_platform_schema("paconn-apiProperties.schema.json")
     properties = json.loads((CONNECTOR / "apiProperties.json").read_text())
     del properties["properties"]["iconBrandColor"]
 

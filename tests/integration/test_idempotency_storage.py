@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from shared.adapters.storage import StorageAccount, StorageConnection
@@ -13,78 +14,55 @@ from shared.idempotency import IdempotencyRecord
 from shared.repositories.idempotency import TableIdempotencyRepository
 
 
-def _repository(app_env: dict[str, str]) -> TableIdempotencyRepository:
+def _kept(app_env: dict[str, str], body: str) -> IdempotencyRecord:
+    """`body` completed as a claim's 200 answer in a fresh table, and the claim as read back."""
     storage = StorageAccount(StorageConnection.from_env("AzureWebJobsStorage", app_env), table_prefix="idem")
-    return TableIdempotencyRepository(storage.table_ref("Big" + uuid.uuid4().hex[:8]))
-
-
-def _claim(repo: TableIdempotencyRepository) -> IdempotencyRecord:
+    repo = TableIdempotencyRepository(storage.table_ref("Big" + uuid.uuid4().hex[:8]))
     now = datetime.now(UTC)
-    record = IdempotencyRecord(
-        scope="tenant-" + uuid.uuid4().hex[:6],
-        key_hash=uuid.uuid4().hex,
-        fingerprint="f",
-        status="INPROGRESS",
-        generation="g",
-        lease_until=now + timedelta(seconds=30),
-        expires_at=now + timedelta(hours=1),
+    claim = repo.insert(
+        IdempotencyRecord(
+            scope="tenant-" + uuid.uuid4().hex[:6],
+            key_hash=uuid.uuid4().hex,
+            fingerprint="f",
+            status="INPROGRESS",
+            generation="g",
+            lease_until=now + timedelta(seconds=30),
+            expires_at=now + timedelta(hours=1),
+        )
     )
-    stored = repo.insert(record)
+    assert claim is not None
+    done = replace(claim, status="COMPLETED", response_status=200, response_body=body)
+    assert repo.replace(done, claim.version) is not None
+
+    stored = repo.get(claim.scope, claim.key_hash)
+
     assert stored is not None
     return stored
 
 
-def _complete(repo: TableIdempotencyRepository, claim: IdempotencyRecord, body: str) -> None:
-    done = IdempotencyRecord(**{**claim.__dict__, "status": "COMPLETED", "response_status": 200, "response_body": body})
-    assert repo.replace(done, claim.version) is not None
-
-
 def test_a_response_larger_than_one_property_is_kept_whole(app_env: dict[str, str]) -> None:
-    repo = _repository(app_env)
-    claim = _claim(repo)
     drafts = [{"draftId": n, "customer": {"name": f"Kunde {n} Ærø"}, "net": f"{n}.50"} for n in range(3000)]
     body = json.dumps({"drafts": drafts}, ensure_ascii=False)
     assert len(body.encode()) > 3 * 65536
 
-    _complete(repo, claim, body)
-    stored = repo.get(claim.scope, claim.key_hash)
-
-    assert stored is not None
-    assert stored.response_body == body
+    assert _kept(app_env, body).response_body == body
 
 
 def test_an_incompressible_large_response_is_kept_whole_too(app_env: dict[str, str]) -> None:
-    repo = _repository(app_env)
-    claim = _claim(repo)
     body = json.dumps({"noise": secrets.token_urlsafe(300_000)})
 
-    _complete(repo, claim, body)
-    stored = repo.get(claim.scope, claim.key_hash)
-
-    assert stored is not None
-    assert stored.response_body == body
+    assert _kept(app_env, body).response_body == body
 
 
 def test_a_small_response_is_kept_as_it_always_was(app_env: dict[str, str]) -> None:
-    repo = _repository(app_env)
-    claim = _claim(repo)
+    body = '{"Message":"Position note created.","Success":true}'
 
-    _complete(repo, claim, '{"Message":"Position note created.","Success":true}')
-    stored = repo.get(claim.scope, claim.key_hash)
-
-    assert stored is not None
-    assert stored.response_body == '{"Message":"Position note created.","Success":true}'
+    assert _kept(app_env, body).response_body == '{"Message":"Position note created.","Success":true}'
 
 
 def test_a_response_too_large_for_an_entity_replays_as_a_completed_note(app_env: dict[str, str]) -> None:
-    repo = _repository(app_env)
-    claim = _claim(repo)
-    body = json.dumps({"noise": secrets.token_urlsafe(1_500_000)})  # ~1.1 MB even gzipped
+    stored = _kept(app_env, json.dumps({"noise": secrets.token_urlsafe(1_500_000)}))  # ~1.1 MB even gzipped
 
-    _complete(repo, claim, body)
-    stored = repo.get(claim.scope, claim.key_hash)
-
-    assert stored is not None
     assert stored.response_status == 200
     assert json.loads(stored.response_body) == {
         "Message": "The call completed; its response was too large to keep for a replay.",
