@@ -36,8 +36,14 @@ TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 CONNECTOR_RIGHTS = ("CreateActivityRecording", "CreateInvoicePositionNote", "GetServiceAssignmentsDispatcher")
 ADMIN_RIGHT = "admin"
-"""Manage the tenant's billing directory and invoices (and, later, act for other tenants)."""
-KNOWN_RIGHTS = frozenset((*CONNECTOR_RIGHTS, ADMIN_RIGHT))
+"""Manage the tenant's billing directory and invoices. Never reaches another tenant."""
+RESELLER_RIGHT = "reseller"
+"""Export the tenant's own invoice drafts to its accounting system and read those exports."""
+OPERATOR_RIGHT = "operator"
+"""The platform's administrators (the export's "ADMIN" access level): export for any tenant and use
+`adminMode`. Kept apart from `admin`, which every tenant's billing keys carry."""
+KNOWN_RIGHTS = frozenset((*CONNECTOR_RIGHTS, ADMIN_RIGHT, RESELLER_RIGHT, OPERATOR_RIGHT))
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 MAX_LIMIT = 10_000
 MAX_PERIOD_SECONDS = 86_400
 HMAC_SHA256 = "hmac-sha256"
@@ -56,6 +62,8 @@ class ApiKey:
     hash_algorithm: str
     created_at: datetime
     revoked_at: datetime | None = None
+    email: str | None = None
+    """Who uses the key; the export's report is mailed there."""
 
     @property
     def active(self) -> bool:
@@ -72,6 +80,7 @@ class Principal:
     rights: frozenset[str]
     limit: int
     period_seconds: int
+    email: str | None = None
 
     def require(self, right: str) -> None:
         if right not in self.rights:
@@ -144,6 +153,7 @@ class KeyService:
         rights: Iterable[str] = CONNECTOR_RIGHTS,
         limit: int | None = None,
         period_seconds: int | None = None,
+        email: str | None = None,
     ) -> tuple[ApiKey, str]:
         """Returns the stored key and the plaintext key, which exists nowhere else afterwards."""
         limit = self._default_limit if limit is None else limit
@@ -155,6 +165,8 @@ class KeyService:
             errors.append(FieldError("period", f"must be between 1 and {MAX_PERIOD_SECONDS} seconds"))
         if len(name) > 200:
             errors.append(FieldError("name", "must be at most 200 characters"))
+        if email is not None and not _EMAIL_RE.fullmatch(email):
+            errors.append(FieldError("email", "must be an e-mail address such as ap@example.com"))
         if errors:
             raise BadRequest("The key settings are invalid.", errors)
         pepper = self._pepper()
@@ -170,6 +182,7 @@ class KeyService:
             digest=peppered_digest(pepper, raw),
             hash_algorithm=HMAC_SHA256,
             created_at=self._clock(),
+            email=email,
         )
         self._repo.add(key)
         return key, raw
@@ -190,7 +203,7 @@ class KeyService:
             raise Unauthorized("The API key is not valid.")
         if legacy:
             self._upgrade(key, peppered_digest(pepper, raw))
-        return Principal(key.key_id, key.tenant, key.name, key.rights, key.limit, key.period_seconds)
+        return Principal(key.key_id, key.tenant, key.name, key.rights, key.limit, key.period_seconds, key.email)
 
     def _upgrade(self, key: ApiKey, new_digest: str) -> None:
         """Re-store a plain SHA-256 key as HMAC-SHA256. Best effort: the caller is already authenticated,

@@ -11,14 +11,18 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
+from shared.export.model import SettingsIn
+from shared.invoicing.directory import TenantSettings
 from shared.invoicing.importing import read_directory_file
 from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey, validate_tenant
 from shared.local_settings import load_local_settings
 from shared.secrets import API_KEY_PEPPER, FIXED_SECRETS, SecretMissing, SecretRef, Secrets, economic_grant_token_ref
+from shared.validation import validate
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--limit", type=int, default=None, help="calls per period (default: 100)")
     create.add_argument("--period", type=int, default=None, help="period in seconds (default: 60)")
+    create.add_argument("--email", default=None, help="who uses the key; e-conomic export reports go there")
 
     listing = keys.add_parser("list", help="list a tenant's keys (never the keys themselves)")
     listing.add_argument("--tenant", required=True)
@@ -61,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--tenant", required=True)
     load.add_argument("file", type=Path, help="*.json or *.csv, see examples/billing-directory.*")
+    settings = billing.add_parser("settings", help="show or set the tenant's settings (its accounting address)")
+    settings.add_argument("--tenant", required=True)
+    settings.add_argument("--accounting-email", default=None, help="gets every e-conomic export report")
     return parser
 
 
@@ -69,6 +77,17 @@ def _secret_refs(tenants: list[str]) -> list[SecretRef]:
         if not TENANT_RE.fullmatch(tenant):
             raise ApiError(f"{tenant!r} is not a tenant id.")
     return [*FIXED_SECRETS, *(economic_grant_token_ref(t) for t in tenants)]
+
+
+def _tenant_settings(tenant: str, accounting_email: str | None) -> int:
+    settings = build().tenant_settings
+    validate_tenant(tenant)
+    if accounting_email is not None:
+        data = validate(SettingsIn, {"accountingEmail": accounting_email}, ZoneInfo("UTC"))
+        settings.put(tenant, TenantSettings(accounting_email=data.accountingEmail))
+    current = settings.get(tenant)
+    print(f"Tenant {tenant}: accounting e-mail {current.accounting_email or '(none)'}")
+    return 0
 
 
 def _import_directory(tenant: str, path: Path) -> int:
@@ -94,6 +113,7 @@ def _describe(key: ApiKey) -> str:
     return (
         f"{key.key_id}  {key.name!r}  rights={','.join(sorted(key.rights))}  "
         f"limit={key.limit}/{key.period_seconds}s  created={key.created_at:%Y-%m-%d %H:%M}  {state}"
+        + (f"  email={key.email}" if key.email else "")
     )
 
 
@@ -107,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         load_local_settings(Path(args.settings), os.environ)
         if args.group == "secrets":
             return _check_secrets(build().secrets, _secret_refs(args.tenant))
+        if args.group == "billing" and args.command == "settings":
+            return _tenant_settings(args.tenant, args.accounting_email)
         if args.group == "billing":
             return _import_directory(args.tenant, args.file)
         keys = build().keys
@@ -117,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                 rights=args.rights.split(","),
                 limit=args.limit,
                 period_seconds=args.period,
+                email=args.email,
             )
             print(f"Created {_describe(key)}")
             print("Store the key now; it is shown only this once:")

@@ -121,7 +121,9 @@ class CustomerRef(_In):
 
 class CustomerIn(CustomerRef):
     name: Name = Field(description="Name printed on the invoice.")
-    accountingSystemId: PositiveId = Field(description="The customer's number in e-conomic.")
+    accountingSystemId: PositiveId | None = Field(
+        None, description="The customer's number in e-conomic; leave out until the customer exists there."
+    )
     billingEmail: Email = Field(description="Where the invoice is sent.")
     currency: Currency = Field(description="ISO 4217 code; the customer's contracts are priced in it.")
 
@@ -129,7 +131,7 @@ class CustomerIn(CustomerRef):
 class CustomerOut(_Out):
     customerId: int = Field(description="The customer's id.")
     name: str = Field(description="Name printed on the invoice.")
-    accountingSystemId: int = Field(description="The customer's number in e-conomic.")
+    accountingSystemId: int | None = Field(description="The customer's number in e-conomic (null: not linked yet).")
     billingEmail: str = Field(description="Where the invoice is sent.")
     currency: str = Field(description="ISO 4217 code.")
 
@@ -269,7 +271,7 @@ class MergeIn(_In):
 class CustomerSnapshot(_Out):
     customerId: int = Field(description="The customer's id.")
     name: str = Field(description="Name at the time of the run.")
-    accountingSystemId: int = Field(description="e-conomic customer number at the time of the run.")
+    accountingSystemId: int | None = Field(description="e-conomic customer number at the time of the run.")
     billingEmail: str = Field(description="Billing e-mail at the time of the run.")
     currency: str = Field(description="ISO 4217 code of every amount in the draft.")
 

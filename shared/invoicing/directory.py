@@ -19,8 +19,9 @@ from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 class Customer:
     customer_id: int
     name: str
-    accounting_system_id: int
-    """The customer's number in e-conomic."""
+    accounting_system_id: int | None
+    """The customer's number in e-conomic; None until the customer exists there (the export refuses
+    its drafts until it is set)."""
     billing_email: str
     currency: str
     """ISO 4217 code; the contracts' rates are in this currency."""
@@ -44,6 +45,12 @@ class Ticket:
     ticket_id: int
     customer_id: int
     contract_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    accounting_email: str | None = None
+    """The tenant's accounting address: gets every e-conomic export report."""
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,9 @@ def render(draft: Draft, *, created: datetime) -> bytes:
         else f"{header.period_from} – {header.period_to}"
     )
     pdf.set_font("DejaVu", "", 10)
+    accounting = f", e-conomic {customer.accounting_system_id}" if customer.accounting_system_id else ""
     for label, value in (
-        ("Customer", f"{customer.name} (customer {customer.customer_id}, e-conomic {customer.accounting_system_id})"),
+        ("Customer", f"{customer.name} (customer {customer.customer_id}{accounting})"),
         ("Billing e-mail", customer.billing_email),
         ("Period", period),
         ("Currency", customer.currency),

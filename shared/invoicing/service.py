@@ -220,6 +220,7 @@ class InvoicingService:
         """Retires the number; the draft's notes are unbilled from the moment the header says so."""
         headers = self.repair(tenant)
         header = _existing(headers, number)
+        _not_exporting(header)
         if header.status != OPEN:
             raise Unprocessable(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
@@ -254,6 +255,8 @@ class InvoicingService:
         if errors:
             raise Unprocessable("Only open drafts can be merged.", errors)
         chosen = [headers[n] for n in wanted]
+        for header in chosen:
+            _not_exporting(header)
         customers = {h.customer.customer_id for h in chosen}
         if len(customers) > 1:
             listing = ", ".join(f"draft {h.number}: customer {h.customer.customer_id}" for h in chosen)
@@ -284,6 +287,26 @@ class InvoicingService:
         # the new header's version has to be read back.
         return Draft(self._ledger.headers(tenant)[target.number], self._lines(billed))
 
+    def lines_for(
+        self, tenant: str, numbers: Sequence[int], headers: dict[int, DraftHeader]
+    ) -> dict[int, tuple[Line, ...]]:
+        """The lines of several live drafts with one scan over their months (the export's read of up to
+        thousands of drafts: one paged query instead of one per draft)."""
+        chosen = [headers[n] for n in numbers]
+        if not chosen:
+            return {}
+        start = min(h.period_from for h in chosen).start(self._tz)
+        end = max(h.period_to for h in chosen).end(self._tz)
+        wanted = set(numbers)
+        billed: dict[int, list[tuple[BilledNote, NoteBilling]]] = {n: [] for n in numbers}
+        for note in self._ledger.notes_starting(tenant, start, end):
+            if note.billing is None:
+                continue
+            live = resolve_number(note.billing.draft_number, headers)
+            if live in wanted:
+                billed[live].append((note, note.billing))
+        return {n: self._lines(billed[n]) for n in numbers}
+
     def drafted_customers(self, tenant: str) -> set[int]:
         return {h.customer.customer_id for h in self._ledger.headers(tenant).values() if h.status in (*LIVE, PENDING)}
 
@@ -299,6 +322,21 @@ def _taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:
     if header is None or header.status == PENDING:
         return True  # another run's, in flight
     return resolve_number(note.billing.draft_number, headers) is not None
+
+
+def export_job_of(header: DraftHeader) -> str | None:
+    """The e-conomic export job that holds this open draft, if one does (`shared.export.service`)."""
+    job = header.accounting.get("exportJob") if header.status == OPEN else None
+    return str(job) if job else None
+
+
+def _not_exporting(header: DraftHeader) -> None:
+    job = export_job_of(header)
+    if job is not None:
+        raise Conflict(
+            f"Invoice draft {header.number} is being exported to e-conomic (job {job}); retry when the job has ended.",
+            [FieldError("draftId", f"draft {header.number} is held by export job {job}")],
+        )
 
 
 def _existing(headers: dict[int, DraftHeader], number: int) -> DraftHeader:

@@ -12,10 +12,12 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.invoicing.directory import Contract, Customer, Directory, Entry, Ticket
+from shared.invoicing.directory import Contract, Customer, Directory, Entry, TenantSettings, Ticket
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq
 
+SETTINGS_ROW = "settings"
+SETTINGS_TYPE = "Settings"
 _PREFIX: dict[type[Entry], str] = {Customer: "customer", Contract: "contract", Ticket: "ticket"}
 BATCH = 100
 
@@ -33,6 +35,8 @@ class TableDirectoryRepository:
         contracts: dict[int, Contract] = {}
         tickets: dict[int, Ticket] = {}
         for e in self._table().query_entities(eq("PartitionKey", tenant)):
+            if e.get("Type") == SETTINGS_TYPE:
+                continue
             entry = _from_entity(e)
             if isinstance(entry, Customer):
                 customers[entry.customer_id] = entry
@@ -73,9 +77,9 @@ def _to_entity(tenant: str, entry: Entry) -> dict[str, Any]:
             **base,
             "CustomerId": int64(entry.customer_id),
             "Name": entry.name,
-            "AccountingSystemId": int64(entry.accounting_system_id),
             "BillingEmail": entry.billing_email,
             "Currency": entry.currency,
+            **({"AccountingSystemId": int64(entry.accounting_system_id)} if entry.accounting_system_id else {}),
         }
     if isinstance(entry, Contract):
         return {
@@ -111,7 +115,7 @@ def _from_entity(e: dict[str, Any]) -> Entry:
         return Customer(
             customer_id=_int(e, "CustomerId"),
             name=e["Name"],
-            accounting_system_id=_int(e, "AccountingSystemId"),
+            accounting_system_id=_int(e, "AccountingSystemId") if e.get("AccountingSystemId") is not None else None,
             billing_email=e["BillingEmail"],
             currency=e["Currency"],
         )
@@ -130,3 +134,23 @@ def _from_entity(e: dict[str, Any]) -> Entry:
         customer_id=_int(e, "CustomerId"),
         contract_id=int(plain(contract)) if contract is not None else None,
     )
+
+
+class TableTenantSettings:
+    """The tenant's own settings, one row (`settings`) in its Billing partition."""
+
+    def __init__(self, table: Callable[[], TableClient]) -> None:
+        self._table = table
+
+    def get(self, tenant: str) -> TenantSettings:
+        try:
+            e = self._table().get_entity(tenant, SETTINGS_ROW)
+        except ResourceNotFoundError:
+            return TenantSettings()
+        return TenantSettings(accounting_email=e.get("AccountingEmail") or None)
+
+    def put(self, tenant: str, settings: TenantSettings) -> None:
+        entity: dict[str, Any] = {"PartitionKey": tenant, "RowKey": SETTINGS_ROW, "Type": SETTINGS_TYPE}
+        if settings.accounting_email:
+            entity["AccountingEmail"] = settings.accounting_email
+        self._table().upsert_entity(entity, mode=UpdateMode.REPLACE)

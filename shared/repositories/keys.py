@@ -54,6 +54,8 @@ def _to_entity(key: ApiKey) -> dict[str, Any]:
     }
     if key.revoked_at is not None:
         entity["RevokedAt"] = key.revoked_at
+    if key.email:
+        entity["Email"] = key.email
     return entity
 
 
@@ -69,4 +71,5 @@ def _from_entity(e: dict[str, Any]) -> ApiKey:
         hash_algorithm=e.get("HashAlgorithm", LEGACY_SHA256),
         created_at=e["CreatedAt"],
         revoked_at=e.get("RevokedAt"),
+        email=e.get("Email") or None,
     )

@@ -68,3 +68,30 @@ def test_a_bad_file_imports_nothing_and_names_every_bad_row(app_env: dict[str, s
     assert "line 2: customerId customer 3 does not exist" in from_csv.stderr
     assert "line 3: type must be customer, contract or ticket" in from_csv.stderr
     assert build(app_env).directory.load(tenant).customers == {}
+
+
+def test_the_accounting_address_is_set_and_shown_from_the_cli_and_a_bad_one_is_named(app_env: dict[str, str]) -> None:
+    tenant = "cli-" + uuid.uuid4().hex[:8]
+
+    unset = manage(app_env, "billing", "settings", "--tenant", tenant)
+    bad = manage(app_env, "billing", "settings", "--tenant", tenant, "--accounting-email", "nobody")
+    good = manage(app_env, "billing", "settings", "--tenant", tenant, "--accounting-email", "ap@acme.example")
+
+    assert "accounting e-mail (none)" in unset.stdout
+    assert bad.returncode == 2
+    assert "accountingEmail" in bad.stderr
+    assert good.returncode == 0, good.stderr
+    assert build(app_env).tenant_settings.get(tenant).accounting_email == "ap@acme.example"
+
+
+def test_a_key_created_with_an_email_keeps_it(app_env: dict[str, str]) -> None:
+    tenant = "cli-" + uuid.uuid4().hex[:8]
+
+    created = manage(
+        app_env, "keys", "create", "--tenant", tenant, "--rights", "reseller", "--email", "ap@acme.example"
+    )
+
+    assert created.returncode == 0, created.stderr
+    (key,) = build(app_env).keys.list(tenant)
+    assert key.email == "ap@acme.example"
+    assert key.rights == {"reseller"}

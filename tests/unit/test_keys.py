@@ -555,3 +555,25 @@ def test_a_short_pepper_is_refused_with_503_without_showing_it(repo: FakeKeyRepo
     assert "at least 32 characters" in caught.value.message
     for shown in (str(caught.value), repr(caught.value), repr(caught.value.body()), repr(caught.value.headers)):
         assert short not in shown
+
+
+def test_a_key_may_carry_its_users_e_mail_which_the_caller_then_has(keys: KeyService) -> None:
+    stored, raw = keys.create("acme", rights=["reseller"], email="ap@acme.example")
+
+    assert stored.email == "ap@acme.example"
+    assert keys.authenticate(raw).email == "ap@acme.example"
+    assert keys.authenticate(keys.create("acme")[1]).email is None
+
+
+def test_a_malformed_e_mail_is_refused_naming_the_field(keys: KeyService) -> None:
+    with pytest.raises(BadRequest) as caught:
+        keys.create("acme", email="not an address")
+
+    assert [e.field for e in caught.value.errors] == ["email"]
+
+
+def test_the_export_rights_are_known_and_distinct_from_the_tenant_admin_right(keys: KeyService) -> None:
+    _, raw = keys.create("acme", rights=["reseller", "operator"])
+
+    assert keys.authenticate(raw).rights == {"reseller", "operator"}
+    assert "operator" not in keys.authenticate(keys.create("acme", rights=["admin"])[1]).rights
