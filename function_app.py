@@ -3,6 +3,7 @@
 import azure.functions as func
 
 from blueprints.connector import bp as connector
+from blueprints.economic import bp as economic
 from blueprints.health import bp as health
 from blueprints.invoicing import bp as invoicing
 from blueprints.maintenance import bp as maintenance
@@ -15,5 +16,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(health)
 app.register_functions(connector)
 app.register_functions(invoicing)
+app.register_functions(economic)
 app.register_functions(maintenance)
 app.register_functions(openapi)

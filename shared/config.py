@@ -40,6 +40,25 @@ def _https_url(env: Mapping[str, str], name: str, example: str) -> str | None:
     return raw
 
 
+def _service_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """An https base URL; plain http only for this machine (the local e-conomic stand-in)."""
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parts = urlsplit(raw)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        valid = (parts.scheme == "https" or (parts.scheme == "http" and local)) and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"setting {name} must be an https URL such as {default}")
+    return raw.rstrip("/")
+
+
+ECONOMIC_BASE_URL = "https://restapi.e-conomic.com"
+EXPORT_QUEUE = "economic-export"
+"""The export's queue; host.json's `maxDequeueCount` attempts later a message goes to `economic-export-poison`."""
+
+
 # Secrets: Microsoft asks to cache secrets read from Key Vault in memory and to re-read them only when
 # the cached copy stops working (https://learn.microsoft.com/azure/key-vault/general/overview-throttling);
 # Key Vault references in app settings pick up a new version within 24 hours
@@ -70,6 +89,16 @@ class Settings:
     secret_max_staleness_seconds: int = SECRET_MAX_STALENESS_SECONDS
     invoicing_lease_seconds: int = 300
     """How long an invoicing run's unfinished draft holds its notes before the next run voids it."""
+    economic_base_url: str = ECONOMIC_BASE_URL
+    economic_max_attempts: int = 6
+    """Tries per e-conomic request (429, 5xx, no answer) before the job attempt gives up."""
+    economic_backoff_ms: int = 500
+    """First back-off step between tries; doubles per try, at least the answer's Retry-After."""
+    export_concurrency: int = 8
+    """Documents created in e-conomic at once by one export job."""
+    export_max_attempts: int = 5
+    """Must equal host.json's `extensions.queues.maxDequeueCount` (a test checks): the attempt that
+    rolls back and marks the job poisoned before the host moves the message to the poison queue."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +125,10 @@ class Settings:
             secret_cache_seconds=(cache := _int(env, "SECRET_CACHE_SECONDS", SECRET_CACHE_SECONDS, minimum=0)),
             secret_max_staleness_seconds=_max_staleness(env, cache),
             invoicing_lease_seconds=_int(env, "INVOICING_LEASE_SECONDS", 300),
+            economic_base_url=_service_url(env, "ECONOMIC_BASE_URL", ECONOMIC_BASE_URL),
+            export_concurrency=_int(env, "EXPORT_CONCURRENCY", 8),
+            economic_max_attempts=_int(env, "ECONOMIC_MAX_ATTEMPTS", 6),
+            economic_backoff_ms=_int(env, "ECONOMIC_BACKOFF_MS", 500),
         )
 
 

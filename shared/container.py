@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.adapters.storage import StorageAccount, StorageConnection
-from shared.config import Settings
+from shared.config import EXPORT_QUEUE, Settings
 from shared.connector import ConnectorService
+from shared.export.api import export_handlers
+from shared.export.service import EconomicApi, ExportService, Failures, Mailer
 from shared.http_api import HttpApi, connector_handlers
 from shared.idempotency import Idempotency
 from shared.invoicing.api import invoicing_handlers
@@ -18,16 +21,24 @@ from shared.invoicing.directory import DirectoryService
 from shared.invoicing.service import Draft, InvoicingService
 from shared.keys import KeyService
 from shared.operations import ALL_OPERATIONS
-from shared.repositories.billing import TableDirectoryRepository
+from shared.repositories.billing import TableDirectoryRepository, TableTenantSettings
+from shared.repositories.export import TableJobRepository
 from shared.repositories.idempotency import TableIdempotencyRepository
 from shared.repositories.invoicing import TableLedger
 from shared.repositories.keys import TableKeyRepository
 from shared.repositories.throttle import TableWindowStore
 from shared.repositories.work import TableWorkRepository
-from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore
+from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore, SecretValue
 from shared.throttle import SlidingWindowLimiter
 
-TABLES = {"keys": "ApiKeys", "throttle": "Throttle", "idempotency": "Idempotency", "work": "Work", "billing": "Billing"}
+TABLES = {
+    "keys": "ApiKeys",
+    "throttle": "Throttle",
+    "idempotency": "Idempotency",
+    "work": "Work",
+    "billing": "Billing",
+    "exports": "Exports",
+}
 
 
 def utcnow() -> datetime:
@@ -45,6 +56,8 @@ class Container:
     secrets: Secrets
     directory: DirectoryService
     invoicing: InvoicingService
+    export: ExportService
+    tenant_settings: TableTenantSettings
 
 
 def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
@@ -95,6 +108,23 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     connector = ConnectorService(
         TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
     )
+    tenant_settings = TableTenantSettings(storage.table_ref(TABLES["billing"]))
+    export = ExportService(
+        jobs=TableJobRepository(storage.table_ref(TABLES["exports"])),
+        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        invoicing=invoicing,
+        directory=directory,
+        tenant_exists=lambda tenant: bool(keys.list(tenant)),
+        economic=EconomicConnections(secrets, settings),
+        enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
+        mailer=_mailer_factory(env, secrets),
+        accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
+        failures=_export_failures(),
+        clock=utcnow,
+        timezone=settings.default_timezone,
+        concurrency=settings.export_concurrency,
+        max_attempts=settings.export_max_attempts,
+    )
     api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
@@ -102,7 +132,11 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         timezone=settings.default_timezone,
         max_body_bytes=settings.max_body_bytes,
         specs=ALL_OPERATIONS,
-        handlers={**connector_handlers(connector), **invoicing_handlers(directory, invoicing, _concept_pdf)},
+        handlers={
+            **connector_handlers(connector),
+            **invoicing_handlers(directory, invoicing, _concept_pdf),
+            **export_handlers(export, tenant_settings),
+        },
     )
     return Container(
         settings=settings,
@@ -113,7 +147,81 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         secrets=secrets,
         directory=directory,
         invoicing=invoicing,
+        export=export,
+        tenant_settings=tenant_settings,
     )
+
+
+class EconomicConnections:
+    """One e-conomic client per tenant and process (its rate-limit view is per agreement). Creating
+    one reads both tokens, so a missing token is reported before anything is sent."""
+
+    def __init__(self, secrets: Secrets, settings: Settings) -> None:
+        self._secrets = secrets
+        self._settings = settings
+        self._clients: dict[str, EconomicApi] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, tenant: str) -> EconomicApi:
+        from shared.adapters.economic import EconomicClient
+
+        tokens = _TenantTokens(self._secrets, tenant)
+        tokens(False)  # raises SecretMissing naming the secret when a token is not configured
+        with self._lock:
+            client = self._clients.get(tenant)
+            if client is None:
+                client = EconomicClient(
+                    tokens,
+                    base_url=self._settings.economic_base_url,
+                    max_attempts=self._settings.economic_max_attempts,
+                    backoff=self._settings.economic_backoff_ms / 1000,
+                )
+                self._clients[tenant] = client
+        return client
+
+
+class _TenantTokens:
+    def __init__(self, secrets: Secrets, tenant: str) -> None:
+        self._secrets = secrets
+        self._tenant = tenant
+        self._last: tuple[SecretValue, SecretValue] | None = None
+
+    def __call__(self, stale: bool) -> tuple[SecretValue, SecretValue]:
+        last = self._last if stale else None
+        app = self._secrets.economic_app_secret_token(stale=last[0] if last else None)
+        grant = self._secrets.economic_grant_token(self._tenant, stale=last[1] if last else None)
+        self._last = (app, grant)
+        return app, grant
+
+
+def _export_failures() -> Failures:
+    from azure.core.exceptions import AzureError
+
+    from shared.adapters.economic import (
+        EconomicAuthError,
+        EconomicNotFound,
+        EconomicRejected,
+        EconomicUnavailable,
+    )
+
+    return Failures(
+        rejected=(EconomicRejected, EconomicNotFound),
+        auth=(EconomicAuthError,),
+        transient=(EconomicUnavailable, AzureError),
+    )
+
+
+def _mailer_factory(env: Mapping[str, str], secrets: Secrets) -> Callable[[], Mailer | None]:
+    """The SMTP mailer, built on first use; None (no e-mail) when SMTP_HOST is not set."""
+
+    @functools.cache
+    def mailer() -> Mailer | None:
+        from shared.adapters.smtp import SmtpMailer, SmtpSettings, password_reader
+
+        smtp = SmtpSettings.from_env(env)
+        return SmtpMailer(smtp, password_reader(secrets.smtp_password)) if smtp is not None else None
+
+    return mailer
 
 
 def _concept_pdf(draft: Draft) -> bytes:

@@ -24,6 +24,8 @@ class ApiError(Exception):
     message: str
     errors: list[FieldError] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    code: str = ""
+    """A short machine-readable reason where one status has several (403 `access_denied` / `economic`)."""
     status: ClassVar[int] = 500
 
     def __str__(self) -> str:
@@ -31,6 +33,8 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"Message": self.message, "Success": False}
+        if self.code:
+            body["Code"] = self.code
         if self.errors:
             body["Errors"] = [e.as_dict() for e in self.errors]
         return body

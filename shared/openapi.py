@@ -332,12 +332,23 @@ def document_for_request(headers: Mapping[str, str]) -> dict[str, Any]:
 
     Behind the platform's front end the scheme is in `X-Forwarded-Proto` and the public host may be in
     `X-Forwarded-Host`. A malformed host is left out rather than echoed into the document."""
+    host, proto = _public_host(headers)
+    return _served_from(_app_document(), host, (proto,))
+
+
+def _public_host(headers: Mapping[str, str]) -> tuple[str | None, str]:
     host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
     proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
     if proto not in ("http", "https"):
         local = host.split(":")[0] in ("localhost", "127.0.0.1")
         proto = "http" if local else "https"
-    return _served_from(_app_document(), host if _HOST.fullmatch(host) else None, (proto,))
+    return (host if _HOST.fullmatch(host) else None), proto
+
+
+def public_base_url(headers: Mapping[str, str]) -> str:
+    """`scheme://host` the caller reached us at (for links in answers); "" when the host is unusable."""
+    host, proto = _public_host(headers)
+    return f"{proto}://{host}" if host else ""
 
 
 # --- The Power Platform custom connector (infra/connector/) ------------------------------------

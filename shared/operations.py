@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.export.model import STATUS_ROUTE, ExportIn, ExportStarted, JobOut, JobRef, SettingsIn, SettingsOut
 from shared.invoicing.api import (
     ContractIn,
     ContractList,
@@ -35,7 +36,7 @@ from shared.invoicing.api import (
     TicketOut,
     TicketRef,
 )
-from shared.keys import ADMIN_RIGHT
+from shared.keys import ADMIN_RIGHT, RESELLER_RIGHT
 from shared.validation import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
 
 Source = Literal["body", "query", "body_or_query"]
@@ -263,5 +264,56 @@ INVOICING_OPERATIONS: tuple[OperationSpec, ...] = (
     ),
 )
 
-ALL_OPERATIONS: tuple[OperationSpec, ...] = CONNECTOR_OPERATIONS + INVOICING_OPERATIONS
+ECONOMIC_TAG = "e-conomic export"
+
+ECONOMIC_OPERATIONS: tuple[OperationSpec, ...] = (
+    OperationSpec(
+        "CreateEconomicInvoiceDrafts",
+        "POST",
+        "integration/economic/invoice/draft",
+        right=RESELLER_RIGHT,
+        summary="Export the open invoice drafts to e-conomic as draft invoices or orders (queued)",
+        description="Checks everything first (422 `multiple` listing each problem), then queues the export and "
+        "answers 202 with the job id and its status URL. All or nothing; the requester and the tenant's "
+        "accounting address get an e-mail when it ends. Another tenant or adminMode needs the operator right.",
+        model=ExportIn,
+        source="body_or_query",
+        creates=True,
+        tag=ECONOMIC_TAG,
+        response_model=ExportStarted,
+    ),
+    OperationSpec(
+        "GetEconomicExport",
+        "GET",
+        STATUS_ROUTE,
+        right=RESELLER_RIGHT,
+        summary="Read an export job: success, total, exported, state, errors and the e-conomic numbers",
+        model=JobRef,
+        source="query",
+        tag=ECONOMIC_TAG,
+        response_model=JobOut,
+    ),
+    OperationSpec(
+        "GetTenantSettings",
+        "GET",
+        "billing/settings",
+        right=ADMIN_RIGHT,
+        summary="Read the tenant's settings (its accounting e-mail address)",
+        source="query",
+        tag=DIRECTORY_TAG,
+        response_model=SettingsOut,
+    ),
+    OperationSpec(
+        "PutTenantSettings",
+        "PUT",
+        "billing/settings",
+        right=ADMIN_RIGHT,
+        summary="Set the tenant's settings: the accounting address that gets every export report",
+        model=SettingsIn,
+        tag=DIRECTORY_TAG,
+        response_model=SettingsOut,
+    ),
+)
+
+ALL_OPERATIONS: tuple[OperationSpec, ...] = CONNECTOR_OPERATIONS + INVOICING_OPERATIONS + ECONOMIC_OPERATIONS
 """Every operation the app serves, in the order its routes are registered."""

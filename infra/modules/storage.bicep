@@ -14,6 +14,7 @@ var appTables = [
   'Idempotency'
   'Work'
   'Billing'
+  'Exports'
 ]
 // Queues the app uses; the host moves a message that failed maxDequeueCount times to <queue>-poison.
 var appQueues = [

@@ -111,6 +111,7 @@ class StorageAccount:
         self.table_prefix = table_prefix
         self._lock = threading.Lock()
         self._tables: dict[str, TableClient] = {}
+        self._queues: dict[str, Any] = {}
         self._table_service: TableServiceClient | None = None
         self._queue_service: QueueServiceClient | None = None
 
@@ -157,6 +158,22 @@ class StorageAccount:
                 client = self.table_service.get_table_client(full_name)
                 self._tables[full_name] = client
         return client
+
+    def send(self, queue_name: str, text: str) -> None:
+        """Puts `text` on the queue as it is (host.json `messageEncoding` is "none"), creating the queue
+        on first use."""
+        from azure.storage.queue import QueueClient
+
+        client: QueueClient | None = self._queues.get(queue_name)
+        if client is None:
+            with self._lock:
+                client = self._queues.get(queue_name)
+                if client is None:
+                    client = self.queue_service.get_queue_client(queue_name)
+                    with contextlib.suppress(ResourceExistsError):
+                        client.create_queue()
+                    self._queues[queue_name] = client
+        client.send_message(text)
 
     def table_ref(self, name: str) -> Callable[[], TableClient]:
         """A table fetched (and created) on first use, so building services needs no network."""

@@ -28,3 +28,13 @@ def test_the_host_is_not_told_to_record_request_query_strings() -> None:
 
     assert "querystring" not in app_insights
     assert "sanitize" not in app_insights
+
+
+def test_the_export_knows_which_attempt_is_the_last_before_the_poison_queue() -> None:
+    from shared.config import Settings
+
+    queues = json.loads((REPO / "host.json").read_text())["extensions"]["queues"]
+
+    assert Settings().export_max_attempts == queues["maxDequeueCount"]
+    # Messages are taken as they are: plain JSON from a Logic App or base64 from a script both work.
+    assert queues["messageEncoding"] == "none"

@@ -1,0 +1,188 @@
+"""Pure rules of the export: which drafts an invoice date selects, and the e-conomic document each
+draft becomes. Nothing here does I/O.
+
+Amounts: e-conomic computes a line's total as quantity x unit net price, both with at most two
+decimals. A time line is sent as hours x hourly rate when that product is exactly our line's amount
+(e.g. 1.25 h x 95.00); otherwise (61 minutes = 1.0166... h) as 1 x the amount, with the hours and
+rate in the description. So every document's net total in e-conomic equals our draft's, to the cent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.invoicing.ledger import OPEN, DraftHeader
+from shared.invoicing.planning import CENT, Line, Period, money
+from shared.work import hours
+
+REFERENCE_PREFIX = "IB-"
+MAX_DESCRIPTION = 2500
+MAX_HEADING = 250
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def reference(draft_number: int) -> str:
+    """`references.other` of the draft's document: our draft id, so a document can be found again."""
+    return f"{REFERENCE_PREFIX}{draft_number}"
+
+
+def default_invoice_date(today: date) -> date:
+    return today.replace(day=1)
+
+
+def period_ended(header: DraftHeader, invoice_date: date, tz: ZoneInfo) -> bool:
+    """A draft is due once its (last) month has ended by the invoice date: the 1st of November exports
+    October and anything older still open; the 31st of January does not yet export January."""
+    return header.period_to.next() <= Period(invoice_date.year, invoice_date.month)
+
+
+def select_drafts(headers: Iterable[DraftHeader], invoice_date: date, tz: ZoneInfo) -> list[DraftHeader]:
+    """The open drafts an export with this invoice date covers, by number (omitted ones included)."""
+    due = [h for h in headers if h.status == OPEN and period_ended(h, invoice_date, tz)]
+    return sorted(due, key=lambda h: h.number)
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    product_number: str
+    description: str
+    quantity: Decimal
+    unit_net_price: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return money(self.quantity * self.unit_net_price)
+
+
+def _month(day: date) -> str:
+    return f"{_MONTHS[day.month - 1]} {day.year}"
+
+
+def _exact(quantity: Decimal, price: Decimal, amount: Decimal) -> bool:
+    return quantity == quantity.quantize(CENT) and money(quantity * price) == amount
+
+
+def _time_line(product: str, description: str, minutes: int, rate: Decimal, amount: Decimal) -> DocumentLine:
+    quantity = Decimal(minutes) / 60
+    if _exact(quantity, rate, amount):
+        return DocumentLine(product, description, quantity.quantize(CENT), rate)
+    detail = f" ({minutes} min = {quantity.quantize(Decimal('0.0001')).normalize():f} h at {rate:f}/h)"
+    return DocumentLine(product, description + detail, Decimal(1), amount)
+
+
+def document_lines(lines: Sequence[Line], *, group: bool) -> list[DocumentLine]:
+    """One document line per draft line, or with `group` one per product, month and unit price (lines
+    with different prices are never summed)."""
+    if not group:
+        result = []
+        for line in lines:
+            if line.kind == "time":
+                result.append(_time_line(line.product_number, line.description, line.minutes, line.rate, line.amount))
+            else:
+                result.append(DocumentLine(line.product_number, line.description, Decimal(1), line.amount))
+        return result
+    groups: dict[tuple[str, str, int, int, Decimal], list[Line]] = {}
+    for line in lines:
+        key = (line.kind, line.product_number, line.date.year, line.date.month, line.rate)
+        groups.setdefault(key, []).append(line)
+    result = []
+    for (kind, product, _, _, rate), members in groups.items():
+        first = members[0]
+        amount = sum((m.amount for m in members), Decimal("0.00"))
+        count = f"{len(members)} {'entry' if len(members) == 1 else 'entries'}"
+        if kind == "time":
+            minutes = sum(m.minutes for m in members)
+            text = f"{_month(first.date)}: {count}, {hours(minutes):f} h"
+            result.append(_time_line(product, text, minutes, rate, amount))
+        else:
+            text = f"{_month(first.date)}: surcharge {rate.normalize():f} % on {count}"
+            result.append(DocumentLine(product, text, Decimal(1), amount))
+    return result
+
+
+def document_body(
+    header: DraftHeader,
+    lines: Sequence[Line],
+    *,
+    customer: Mapping[str, Any],
+    layout: int,
+    invoice_date: date,
+    group: bool,
+) -> dict[str, Any]:
+    """The POST body for /invoices/drafts or /orders/drafts (the two take the same fields we send).
+    `customer` is e-conomic's customer document: recipient name, VAT zone and payment terms come
+    from it, as e-conomic's own UI would fill them. Optional fields are left out, never null."""
+    recipient: dict[str, Any] = {
+        "name": str(customer["name"])[:250],
+        "vatZone": {"vatZoneNumber": customer["vatZone"]["vatZoneNumber"]},
+    }
+    for ours, theirs, limit in (
+        ("address", "address", 250),
+        ("zip", "zip", 50),
+        ("city", "city", 250),
+        ("country", "country", 50),
+        ("ean", "ean", 13),
+    ):
+        value = customer.get(theirs)
+        if isinstance(value, str) and value.strip():
+            recipient[ours] = value[:limit]
+    period = (
+        str(header.period_from)
+        if header.period_from == header.period_to
+        else f"{header.period_from} to {header.period_to}"
+    )
+    document_lines_ = document_lines(lines, group=group)
+    return {
+        "date": invoice_date.isoformat(),
+        "currency": header.customer.currency,
+        "customer": {"customerNumber": customer["customerNumber"]},
+        "recipient": recipient,
+        "paymentTerms": {"paymentTermsNumber": customer["paymentTerms"]["paymentTermsNumber"]},
+        "layout": {"layoutNumber": layout},
+        "references": {"other": reference(header.number)},
+        "notes": {"heading": f"Invoice draft {header.number}, {period}"[:MAX_HEADING]},
+        "lines": [
+            {
+                "lineNumber": index,
+                "sortKey": index,
+                "description": line.description[:MAX_DESCRIPTION],
+                "product": {"productNumber": line.product_number},
+                "quantity": line.quantity,
+                "unitNetPrice": line.unit_net_price,
+            }
+            for index, line in enumerate(document_lines_, start=1)
+        ],
+    }
+
+
+def layout_for(
+    requested: int | None, customer: Mapping[str, Any], groups: Mapping[int, Mapping[str, Any]]
+) -> int | None:
+    """The request's layout, else the customer's, else its customer group's; None when none has one."""
+    if requested is not None:
+        return requested
+    own = (customer.get("layout") or {}).get("layoutNumber")
+    if isinstance(own, int):
+        return own
+    group_number = (customer.get("customerGroup") or {}).get("customerGroupNumber")
+    group = groups.get(group_number) if isinstance(group_number, int) else None
+    inherited = ((group or {}).get("layout") or {}).get("layoutNumber")
+    return inherited if isinstance(inherited, int) else None

@@ -1,0 +1,240 @@
+"""What an e-conomic export is asked to do, and the job record that says how it went.
+
+The request mirrors the integration's "create e-conomic invoice drafts" endpoint: `reseller`,
+`groupInvoiceLines`, `layout`, `invoiceDate`, `invoicesToOmit`, `adminMode`, plus `documentType`.
+The same fields are accepted as a body, as query parameters, or as a message put straight on the
+`economic-export` queue (where `reseller` is required: there is no API key to take it from).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
+from pydantic import Field as _Field
+from pydantic_core import PydanticCustomError
+
+from shared.keys import TENANT_RE
+from shared.validation import Flag, PositiveId
+
+DocumentType = Literal["draftInvoice", "order"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
+FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
+STATUS_ROUTE = "integration/economic/invoice/draft/{jobId}"
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+_JOB_ID = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
+
+
+def _fail(rule: str) -> PydanticCustomError:
+    return PydanticCustomError("invalid", rule)
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    match = _DATE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise _fail("must be a date written YYYY-MM-DD, e.g. 2026-11-01")
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        raise _fail("must be a real calendar date") from None
+
+
+def _tenant(value: Any) -> str:
+    if not isinstance(value, str) or not TENANT_RE.fullmatch(value.strip()):
+        raise _fail("must be a tenant id: 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+    return value.strip()
+
+
+def _ids(value: Any) -> list[int]:
+    # Query strings carry lists as "3,4,5"; bodies as JSON arrays.
+    items = [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise _fail("must be a list of draft ids, e.g. [12, 15] (or 12,15 in a query string)")
+    if len(items) > 10_000:
+        raise _fail("must name at most 10000 drafts")
+    checked = []
+    for item in items:
+        if isinstance(item, str) and item.strip().isascii() and item.strip().isdigit():
+            item = int(item.strip())
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise _fail("must be a list of draft ids (positive whole numbers)")
+        checked.append(item)
+    return checked
+
+
+def _document_type(value: Any) -> DocumentType:
+    if value == "draftInvoice" or value == "order":
+        return value  # type: ignore[no-any-return]
+    raise _fail("must be draftInvoice (e-conomic /invoices/drafts) or order (/orders/drafts)")
+
+
+DateField = Annotated[date, PlainValidator(_date, json_schema_input_type=str)]
+TenantField = Annotated[str, PlainValidator(_tenant, json_schema_input_type=str)]
+DraftIds = Annotated[list[int], PlainValidator(_ids, json_schema_input_type=list[int])]
+DocumentTypeField = Annotated[str, PlainValidator(_document_type, json_schema_input_type=str)]
+
+
+class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reseller: TenantField | None = Field(
+        None,
+        description="The tenant to export for; defaults to the API key's own. Another tenant needs the operator right.",
+    )
+    groupInvoiceLines: Flag = Field(
+        False, description="Sum lines with the same product, month and unit price into one line."
+    )
+    layout: PositiveId | None = Field(
+        None, description="e-conomic layout number for every document; else the customer's, else its group's."
+    )
+    invoiceDate: DateField | None = Field(
+        None,
+        description="Document date (YYYY-MM-DD), default the first of the current month. Exports every open draft "
+        "whose period has ended by this date.",
+    )
+    invoicesToOmit: DraftIds = Field(default_factory=list, description="Draft ids not to export.")
+    adminMode: Flag = Field(False, description="Operators only: marks the export as run by the platform's operator.")
+    documentType: DocumentTypeField = Field(
+        "draftInvoice", description="draftInvoice (e-conomic draft invoices) or order (e-conomic orders)."
+    )
+
+
+class QueuedExport(ExportIn):
+    """A job message: `{"jobId": ...}` for an export started over HTTP, or a whole request for one put
+    on the queue directly (`reseller` required, `requestedBy` an optional e-mail for the report)."""
+
+    jobId: str | None = Field(None, description="The job this message runs.")
+    requestedBy: str | None = Field(None, description="E-mail address that gets the report.")
+
+
+def valid_job_id(text: str) -> bool:
+    return bool(_JOB_ID.fullmatch(text))
+
+
+class JobRef(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    jobId: Annotated[str, PlainValidator(lambda v: _job_id(v), json_schema_input_type=str)] = Field(
+        description="The export job's id, as answered by the export request."
+    )
+
+
+def _job_id(value: Any) -> str:
+    if not isinstance(value, str) or not valid_job_id(value):
+        raise _fail("must be a job id as answered by the export request")
+    return value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an export cannot run or failed: the integration's error code as `field`."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"Field": self.field, "Message": self.message}
+
+
+@dataclass(frozen=True)
+class ExportedDocument:
+    draft: int
+    number: int
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    tenant: str
+    document_type: DocumentType
+    invoice_date: date
+    group_lines: bool
+    layout: int | None
+    omit: tuple[int, ...]
+    admin_mode: bool
+    requested_by: str
+    """Key id of the caller, or "queue" for a message put on the queue directly."""
+    notify: tuple[str, ...]
+    """Who gets the report (the requester's e-mail, if known); the tenant's accounting address is added."""
+    created_at: datetime
+    updated_at: datetime
+    state: JobState = "queued"
+    attempts: int = 0
+    drafts: tuple[int, ...] | None = None
+    """Fixed by the first attempt, so a redelivered message exports exactly the same drafts."""
+    total: int = 0
+    """Drafts selected including the omitted ones (the integration's `total`)."""
+    documents: tuple[ExportedDocument, ...] = ()
+    errors: tuple[Problem, ...] = ()
+    leftovers: tuple[ExportedDocument, ...] = ()
+    """Documents a failed job could not delete from e-conomic (named in the report)."""
+    poisoned: bool = False
+    notified_at: datetime | None = None
+    version: object | None = field(default=None, compare=False)
+
+    @property
+    def exported(self) -> int:
+        return len(self.documents) if self.state == "succeeded" else 0
+
+
+class JobDocument(BaseModel):
+    draftId: int = Field(description="Our invoice draft.")
+    number: int = Field(description="The e-conomic draft invoice or order number.")
+
+
+class JobError(BaseModel):
+    Field: str = _Field(description="The reason's code: customer, economic.product, economic, ...")
+    Message: str = _Field(description="What went wrong, readable.")
+
+
+class JobOut(BaseModel):
+    success: bool = Field(description="True once every selected draft is in e-conomic.")
+    total: int = Field(description="Drafts selected, including the omitted ones.")
+    exported: int = Field(description="Drafts exported (0 unless the job succeeded: all or nothing).")
+    jobId: str = Field(description="The job's id.")
+    state: str = Field(description="queued, running, succeeded or failed.")
+    tenant: str = Field(description="Whose drafts.")
+    documentType: str = Field(description="draftInvoice or order.")
+    invoiceDate: str = Field(description="The documents' date (YYYY-MM-DD).")
+    attempts: int = Field(description="How often the queue has run the job.")
+    poisoned: bool = Field(description="True when the message was given up and moved to economic-export-poison.")
+    documents: list[JobDocument] = Field(description="e-conomic numbers created, per draft.")
+    leftovers: list[JobDocument] = Field(
+        description="Documents a failed job could not delete from e-conomic; delete them there by hand."
+    )
+    errors: list[JobError] = Field(description="Why the job failed (or why the last attempt failed).")
+    createdAt: datetime = Field(description="When the job was asked for (UTC).")
+    updatedAt: datetime = Field(description="Last change (UTC).")
+
+
+class ExportStarted(BaseModel):
+    Message: str = Field(description="What happens next.")
+    Success: bool = Field(description="Always true.")
+    jobId: str = Field(description="The job's id.")
+    statusUrl: str = Field(description="GET it (with your API key) for the job's state.")
+    total: int = Field(description="Drafts selected, including the omitted ones.")
+    drafts: list[int] = Field(description="The drafts that will be exported.")
+
+
+_ACCOUNTING_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not _ACCOUNTING_EMAIL.fullmatch(value.strip()):
+        raise PydanticCustomError("invalid", "must be an e-mail address such as accounting@example.com")
+    return value.strip()
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    accountingEmail: Annotated[str, PlainValidator(_email, json_schema_input_type=str)] | None = Field(
+        None, description="The tenant's accounting address: receives every e-conomic export report."
+    )
+
+
+class SettingsOut(BaseModel):
+    accountingEmail: str | None = Field(description="The tenant's accounting address (null: none).")

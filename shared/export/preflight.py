@@ -1,0 +1,87 @@
+"""Everything an export needs, checked before anything is created in e-conomic.
+
+Each problem carries the integration's error code as its field, once per thing that is wrong (a
+customer with ten drafts is named once):
+- `customer`: the draft's customer is no longer in the billing directory;
+- `finance.accountingSystemId`: the customer has no e-conomic customer number;
+- `economic.customer`: e-conomic has no customer with that number;
+- `economic.customerGroup.layout`: no layout from the request, the customer or its customer group;
+- `economic.product`: a line's product number is unknown in e-conomic;
+- `layout`: the layout the request names does not exist in e-conomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.export.documents import layout_for
+from shared.export.model import Problem
+from shared.invoicing.directory import Directory
+from shared.invoicing.ledger import DraftHeader
+from shared.invoicing.planning import Line
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the preflight reads from the tenant's e-conomic agreement."""
+
+    customers: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    customer_groups: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    layouts: frozenset[int] = frozenset()
+    products: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A draft that passed: the e-conomic customer and layout its document uses."""
+
+    header: DraftHeader
+    lines: tuple[Line, ...]
+    customer: Mapping[str, Any]
+    layout: int
+
+
+def preflight(
+    drafts: Sequence[tuple[DraftHeader, Sequence[Line]]],
+    directory: Directory,
+    catalog: Catalog,
+    *,
+    layout: int | None,
+) -> tuple[list[Planned], list[Problem]]:
+    problems: dict[tuple[str, str], Problem] = {}
+
+    def report(code: str, message: str) -> None:
+        problems.setdefault((code, message), Problem(code, message))
+
+    if layout is not None and layout not in catalog.layouts:
+        report("layout", f"Layout {layout} does not exist in e-conomic.")
+    planned: list[Planned] = []
+    for header, lines in drafts:
+        ok = True
+        customer = directory.customers.get(header.customer.customer_id)
+        for product in sorted({line.product_number for line in lines}):
+            if product not in catalog.products:
+                report("economic.product", f"Product not found in e-conomic with product code: {product}")
+                ok = False
+        if customer is None:
+            report("customer", f"Customer was not found for invoice: {header.number}")
+            continue
+        if not customer.accounting_system_id:
+            report("finance.accountingSystemId", f"Accounting system ID is not found for: {customer.name}")
+            continue
+        remote = catalog.customers.get(customer.accounting_system_id)
+        if remote is None:
+            report(
+                "economic.customer",
+                f"Customer not found in economic: {customer.name} (customer number {customer.accounting_system_id})",
+            )
+            continue
+        chosen = layout_for(layout, remote, catalog.customer_groups)
+        if chosen is None:
+            report("economic.customerGroup.layout", f"Customer did not have a layout available: {customer.name}")
+            continue
+        if ok:
+            planned.append(Planned(header, tuple(lines), remote, chosen))
+    return planned, list(problems.values())

@@ -1,0 +1,60 @@
+"""The one e-mail an export sends when it ends: what was exported, what failed and why."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shared.export.model import Job
+
+DOCUMENT_NAMES = {"draftInvoice": ("draft invoice", "draft invoices"), "order": ("order", "orders")}
+
+
+def subject(job: Job) -> str:
+    one, many = DOCUMENT_NAMES[job.document_type]
+    count = len(job.documents)
+    if job.state == "succeeded":
+        noun = one if count == 1 else many
+        return f"e-conomic export done: {count} {noun} created for {job.tenant}"
+    return f"e-conomic export failed for {job.tenant}: nothing was exported"
+
+
+def body(job: Job, customers: Mapping[int, str]) -> str:
+    """Plain text. `customers`: customer name per draft number, for the listing."""
+    one, many = DOCUMENT_NAMES[job.document_type]
+    lines = [
+        f"Export job {job.job_id} for {job.tenant} ({'run by an operator' if job.admin_mode else 'requested'} "
+        f"{job.created_at:%Y-%m-%d %H:%M} UTC).",
+        f"Invoice date {job.invoice_date.isoformat()}; e-conomic {many}; "
+        f"lines {'grouped by product, month and price' if job.group_lines else 'one per entry'}.",
+        "",
+    ]
+    selected = len(job.drafts or ())
+    omitted = job.total - selected
+    if job.state == "succeeded":
+        lines.append(
+            f"All {selected} selected drafts are in e-conomic as {many}, not booked"
+            + (f" ({omitted} omitted as asked)." if omitted else ".")
+        )
+        if job.documents:
+            lines += ["", f"Draft -> e-conomic {one}:"]
+            lines += [
+                f"  {d.draft:>8} -> {d.number:<8} {customers.get(d.draft, '')}".rstrip()
+                for d in sorted(job.documents, key=lambda d: d.draft)
+            ]
+        lines += ["", "Book them in e-conomic when they are right; their invoice numbers come back to the drafts."]
+    else:
+        lines.append(
+            "Nothing was exported: an export is all or nothing, and every document this job had created "
+            "was deleted again. The drafts are unchanged and can be exported again once the problems are fixed."
+        )
+        if job.poisoned:
+            lines.append("The job was given up after repeated failures; its message is in economic-export-poison.")
+        lines += ["", "Problems:"]
+        lines += [f"  - {p.field}: {p.message}" for p in job.errors] or ["  - (no reason recorded)"]
+        if job.leftovers:
+            lines += [
+                "",
+                f"These {many} could not be deleted from e-conomic; please delete them there by hand:",
+            ]
+            lines += [f"  draft {d.draft}: e-conomic {one} {d.number}" for d in job.leftovers]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,756 @@
+"""The e-conomic export: start (HTTP), run (queue), status, all or nothing and exactly once.
+
+Progress lives on the draft headers (`Accounting` of each header in the `Work` table), so it sits
+next to the status it ends in and every step is one conditional write:
+
+1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
+   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it.
+2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is our
+   draft id (a previous attempt may have created it and died before recording it); adopt it, or
+   POST one with the Idempotency-Key `J-<draft>`; record `documentNumber` on the header.
+3. Finish: every header becomes `exported` with its number, in transactions of 100; then the job.
+
+A redelivered message (the worker died, the host retried) resumes: drafts with a recorded number are
+skipped and the others are looked up before anything is created again. If any document is refused,
+every document of the job is deleted again (each one fetched first and deleted only if its
+`references.other` is still ours, because e-conomic reuses numbers), the claims are released and the
+job fails with the reasons. A transient failure (e-conomic or storage unavailable) is raised so the
+queue retries; on the last attempt the job is rolled back and marked failed and poisoned first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from shared.api_types import ApiResponse
+from shared.errors import ApiError, Conflict, FieldError, Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from shared.export import report
+from shared.export.documents import default_invoice_date, document_body, reference, select_drafts
+from shared.export.model import (
+    FINISHED,
+    STATUS_ROUTE,
+    DocumentType,
+    ExportedDocument,
+    ExportIn,
+    ExportStarted,
+    Job,
+    JobDocument,
+    JobError,
+    JobOut,
+    Problem,
+    QueuedExport,
+    valid_job_id,
+)
+from shared.export.preflight import Catalog, Planned, preflight
+from shared.invoicing.directory import DirectoryService
+from shared.invoicing.ledger import EXPORTED, OPEN, DraftHeader, Ledger
+from shared.invoicing.service import InvoicingService, export_job_of
+from shared.keys import OPERATOR_RIGHT, Principal
+from shared.secrets import SecretInvalid, SecretMissing
+
+log = logging.getLogger("invoice_bridge.export")
+
+FUNCTION_TIMEOUT = timedelta(minutes=10)
+AMBIGUOUS = (None, 500, 502, 504)
+"""A create that failed so (no answer, or these statuses) may have stored the document: look it up
+before posting again."""
+"""host.json functionTimeout: a job still `running` on its last attempt after this has been given up."""
+
+
+# -- what the service needs from the outside -------------------------------------------------------
+
+
+class EconomicApi(Protocol):
+    """The part of `shared.adapters.economic.EconomicClient` the export uses."""
+
+    def customers(self) -> dict[int, dict[str, Any]]: ...
+    def customer_groups(self) -> dict[int, dict[str, Any]]: ...
+    def layouts(self) -> dict[int, dict[str, Any]]: ...
+    def products(self) -> dict[str, dict[str, Any]]: ...
+    def find_drafts(self, kind: DocumentType, reference: str) -> list[dict[str, Any]]: ...
+    def get_draft(self, kind: DocumentType, number: int) -> dict[str, Any] | None: ...
+    def create_draft(self, kind: DocumentType, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
+    def delete_draft(self, kind: DocumentType, number: int, *, idempotency_key: str) -> None: ...
+
+
+class JobRepository(Protocol):
+    def create(self, job: Job) -> Job | None: ...
+    def get(self, job_id: str) -> Job | None: ...
+    def replace(self, job: Job) -> Job | None: ...
+    def delete(self, job_id: str) -> None: ...
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class Failures:
+    """How the outside systems signal trouble, so the service needs no adapter imports."""
+
+    rejected: tuple[type[Exception], ...]
+    """Permanent: e-conomic refused a request (validation, 4xx)."""
+    auth: tuple[type[Exception], ...]
+    """The tenant's e-conomic tokens are missing or refused."""
+    transient: tuple[type[Exception], ...]
+    """Retry later: e-conomic or storage unavailable, timeouts."""
+
+
+class InvalidMessage(Exception):
+    """A queue message that can never run; the queue retries it and then moves it to the poison queue."""
+
+
+class ExportFailed(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = list(problems)
+
+
+class Transient(Exception):
+    """Wraps a transient failure with a readable reason for the job record."""
+
+
+def _economic_refused(tenant: str, error: Exception) -> Forbidden:
+    return Forbidden(
+        f"The e-conomic integration of {tenant} is not valid: {error}",
+        [FieldError("economic", "the e-conomic tokens are missing or were refused")],
+        code="economic",
+    )
+
+
+# -- the service -----------------------------------------------------------------------------------
+
+
+class ExportService:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        ledger: Ledger,
+        invoicing: InvoicingService,
+        directory: DirectoryService,
+        tenant_exists: Callable[[str], bool],
+        economic: Callable[[str], EconomicApi],
+        enqueue: Callable[[str], None],
+        mailer: Callable[[], Mailer | None],
+        accounting_email: Callable[[str], str | None],
+        failures: Failures,
+        clock: Callable[[], datetime],
+        timezone: ZoneInfo,
+        concurrency: int = 8,
+        max_attempts: int = 5,
+    ) -> None:
+        self._jobs = jobs
+        self._ledger = ledger
+        self._invoicing = invoicing
+        self._directory = directory
+        self._tenant_exists = tenant_exists
+        self._economic = economic
+        self._enqueue = enqueue
+        self._mailer = mailer
+        self._accounting_email = accounting_email
+        self._failures = failures
+        self._retry_later: tuple[type[Exception], ...] = (*failures.transient, Transient)
+        self._undeletable: tuple[type[Exception], ...] = (
+            *failures.transient,
+            *failures.rejected,
+            *failures.auth,
+            Transient,
+        )
+        self._clock = clock
+        self._tz = timezone
+        self._concurrency = max(1, concurrency)
+        self.max_attempts = max_attempts
+
+    # -- HTTP: start and status ---------------------------------------------------------------
+
+    def start(self, who: Principal, data: ExportIn, *, generation: str | None, base_url: str) -> ApiResponse:
+        tenant = data.reseller or who.tenant
+        if (tenant != who.tenant or data.adminMode) and OPERATOR_RIGHT not in who.rights:
+            field = "adminMode" if data.adminMode else "reseller"
+            raise Forbidden(
+                "Insufficient access level: exporting for another tenant or in admin mode needs the operator right.",
+                [FieldError(field, "needs an API key with the operator right")],
+                code="access_denied",
+            )
+        if tenant != who.tenant and not self._tenant_exists(tenant):
+            raise NotFound(
+                f"Reseller {tenant} not found.", [FieldError("reseller", f"no tenant {tenant}")], code="reseller"
+            )
+        invoice_date = data.invoiceDate or default_invoice_date(self._clock().astimezone(self._tz).date())
+        headers = self._invoicing.repair(tenant)
+        due = select_drafts(headers.values(), invoice_date, self._tz)
+        busy = [h for h in due if export_job_of(h)]
+        if busy:
+            raise Conflict(
+                "Some of the drafts are being exported by another job; wait for it to end.",
+                [FieldError("invoiceDate", f"draft {h.number} is held by export job {export_job_of(h)}") for h in busy],
+                code="busy",
+            )
+        omit = set(data.invoicesToOmit)
+        chosen = [h for h in due if h.number not in omit]
+        if chosen:
+            economic = self._connect(tenant)
+            try:
+                _, problems = self._check(tenant, economic, chosen, headers, data.layout)
+            except self._failures.auth as error:
+                raise _economic_refused(tenant, error) from None
+            except self._failures.transient as error:
+                raise ServiceUnavailable(
+                    f"e-conomic cannot be reached right now ({error}); retry shortly.", headers={"Retry-After": "30"}
+                ) from None
+            if problems:
+                raise Unprocessable(
+                    f"The export cannot run: {len(problems)} problem(s) found before anything was created.",
+                    [FieldError(p.field, p.message) for p in problems],
+                    code="multiple",
+                )
+        now = self._clock()
+        job_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"export:{generation}")) if generation else str(uuid.uuid4())
+        job = Job(
+            job_id=job_id,
+            tenant=tenant,
+            document_type=data.documentType,  # type: ignore[arg-type]
+            invoice_date=invoice_date,
+            group_lines=data.groupInvoiceLines,
+            layout=data.layout,
+            omit=tuple(sorted(omit)),
+            admin_mode=data.adminMode,
+            requested_by=who.key_id,
+            notify=(who.email,) if who.email else (),
+            created_at=now,
+            updated_at=now,
+        )
+        stored = self._jobs.create(job) or self._jobs.get(job_id)
+        try:
+            self._enqueue(json.dumps({"jobId": job_id}))
+        except Exception:
+            if stored is not None and stored.state == "queued" and stored.attempts == 0:
+                self._jobs.delete(job_id)
+            raise
+        status_url = f"{base_url.rstrip('/')}/{STATUS_ROUTE.format(jobId=job_id)}"
+        body = ExportStarted(
+            Message=f"Export of {len(chosen)} draft(s) queued; GET the status URL for the result.",
+            Success=True,
+            jobId=job_id,
+            statusUrl=status_url,
+            total=len(due),
+            drafts=[h.number for h in chosen],
+        )
+        # No Location header: Logic Apps' HTTP action would poll it without the apikey query parameter
+        # (and fail with 401). The job's outcome reaches people by e-mail; the URL is in the body.
+        return ApiResponse(202, body.model_dump(mode="json"))
+
+    def status(self, who: Principal, job_id: str) -> JobOut:
+        job = self._jobs.get(job_id)
+        if job is None or (job.tenant != who.tenant and OPERATOR_RIGHT not in who.rights):
+            raise NotFound(f"No export job {job_id}.", [FieldError("jobId", f"no job {job_id}")])
+        return self.describe(job)
+
+    def describe(self, job: Job) -> JobOut:
+        state, poisoned, errors = job.state, job.poisoned, list(job.errors)
+        abandoned = job.updated_at + FUNCTION_TIMEOUT * 2 < self._clock()
+        if state == "running" and job.attempts >= self.max_attempts and abandoned:
+            # The worker died during the last attempt: the host has moved the message to the poison queue.
+            state, poisoned = "failed", True
+            errors.append(
+                Problem("queue", "the worker stopped during its last attempt; the message is in the poison queue")
+            )
+        return JobOut(
+            success=state == "succeeded",
+            total=job.total,
+            exported=job.exported,
+            jobId=job.job_id,
+            state=state,
+            tenant=job.tenant,
+            documentType=job.document_type,
+            invoiceDate=job.invoice_date.isoformat(),
+            attempts=job.attempts,
+            poisoned=poisoned,
+            documents=[JobDocument(draftId=d.draft, number=d.number) for d in job.documents],
+            leftovers=[JobDocument(draftId=d.draft, number=d.number) for d in job.leftovers],
+            errors=[JobError(Field=p.field, Message=p.message) for p in errors],
+            createdAt=job.created_at,
+            updatedAt=job.updated_at,
+        )
+
+    # -- queue: run a job ---------------------------------------------------------------------
+
+    def process(self, text: str, *, message_id: str, dequeue_count: int) -> Job:
+        """Runs the job a queue message names (or describes). Raises to have the queue retry."""
+        final = dequeue_count >= self.max_attempts
+        job = self._job_for(text, message_id, final)
+        if job.state in FINISHED:
+            log.info("Export job %s already %s; message %s dropped", job.job_id, job.state, message_id)
+            return job
+        job = self._save(replace(job, state="running", attempts=job.attempts + 1))
+        try:
+            return self._run(job)
+        except ExportFailed as failed:
+            return self._fail(job, failed.problems, poisoned=False)
+        except self._failures.auth as error:
+            return self._fail(
+                job, [Problem("economic", f"the e-conomic integration is not valid: {error}")], poisoned=False
+            )
+        except self._retry_later as error:
+            reason = Problem("attempt", f"attempt {job.attempts} of {self.max_attempts} failed: {error}")
+            if final:
+                self._fail(self._current(job), [reason], poisoned=True)
+            else:
+                self._save(replace(self._current(job), errors=(reason,)))
+            raise
+
+    def _job_for(self, text: str, message_id: str, final: bool) -> Job:
+        try:
+            message = QueuedExport.model_validate(decode_message(text))
+        except (ValueError, ValidationError) as error:
+            problem = Problem("message", _message_problem(error))
+            self._record_invalid(message_id, problem, final)
+            raise InvalidMessage(f"queue message {message_id} cannot run: {problem.message}") from None
+        if message.jobId is not None:
+            if not valid_job_id(message.jobId):
+                raise InvalidMessage(f"queue message {message_id} names an invalid job id")
+            found = self._jobs.get(message.jobId)
+            if found is None:
+                raise InvalidMessage(f"queue message {message_id} names job {message.jobId}, which does not exist")
+            return found
+        if message.reseller is None:
+            self._record_invalid(message_id, Problem("reseller", "is required in a queue message"), final)
+            raise InvalidMessage(f"queue message {message_id} has no reseller")
+        existing = self._jobs.get(message_id)
+        if existing is not None:
+            return existing
+        now = self._clock()
+        job = Job(
+            job_id=message_id,
+            tenant=message.reseller,
+            document_type=message.documentType,  # type: ignore[arg-type]
+            invoice_date=message.invoiceDate or default_invoice_date(now.astimezone(self._tz).date()),
+            group_lines=message.groupInvoiceLines,
+            layout=message.layout,
+            omit=tuple(sorted(set(message.invoicesToOmit))),
+            admin_mode=message.adminMode,
+            requested_by="queue",
+            notify=(message.requestedBy,) if message.requestedBy else (),
+            created_at=now,
+            updated_at=now,
+        )
+        return self._jobs.create(job) or self._jobs.get(message_id) or job
+
+    def _record_invalid(self, message_id: str, problem: Problem, final: bool) -> Job | None:
+        if not valid_job_id(message_id):
+            return None
+        now = self._clock()
+        job = Job(
+            job_id=message_id,
+            tenant="",
+            document_type="draftInvoice",
+            invoice_date=now.date(),
+            group_lines=False,
+            layout=None,
+            omit=(),
+            admin_mode=False,
+            requested_by="queue",
+            notify=(),
+            created_at=now,
+            updated_at=now,
+            state="failed",
+            errors=(problem,),
+            poisoned=final,
+        )
+        stored = self._jobs.create(job)
+        if stored is None:
+            existing = self._jobs.get(message_id)
+            if existing is not None and final and not existing.poisoned:
+                self._jobs.replace(replace(existing, poisoned=True, attempts=existing.attempts + 1, updated_at=now))
+        return stored
+
+    def _run(self, job: Job) -> Job:
+        tenant = job.tenant
+        economic = self._connect_for_job(tenant)
+        headers = self._invoicing.repair(tenant)
+        if job.drafts is None:
+            due = select_drafts(headers.values(), job.invoice_date, self._tz)
+            chosen = tuple(h.number for h in due if h.number not in set(job.omit))
+            job = self._save(replace(job, drafts=chosen, total=len(due)))
+        numbers = job.drafts or ()
+        headers = self._claim(job, numbers, headers)
+        lines = self._invoicing.lines_for(tenant, numbers, headers)
+        planned, problems = self._check(tenant, economic, [headers[n] for n in numbers], headers, job.layout, lines)
+        if problems:
+            raise ExportFailed(problems)
+        documents = self._create_all(job, economic, planned)
+        headers = self._finish(job, documents)
+        done = replace(
+            self._current(job),
+            state="succeeded",
+            documents=tuple(ExportedDocument(n, documents[n]) for n in numbers),
+            errors=(),
+        )
+        done = self._save(done)
+        log.info("Export job %s: %d documents created for %s", job.job_id, len(documents), tenant)
+        return self._notify(done, headers)
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _connect(self, tenant: str) -> EconomicApi:
+        """The tenant's e-conomic connection; reads both tokens first, so a missing one is a 403."""
+        try:
+            return self._economic(tenant)
+        except (SecretMissing, SecretInvalid) as error:
+            raise _economic_refused(tenant, error) from None
+
+    def _connect_for_job(self, tenant: str) -> EconomicApi:
+        try:
+            return self._economic(tenant)
+        except (SecretMissing, SecretInvalid) as error:
+            raise ExportFailed(
+                [Problem("economic", f"the e-conomic integration is not valid: {error.message}")]
+            ) from None
+        except ApiError as error:  # the vault is unavailable: retry later
+            raise Transient(error.message) from None
+
+    def _check(
+        self,
+        tenant: str,
+        economic: EconomicApi,
+        drafts: Sequence[DraftHeader],
+        headers: dict[int, DraftHeader],
+        layout: int | None,
+        lines: Mapping[int, Sequence[Any]] | None = None,
+    ) -> tuple[list[Planned], list[Problem]]:
+        if not drafts:
+            return [], []
+        if lines is None:
+            lines = self._invoicing.lines_for(tenant, [h.number for h in drafts], headers)
+        catalog = Catalog(
+            customers=economic.customers(),
+            customer_groups=economic.customer_groups(),
+            layouts=frozenset(economic.layouts()),
+            products=frozenset(economic.products()),
+        )
+        return preflight([(h, lines[h.number]) for h in drafts], self._directory.load(tenant), catalog, layout=layout)
+
+    def _claim(self, job: Job, numbers: Sequence[int], headers: dict[int, DraftHeader]) -> dict[int, DraftHeader]:
+        """Every selected draft held by this job (or already exported by it); fails naming the others."""
+        for _ in range(5):
+            problems: list[Problem] = []
+            to_claim: list[DraftHeader] = []
+            for number in numbers:
+                header = headers.get(number)
+                if header is None:
+                    problems.append(Problem("draft", f"draft {number} does not exist"))
+                elif header.status == EXPORTED and header.accounting.get("exportJob") == job.job_id:
+                    continue
+                elif header.status != OPEN:
+                    problems.append(Problem("draft", f"draft {number} is {header.status}, no longer open"))
+                elif export_job_of(header) not in (None, job.job_id):
+                    problems.append(Problem("draft", f"draft {number} is held by export job {export_job_of(header)}"))
+                elif export_job_of(header) is None:
+                    to_claim.append(header)
+            if problems:
+                raise ExportFailed(problems)
+            now = self._clock()
+            conflicted = False
+            for chunk in _chunks(to_claim, self._ledger.max_transaction):
+                claimed = [
+                    replace(h, accounting={**_kept(h.accounting), "exportJob": job.job_id}, updated_at=now)
+                    for h in chunk
+                ]
+                if not self._ledger.replace_headers(claimed):
+                    conflicted = True
+                    break
+            headers = self._ledger.headers(job.tenant)
+            if not conflicted:
+                return headers
+        raise Transient("the drafts kept changing while the export claimed them")
+
+    def _create_all(self, job: Job, economic: EconomicApi, planned: Sequence[Planned]) -> dict[int, int]:
+        """Creates (or finds) each draft's document; raises ExportFailed after rolling back on refusal."""
+        documents: dict[int, int] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+        refused: list[Problem] = []
+        pending = []
+        for plan in planned:
+            number = plan.header.accounting.get("documentNumber")
+            if plan.header.status == EXPORTED or isinstance(number, int):
+                documents[plan.header.number] = int(number) if isinstance(number, int) else 0
+            else:
+                pending.append(plan)
+
+        def create(plan: Planned) -> None:
+            if stop.is_set():
+                return
+            try:
+                number = self._create_one(job, economic, plan)
+            except self._failures.rejected as error:
+                with lock:
+                    refused.append(Problem("economic.document", f"draft {plan.header.number}: {error}"))
+                stop.set()
+                return
+            with lock:
+                documents[plan.header.number] = number
+
+        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="export") as pool:
+            futures: list[Future[None]] = [pool.submit(create, plan) for plan in pending]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f.exception() for f in done if f.exception() is not None), None)
+            if failed is not None:
+                stop.set()
+                wait(futures)
+                raise failed
+        if refused:
+            raise ExportFailed(refused)
+        # Exported drafts recorded 0 above: their numbers are on the headers.
+        headers = self._ledger.headers(job.tenant)
+        for number, value in list(documents.items()):
+            if value == 0:
+                documents[number] = int(headers[number].accounting["documentNumber"])
+        return documents
+
+    def _create_one(self, job: Job, economic: EconomicApi, plan: Planned) -> int:
+        header = plan.header
+        kind = job.document_type
+        ref = reference(header.number)
+        found = economic.find_drafts(kind, ref)
+        orphan = header.accounting.get("orphan")
+        if found and orphan:
+            # Left by an earlier job whose rollback failed: its content may be out of date.
+            for doc in found:
+                economic.delete_draft(kind, _number(kind, doc), idempotency_key=f"{job.job_id}-{header.number}-orphan")
+            found = []
+        if found:
+            number = min(_number(kind, doc) for doc in found)
+            log.info("Export job %s: draft %d already in e-conomic as %d (adopted)", job.job_id, header.number, number)
+        else:
+            body = document_body(
+                header,
+                plan.lines,
+                customer=plan.customer,
+                layout=plan.layout,
+                invoice_date=job.invoice_date,
+                group=job.group_lines,
+            )
+            number = self._post(job, economic, kind, ref, body, header.number)
+        accounting = {
+            **{k: v for k, v in _kept(header.accounting).items() if k != "orphan"},
+            "exportJob": job.job_id,
+            "documentType": kind,
+            "documentNumber": number,
+        }
+        stored = self._ledger.put_header(
+            replace(header, accounting=accounting, updated_at=self._clock()), header.version
+        )
+        if stored is None:
+            raise Transient(f"draft {header.number} changed while its document was created")
+        return number
+
+    def _post(
+        self, job: Job, economic: EconomicApi, kind: DocumentType, ref: str, body: dict[str, Any], draft: int
+    ) -> int:
+        """POSTs the document; after an answer that never came, looks it up before posting again."""
+        key = f"{job.job_id}-{draft}"
+        for attempt in range(1, 4):
+            try:
+                return _number(kind, economic.create_draft(kind, body, idempotency_key=key))
+            except self._failures.transient as error:
+                if getattr(error, "status", 0) not in AMBIGUOUS or attempt == 3:
+                    raise  # e-conomic answered (429/5xx after its retries): the queue retries later
+                found = economic.find_drafts(kind, ref)
+                if found:
+                    return min(_number(kind, doc) for doc in found)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _finish(self, job: Job, documents: Mapping[int, int]) -> dict[int, DraftHeader]:
+        headers = self._ledger.headers(job.tenant)
+        now = self._clock()
+        todo = [headers[n] for n in documents if headers[n].status == OPEN]
+        for chunk in _chunks(todo, self._ledger.max_transaction):
+            exported = [
+                replace(
+                    h,
+                    status=EXPORTED,
+                    accounting={
+                        "system": "e-conomic",
+                        "exportJob": job.job_id,
+                        "documentType": job.document_type,
+                        "documentNumber": documents[h.number],
+                        "exportedAt": now.isoformat(),
+                    },
+                    updated_at=now,
+                )
+                for h in chunk
+            ]
+            if not self._ledger.replace_headers(exported):
+                raise Transient("a draft changed while the export was finishing")
+        return self._ledger.headers(job.tenant)
+
+    def _fail(self, job: Job, problems: Sequence[Problem], *, poisoned: bool) -> Job:
+        job = self._current(job)  # the attempt may have fixed the draft list since `job` was read
+        leftovers = self._rollback(job)
+        failed = replace(
+            self._current(job),
+            state="failed",
+            errors=tuple(problems),
+            documents=(),
+            leftovers=tuple(leftovers),
+            poisoned=poisoned,
+        )
+        failed = self._save(failed)
+        log.warning("Export job %s failed: %s", job.job_id, "; ".join(p.message for p in problems)[:500])
+        try:
+            headers = self._ledger.headers(job.tenant) if job.tenant else {}
+        except self._failures.transient:
+            headers = {}
+        return self._notify(failed, headers)
+
+    def _rollback(self, job: Job) -> list[ExportedDocument]:
+        """Deletes what this job created, releases its claims; returns the documents it could not delete."""
+        if not job.tenant or not job.drafts:
+            return []
+        try:
+            headers = self._ledger.headers(job.tenant)
+            economic: EconomicApi | None = self._economic(job.tenant)
+        except ApiError:
+            economic = None
+        except self._failures.transient:
+            return []
+        leftovers: list[ExportedDocument] = []
+        kind = job.document_type
+        for number in job.drafts:
+            header = headers.get(number)
+            if header is None or header.accounting.get("exportJob") != job.job_id or header.status != OPEN:
+                continue
+            ref = reference(number)
+            left: int | None = None
+            recorded = header.accounting.get("documentNumber")
+            try:
+                if economic is None:
+                    raise Transient("no e-conomic connection")
+                candidates: list[int]
+                if isinstance(recorded, int):
+                    doc = economic.get_draft(kind, recorded)
+                    candidates = [recorded] if doc is not None and _reference_of(doc) == ref else []
+                else:  # a create may have reached e-conomic without us learning its number
+                    candidates = [_number(kind, doc) for doc in economic.find_drafts(kind, ref)]
+                for candidate in candidates:
+                    left = candidate
+                    economic.delete_draft(kind, candidate, idempotency_key=f"{job.job_id}-{number}-delete-{candidate}")
+                    left = None
+            except self._undeletable as error:
+                log.warning("Export job %s: could not delete the document of draft %d: %s", job.job_id, number, error)
+                if left is None and isinstance(recorded, int):
+                    left = recorded
+            accounting = {k: v for k, v in _kept(header.accounting).items() if k != "orphan"}
+            if left is not None:
+                leftovers.append(ExportedDocument(number, left))
+                accounting["orphan"] = {"documentType": kind, "documentNumber": left, "exportJob": job.job_id}
+            try:
+                self._ledger.put_header(
+                    replace(header, accounting=accounting, updated_at=self._clock()), header.version
+                )
+            except self._failures.transient:
+                log.warning("Export job %s: could not release draft %d", job.job_id, number)
+        return leftovers
+
+    def _notify(self, job: Job, headers: Mapping[int, DraftHeader]) -> Job:
+        if job.notified_at is not None:
+            return job
+        recipients = list(job.notify)
+        try:
+            accounting = self._accounting_email(job.tenant) if job.tenant else None
+        except self._failures.transient:
+            accounting = None
+        if accounting:
+            recipients.append(accounting)
+        mailer = self._mailer()
+        if not recipients or mailer is None:
+            log.info(
+                "Export job %s: no report sent (%s)", job.job_id, "no recipients" if mailer else "SMTP not configured"
+            )
+            return job
+        from shared.adapters.smtp import build_message
+
+        names = {n: h.customer.name for n, h in headers.items()}
+        message = build_message(sender=None, to=recipients, subject=report.subject(job), text=report.body(job, names))
+        try:
+            mailer.send(message)
+        except Exception as error:  # the export itself is done; a lost report must not undo or repeat it
+            log.warning("Export job %s: the report could not be sent: %s", job.job_id, error)
+            return job
+        return self._save(replace(self._current(job), notified_at=self._clock()))
+
+    # -- job record ---------------------------------------------------------------------------
+
+    def _current(self, job: Job) -> Job:
+        return self._jobs.get(job.job_id) or job
+
+    def _save(self, job: Job) -> Job:
+        for _ in range(5):
+            stored = self._jobs.replace(replace(job, updated_at=self._clock()))
+            if stored is not None:
+                return stored
+            latest = self._jobs.get(job.job_id)
+            if latest is None:
+                break
+            job = replace(job, version=latest.version)
+        raise Transient(f"the record of job {job.job_id} could not be saved")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def decode_message(text: str) -> Any:
+    """A queue message's JSON: plain, or base64-encoded (what many queue tools and the Functions
+    default encoding put on a queue)."""
+    stripped = text.strip().lstrip("\ufeff")
+    if stripped.startswith("{"):
+        return json.loads(stripped)
+    try:
+        decoded = base64.b64decode("".join(stripped.split()), validate=True).decode("utf-8-sig")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("the message is neither JSON nor base64-encoded JSON") from None
+    return json.loads(decoded)
+
+
+def _message_problem(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors(include_url=False)
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in first[:10])
+    if isinstance(error, json.JSONDecodeError):
+        return f"the message is not valid JSON ({error.msg})"
+    return str(error)
+
+
+def _number(kind: str, doc: Mapping[str, Any]) -> int:
+    return int(doc["orderNumber"] if kind == "order" else doc["draftInvoiceNumber"])
+
+
+def _reference_of(doc: Mapping[str, Any]) -> str | None:
+    value = (doc.get("references") or {}).get("other")
+    return str(value) if value is not None else None
+
+
+def _kept(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """The header's accounting data without this export's progress marks."""
+    return {k: v for k, v in accounting.items() if k not in ("exportJob", "documentType", "documentNumber")}
+
+
+def _chunks(items: Sequence[DraftHeader], size: int) -> Iterator[Sequence[DraftHeader]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,143 @@
+"""A tenant with invoice drafts, an e-conomic agreement in the stand-in and a mailbox: what the export
+tests (and the benchmark) start from."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from azure.storage.queue import QueueClient
+
+from devhost.processes import Azurite
+from shared.config import EXPORT_QUEUE
+from shared.container import TABLES, Container, build
+from shared.export.model import ExportIn, Job
+from shared.invoicing.directory import Contract, Customer
+from shared.invoicing.ledger import DraftHeader
+from shared.invoicing.planning import Period
+from shared.keys import Principal
+from shared.repositories.work import TableWorkRepository
+from shared.secrets import economic_grant_token_ref
+from tests.conftest import app_env_for
+from tests.economic_standin import Agreement, EconomicStandin
+from tests.invoicing_support import BERLIN, note
+
+OCT = Period(2026, 10)
+INVOICE_DATE = "2026-11-01"
+
+
+def export_env(azurite: Azurite, economic: EconomicStandin, smtp: Any | None, **overrides: str) -> dict[str, str]:
+    env = app_env_for(
+        azurite,
+        ECONOMIC_BASE_URL=economic.base_url,
+        ECONOMIC_APP_SECRET_TOKEN=economic.app_secret_token,
+        EXPORT_CONCURRENCY="4",
+        ECONOMIC_MAX_ATTEMPTS="2",
+        ECONOMIC_BACKOFF_MS="10",
+    )
+    if smtp is not None:
+        env.update(SMTP_HOST=smtp.host, SMTP_PORT=str(smtp.port), SMTP_SECURITY="none", SMTP_FROM="bridge@example.com")
+    env.update(overrides)
+    return env
+
+
+class World:
+    """One tenant: customers 1..n linked to e-conomic customer 1 (Acme A/S, group 1 with layout 19),
+    a contract on product "1" at 950.00/h, `notes` October notes per customer, invoiced into one
+    open draft per customer."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        economic: EconomicStandin,
+        *,
+        customers: int = 3,
+        notes: int = 4,
+        tenant: str | None = None,
+        grant: bool = True,
+        email: str | None = "requester@example.com",
+    ) -> None:
+        self.tenant = tenant or "ex-" + uuid.uuid4().hex[:10]
+        token = "grant-" + self.tenant
+        self.env = dict(env)
+        if grant:
+            self.env[economic_grant_token_ref(self.tenant).setting_name] = token
+        self.agreement: Agreement = economic.add_agreement(token, tenant=self.tenant).seed_defaults()
+        self.economic = economic
+        self.container: Container = build(self.env)
+        self.container.tenant_settings.put(self.tenant, _settings("accounting@" + self.tenant + ".example"))
+        self.container.directory.import_entries(
+            self.tenant,
+            [("c", Customer(i, f"Customer {i}", 1, f"c{i}@example.com", "DKK")) for i in range(1, customers + 1)]
+            + [("k", Contract(100 + i, i, "1", Decimal("950.00"), Decimal(10), 15)) for i in range(1, customers + 1)],
+        )
+        work = TableWorkRepository(self.container.storage.table_ref(TABLES["work"]))
+        start = OCT.start(BERLIN) + timedelta(days=2)
+        for i in range(customers * notes):
+            work.add(
+                note(
+                    self.tenant,
+                    start + timedelta(hours=3 * i),
+                    minutes=45 + 15 * (i % 4),
+                    service_contract_id=101 + i % customers,
+                    extra_charge=i % 5 == 0,
+                    hint=f"Work item {i}",
+                )
+            )
+        self.drafts = [h.number for h in self.container.invoicing.run(self.tenant, OCT).drafts]
+        self.email = email
+
+    def principal(self, *rights: str, tenant: str | None = None) -> Principal:
+        return Principal(
+            "key-" + self.tenant, tenant or self.tenant, "test", frozenset(rights or ("reseller",)), 100, 60, self.email
+        )
+
+    def start(self, *rights: str, **fields: Any) -> dict[str, Any]:
+        """Starts an export as a reseller key would and returns the 202 body."""
+        data = ExportIn.model_validate({"invoiceDate": INVOICE_DATE, **fields})
+        response = self.container.export.start(
+            self.principal(*rights), data, generation=None, base_url="http://127.0.0.1:7071"
+        )
+        assert response.status == 202, response.body
+        assert isinstance(response.body, dict)
+        return response.body
+
+    def queue(self) -> QueueClient:
+        return QueueClient.from_connection_string(self.env["AzureWebJobsStorage"], EXPORT_QUEUE)
+
+    def message_for(self, job_id: str) -> str:
+        """Takes the job's message off the queue (other messages are left alone)."""
+        queue = self.queue()
+        for message in queue.receive_messages(messages_per_page=32, visibility_timeout=1):
+            if job_id in message.content:
+                queue.delete_message(message)
+                return str(message.content)
+        raise AssertionError(f"no queue message for job {job_id}")
+
+    def run(self, job_id: str, *, dequeue_count: int = 1, text: str | None = None) -> Job:
+        return self.container.export.process(
+            text or self.message_for(job_id), message_id="m-" + job_id, dequeue_count=dequeue_count
+        )
+
+    def job(self, job_id: str) -> Job:
+        job = self.container.export._jobs.get(job_id)
+        assert job is not None
+        return job
+
+    def headers(self) -> dict[int, DraftHeader]:
+        return self.container.invoicing.repair(self.tenant)
+
+    def documents(self, kind: str = "draftInvoice") -> dict[int, dict[str, Any]]:
+        return dict(self.agreement.drafts(kind))  # type: ignore[arg-type]
+
+
+def _settings(email: str) -> Any:
+    from shared.invoicing.directory import TenantSettings
+
+    return TenantSettings(accounting_email=email)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
