@@ -21,6 +21,11 @@ param defaultTimezone string = 'Europe/Berlin'
 
 @description('Optional prefix of the app\'s table names (app setting TABLE_PREFIX): letters and digits.')
 param tablePrefix string = ''
+@description('Mail server for e-conomic export reports (empty: no e-mail); the password goes into Key Vault as smtp-password')
+param smtpHost string = ''
+param smtpPort string = '587'
+param smtpUsername string = ''
+param smtpFrom string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -51,6 +56,10 @@ module storage 'modules/storage.bicep' = {
     name: 'st${resourceToken}'
     deploymentContainerName: 'app-package-${resourceToken}'
     tablePrefix: tablePrefix
+    smtpHost: smtpHost
+    smtpPort: smtpPort
+    smtpUsername: smtpUsername
+    smtpFrom: smtpFrom
   }
 }
 

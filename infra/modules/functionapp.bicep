@@ -10,6 +10,11 @@ param appInsightsConnectionString string
 param keyVaultUrl string
 param defaultTimezone string
 param tablePrefix string = ''
+@description('Mail server for e-conomic export reports; empty: no e-mail. The password is the Key Vault secret smtp-password.')
+param smtpHost string = ''
+param smtpPort string = '587'
+param smtpUsername string = ''
+param smtpFrom string = ''
 
 @description('Upper bound on instances the platform scales out to.')
 param maximumInstanceCount int = 40
@@ -60,6 +65,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'KEY_VAULT_URL', value: keyVaultUrl }
         { name: 'DEFAULT_TIMEZONE', value: defaultTimezone }
         { name: 'TABLE_PREFIX', value: tablePrefix }
+        { name: 'SMTP_HOST', value: smtpHost }
+        { name: 'SMTP_PORT', value: smtpPort }
+        { name: 'SMTP_USERNAME', value: smtpUsername }
+        { name: 'SMTP_FROM', value: smtpFrom }
       ]
     }
     functionAppConfig: {
