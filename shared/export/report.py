@@ -30,7 +30,11 @@ def body(job: Job, customers: Mapping[int, str]) -> str:
     ]
     selected = len(job.drafts or ())
     omitted = job.total - selected
-    if job.state == "succeeded":
+    if job.state == "succeeded" and not selected:
+        lines.append(
+            f"There was nothing to export: no open draft's period had ended by {job.invoice_date.isoformat()}."
+        )
+    elif job.state == "succeeded":
         lines.append(
             f"All {selected} selected drafts are in e-conomic as {many}, not booked"
             + (f" ({omitted} omitted as asked)." if omitted else ".")

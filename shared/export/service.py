@@ -114,6 +114,10 @@ class InvalidMessage(Exception):
     """A queue message that can never run; the queue retries it and then moves it to the poison queue."""
 
 
+class JobBusy(Exception):
+    """The job is running elsewhere right now; the queue retries the message later."""
+
+
 class ExportFailed(Exception):
     def __init__(self, problems: Sequence[Problem]) -> None:
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
@@ -235,13 +239,17 @@ class ExportService:
             created_at=now,
             updated_at=now,
         )
-        stored = self._jobs.create(job) or self._jobs.get(job_id)
-        try:
-            self._enqueue(json.dumps({"jobId": job_id}))
-        except Exception:
-            if stored is not None and stored.state == "queued" and stored.attempts == 0:
-                self._jobs.delete(job_id)
-            raise
+        created = self._jobs.create(job)
+        # A retried request (same Idempotency-Key) finds its job: its message went out unless the first
+        # try died in between, so only a job that never ran is queued again.
+        existing = None if created is not None else self._jobs.get(job_id)
+        if created is not None or (existing is not None and existing.state == "queued" and existing.attempts == 0):
+            try:
+                self._enqueue(json.dumps({"jobId": job_id}))
+            except Exception:
+                if created is not None:
+                    self._jobs.delete(job_id)
+                raise
         status_url = f"{base_url.rstrip('/')}/{STATUS_ROUTE.format(jobId=job_id)}"
         body = ExportStarted(
             Message=f"Export of {len(chosen)} draft(s) queued; GET the status URL for the result.",
@@ -297,6 +305,10 @@ class ExportService:
         if job.state in FINISHED:
             log.info("Export job %s already %s; message %s dropped", job.job_id, job.state, message_id)
             return job
+        if job.state == "running" and job.updated_at > self._clock() - FUNCTION_TIMEOUT:
+            # Another message for the same job is being worked on (a worker that died stops renewing its
+            # message, which only comes back after the platform's timeout). Try again later.
+            raise JobBusy(f"export job {job.job_id} is being run by another worker")
         job = self._save(replace(job, state="running", attempts=job.attempts + 1))
         try:
             return self._run(job)
@@ -311,7 +323,7 @@ class ExportService:
             if final:
                 self._fail(self._current(job), [reason], poisoned=True)
             else:
-                self._save(replace(self._current(job), errors=(reason,)))
+                self._save(replace(self._current(job), state="queued", errors=(reason,)))
             raise
 
     def _job_for(self, text: str, message_id: str, final: bool) -> Job:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from devhost.processes import Azurite, run_azurite
 from shared.adapters.economic import EconomicUnavailable
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from shared.export.model import ExportIn
-from shared.export.service import InvalidMessage
+from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
@@ -277,7 +278,7 @@ def test_redelivery_after_a_failure_midway_creates_no_duplicates(
     with pytest.raises(EconomicUnavailable):  # e-conomic unavailable: the queue will retry
         world.run(started["jobId"], text=text)
     economic.clear_failures()
-    assert world.job(started["jobId"]).state == "running"
+    assert world.job(started["jobId"]).state == "queued"  # for the queue's next attempt
     assert len(world.documents()) == 2
 
     job = world.run(started["jobId"], text=text, dequeue_count=2)
@@ -380,3 +381,30 @@ def test_a_500_on_create_is_looked_up_then_posted_once_more(env: dict[str, str],
     assert job.state == "succeeded"
     assert sorted(d["references"]["other"] for d in world.documents().values()) == [f"IB-{n}" for n in world.drafts]
     assert economic.count("GET", "/invoices/drafts") >= 3  # each draft's lookup, and the one after the 500
+
+
+def test_a_second_message_for_a_job_that_is_running_waits_instead_of_running_it_twice(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = World(env, economic, customers=1)
+    started = world.start()
+    text = world.message_for(started["jobId"])
+    export = world.container.export
+    job = world.job(started["jobId"])
+    export._jobs.replace(replace(job, state="running", attempts=1))  # another worker has just started it
+
+    with pytest.raises(JobBusy):
+        export.process(text, message_id="second", dequeue_count=1)
+
+    assert world.documents() == {}
+
+
+def test_nothing_to_export_succeeds_and_says_so(
+    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn
+) -> None:
+    world = World(env, economic, customers=1)
+
+    job = world.run(world.start(invoiceDate="2026-10-15")["jobId"])  # October has not ended by then
+
+    assert (job.state, job.total, job.exported) == ("succeeded", 0, 0)
+    assert "nothing to export" in smtp.wait_for(1)[0].message.get_content()
