@@ -26,7 +26,7 @@ local.settings.json:
 	cp local.settings.example.json local.settings.json
 
 run: deps
-	$(PY) -m devhost --port $(PORT) --azurite --banner-file devhost/run-banner.txt
+	$(PY) -m devhost --port $(PORT) --azurite --sandbox --banner-file devhost/run-banner.txt
 
 lint: deps
 	$(PY) -m ruff check .

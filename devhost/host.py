@@ -17,6 +17,7 @@ from devhost.config import ConfigurationError, HostConfig, load_host_config
 from devhost.functions import AppLoadError, HttpFunction, Invoker, TimerFunction, build_function_table, load_app
 from devhost.processes import ProcessStartError, ensure_local_azurite, stop_process
 from devhost.queues import QueuePoller, create_pollers
+from devhost.sandbox import Sandbox, SandboxError, start_sandbox
 from devhost.timers import (
     MemoryStatusStore,
     StatusStore,
@@ -60,6 +61,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="start Azurite on 127.0.0.1:10000-10002 unless it already runs there (needs `npm ci`)",
     )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="also serve an e-conomic stand-in on 127.0.0.1:7072 and an SMTP sink on 127.0.0.1:1025 (devhost.sandbox)",
+    )
     parser.add_argument("--banner-file", default=None, help="a text file printed after the start-up banner")
     return parser.parse_args(argv)
 
@@ -95,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pollers: list[QueuePoller] = []
     timers: list[TimerRunner] = []
     on_demand: OnDemandRunner | None = None
+    sandbox: Sandbox | None = None
     try:
         settings = load_local_settings(script_root / args.settings, os.environ)
         if settings.found:
@@ -109,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.azurite:
             azurite = ensure_local_azurite(script_root / ".azurite")
+        if args.sandbox:
+            sandbox = start_sandbox(os.environ, script_root)
 
         app = load_app(args.app, script_root)
         table = build_function_table(app, route_prefix=host_config.route_prefix, environ=os.environ)
@@ -127,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for poller in pollers:
             poller.start()
         timers = create_timer_runners(table.timers, invoker, _status_store(table.timers, script_root))
-        print_banner(args, table.http, pollers, timers, host_config, port)
+        print_banner(
+            args, table.http, pollers, timers, host_config, port, sandbox.banner_lines(os.environ) if sandbox else ()
+        )
         for timer in timers:
             timer.start()
         server.run()  # returns on SIGINT/SIGTERM (waitress catches the KeyboardInterrupt)
@@ -137,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The traceback of the import error is what the developer needs.
         log.error("%s", exc, exc_info=exc.__cause__ is not None)
         return 1
-    except (ConfigurationError, ProcessStartError) as exc:
+    except (ConfigurationError, ProcessStartError, SandboxError) as exc:
         log.error("%s", exc)
         return 1
     except OSError as exc:
@@ -155,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             poller.stop()
         if invoker is not None:
             invoker.close()
+        if sandbox is not None:
+            sandbox.stop()
         if azurite is not None:
             stop_process(azurite)
     log.info("Stopped")
@@ -175,6 +188,7 @@ def print_banner(
     timers: Sequence[TimerRunner],
     host_config: HostConfig,
     port: int,
+    sandbox_lines: Sequence[str] = (),
 ) -> None:
     base_url = f"http://{args.host}:{port}"
     lines = [f"devhost: serving {args.app} on {base_url}", "", "Functions:", ""]
@@ -196,6 +210,8 @@ def print_banner(
         lines.append("    (none)")
     elif pollers or timers:
         lines += ["", f"Run a queue or timer function now: POST {base_url}/admin/functions/<name> " + '{"input": ""}']
+    if sandbox_lines:
+        lines += ["", *sandbox_lines]
     if args.banner_file:
         try:
             extra = Path(args.banner_file).read_text(encoding="utf-8")

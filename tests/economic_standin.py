@@ -772,7 +772,9 @@ class EconomicStandin:
         latency: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         schema_dir: Path | None = None,
+        port: int = 0,
     ) -> None:
+        """`port` 0: one the OS picks (tests); the local sandbox passes its fixed one (raises OSError if taken)."""
         self.app_secret_token = app_secret_token
         self.rate_limit, self.rate_window, self.call_cost = rate_limit, rate_window, call_cost
         self.latency = latency
@@ -790,7 +792,7 @@ class EconomicStandin:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.log: list[Seen] = []
         self.forbidden_calls: list[Seen] = []
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self.port = self._server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
