@@ -125,6 +125,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         concurrency=settings.export_concurrency,
         max_attempts=settings.export_max_attempts,
     )
+    invoicing.export_active = export.is_active
     api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),

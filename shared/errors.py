@@ -72,6 +72,12 @@ class TooManyRequests(ApiError):
     status = 429
 
 
+class BadGateway(ApiError):
+    """An outside system (e-conomic) answered something we cannot use."""
+
+    status = 502
+
+
 class ServiceUnavailable(ApiError):
     status = 503
 

@@ -109,7 +109,9 @@ class QueuedExport(ExportIn):
     on the queue directly (`reseller` required, `requestedBy` an optional e-mail for the report)."""
 
     jobId: str | None = Field(None, description="The job this message runs.")
-    requestedBy: str | None = Field(None, description="E-mail address that gets the report.")
+    requestedBy: Annotated[str, PlainValidator(lambda v: _email(v), json_schema_input_type=str)] | None = Field(
+        None, description="E-mail address that gets the report."
+    )
 
 
 def valid_job_id(text: str) -> bool:

@@ -37,7 +37,16 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from shared.api_types import ApiResponse
-from shared.errors import ApiError, Conflict, FieldError, Forbidden, NotFound, ServiceUnavailable, Unprocessable
+from shared.errors import (
+    ApiError,
+    BadGateway,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from shared.export import report
 from shared.export.documents import default_invoice_date, document_body, reference, select_drafts
 from shared.export.model import (
@@ -198,7 +207,7 @@ class ExportService:
         invoice_date = data.invoiceDate or default_invoice_date(self._clock().astimezone(self._tz).date())
         headers = self._invoicing.repair(tenant)
         due = select_drafts(headers.values(), invoice_date, self._tz)
-        busy = [h for h in due if export_job_of(h)]
+        busy = [h for h in due if self._held(h)]
         if busy:
             raise Conflict(
                 "Some of the drafts are being exported by another job; wait for it to end.",
@@ -217,6 +226,8 @@ class ExportService:
                 raise ServiceUnavailable(
                     f"e-conomic cannot be reached right now ({error}); retry shortly.", headers={"Retry-After": "30"}
                 ) from None
+            except self._failures.rejected as error:
+                raise BadGateway(f"e-conomic refused to answer the preflight's questions: {error}") from None
             if problems:
                 raise Unprocessable(
                     f"The export cannot run: {len(problems)} problem(s) found before anything was created.",
@@ -262,6 +273,17 @@ class ExportService:
         # No Location header: Logic Apps' HTTP action would poll it without the apikey query parameter
         # (and fail with 401). The job's outcome reaches people by e-mail; the URL is in the body.
         return ApiResponse(202, body.model_dump(mode="json"))
+
+    def is_active(self, job_id: str) -> bool:
+        """Whether the job may still work on its drafts: not ended, and not given up by the queue."""
+        job = self._jobs.get(job_id)
+        if job is None or job.state in FINISHED:
+            return False
+        return self.describe(job).state != "failed"
+
+    def _held(self, header: DraftHeader) -> bool:
+        job = export_job_of(header)
+        return job is not None and self.is_active(job)
 
     def status(self, who: Principal, job_id: str) -> JobOut:
         job = self._jobs.get(job_id)
@@ -309,7 +331,11 @@ class ExportService:
             # Another message for the same job is being worked on (a worker that died stops renewing its
             # message, which only comes back after the platform's timeout). Try again later.
             raise JobBusy(f"export job {job.job_id} is being run by another worker")
-        job = self._save(replace(job, state="running", attempts=job.attempts + 1))
+        # Conditional on the version read: of two deliveries that both saw the job waiting, one runs it.
+        started = self._jobs.replace(replace(job, state="running", attempts=job.attempts + 1, updated_at=self._clock()))
+        if started is None:
+            raise JobBusy(f"export job {job.job_id} was just taken by another worker")
+        job = started
         try:
             return self._run(job)
         except ExportFailed as failed:
@@ -318,8 +344,10 @@ class ExportService:
             return self._fail(
                 job, [Problem("economic", f"the e-conomic integration is not valid: {error}")], poisoned=False
             )
-        except self._retry_later as error:
-            reason = Problem("attempt", f"attempt {job.attempts} of {self.max_attempts} failed: {error}")
+        except Exception as error:  # transient (e-conomic, storage) or unexpected: the queue tries again
+            if not isinstance(error, self._retry_later):
+                log.exception("Export job %s: attempt %d failed unexpectedly", job.job_id, job.attempts)
+            reason = Problem("attempt", f"attempt {job.attempts} of {self.max_attempts} failed: {_short(error)}")
             if final:
                 self._fail(self._current(job), [reason], poisoned=True)
             else:
@@ -470,19 +498,16 @@ class ExportService:
                     continue
                 elif header.status != OPEN:
                     problems.append(Problem("draft", f"draft {number} is {header.status}, no longer open"))
-                elif export_job_of(header) not in (None, job.job_id):
+                elif export_job_of(header) not in (None, job.job_id) and self._held(header):
                     problems.append(Problem("draft", f"draft {number} is held by export job {export_job_of(header)}"))
-                elif export_job_of(header) is None:
+                elif export_job_of(header) != job.job_id:
                     to_claim.append(header)
             if problems:
                 raise ExportFailed(problems)
             now = self._clock()
             conflicted = False
             for chunk in _chunks(to_claim, self._ledger.max_transaction):
-                claimed = [
-                    replace(h, accounting={**_kept(h.accounting), "exportJob": job.job_id}, updated_at=now)
-                    for h in chunk
-                ]
+                claimed = [replace(h, accounting=_claimed(h, job.job_id), updated_at=now) for h in chunk]
                 if not self._ledger.replace_headers(claimed):
                     conflicted = True
                     break
@@ -544,7 +569,8 @@ class ExportService:
         if found and orphan:
             # Left by an earlier job whose rollback failed: its content may be out of date.
             for doc in found:
-                economic.delete_draft(kind, _number(kind, doc), idempotency_key=f"{job.job_id}-{header.number}-orphan")
+                stale = _number(kind, doc)
+                economic.delete_draft(kind, stale, idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale}")
             found = []
         if found:
             number = min(_number(kind, doc) for doc in found)
@@ -646,7 +672,13 @@ class ExportService:
         kind = job.document_type
         for number in job.drafts:
             header = headers.get(number)
-            if header is None or header.accounting.get("exportJob") != job.job_id or header.status != OPEN:
+            # Open drafts this job holds, and drafts it already marked exported before it failed
+            # (a finish interrupted on the last attempt): all or nothing.
+            if (
+                header is None
+                or header.accounting.get("exportJob") != job.job_id
+                or header.status not in (OPEN, EXPORTED)
+            ):
                 continue
             ref = reference(number)
             left: int | None = None
@@ -674,7 +706,7 @@ class ExportService:
                 accounting["orphan"] = {"documentType": kind, "documentNumber": left, "exportJob": job.job_id}
             try:
                 self._ledger.put_header(
-                    replace(header, accounting=accounting, updated_at=self._clock()), header.version
+                    replace(header, status=OPEN, accounting=accounting, updated_at=self._clock()), header.version
                 )
             except self._failures.transient:
                 log.warning("Export job %s: could not release draft %d", job.job_id, number)
@@ -699,8 +731,10 @@ class ExportService:
         from shared.adapters.smtp import build_message
 
         names = {n: h.customer.name for n, h in headers.items()}
-        message = build_message(sender=None, to=recipients, subject=report.subject(job), text=report.body(job, names))
         try:
+            message = build_message(
+                sender=None, to=recipients, subject=report.subject(job), text=report.body(job, names)
+            )
             mailer.send(message)
         except Exception as error:  # the export itself is done; a lost report must not undo or repeat it
             log.warning("Export job %s: the report could not be sent: %s", job.job_id, error)
@@ -749,6 +783,11 @@ def _message_problem(error: Exception) -> str:
     return str(error)
 
 
+def _short(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
 def _number(kind: str, doc: Mapping[str, Any]) -> int:
     return int(doc["orderNumber"] if kind == "order" else doc["draftInvoiceNumber"])
 
@@ -756,6 +795,17 @@ def _number(kind: str, doc: Mapping[str, Any]) -> int:
 def _reference_of(doc: Mapping[str, Any]) -> str | None:
     value = (doc.get("references") or {}).get("other")
     return str(value) if value is not None else None
+
+
+def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
+    """The draft's accounting data once `job_id` holds it. A claim left by a job that ended without
+    releasing it (its worker died) may have a document in e-conomic with stale lines: marked as an
+    orphan, so that document is deleted and a fresh one created instead of adopting it."""
+    accounting = {**_kept(header.accounting), "exportJob": job_id}
+    previous = export_job_of(header)
+    if previous is not None and previous != job_id:
+        accounting["orphan"] = {"exportJob": previous}
+    return accounting
 
 
 def _kept(accounting: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,9 @@ class InvoicingService:
         self._clock = clock
         self._tz = timezone
         self._lease = lease
+        self.export_active: Callable[[str], bool] = lambda job_id: True
+        """Whether an export job still runs (set by the composition root): a draft claimed by a job that
+        has ended (or died) is free again."""
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -220,7 +223,7 @@ class InvoicingService:
         """Retires the number; the draft's notes are unbilled from the moment the header says so."""
         headers = self.repair(tenant)
         header = _existing(headers, number)
-        _not_exporting(header)
+        self._not_exporting(header)
         if header.status != OPEN:
             raise Unprocessable(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
@@ -256,7 +259,7 @@ class InvoicingService:
             raise Unprocessable("Only open drafts can be merged.", errors)
         chosen = [headers[n] for n in wanted]
         for header in chosen:
-            _not_exporting(header)
+            self._not_exporting(header)
         customers = {h.customer.customer_id for h in chosen}
         if len(customers) > 1:
             listing = ", ".join(f"draft {h.number}: customer {h.customer.customer_id}" for h in chosen)
@@ -307,6 +310,15 @@ class InvoicingService:
                 billed[live].append((note, note.billing))
         return {n: self._lines(billed[n]) for n in numbers}
 
+    def _not_exporting(self, header: DraftHeader) -> None:
+        job = export_job_of(header)
+        if job is not None and self.export_active(job):
+            raise Conflict(
+                f"Invoice draft {header.number} is being exported to e-conomic (job {job}); "
+                "retry when the job has ended.",
+                [FieldError("draftId", f"draft {header.number} is held by export job {job}")],
+            )
+
     def drafted_customers(self, tenant: str) -> set[int]:
         return {h.customer.customer_id for h in self._ledger.headers(tenant).values() if h.status in (*LIVE, PENDING)}
 
@@ -328,15 +340,6 @@ def export_job_of(header: DraftHeader) -> str | None:
     """The e-conomic export job that holds this open draft, if one does (`shared.export.service`)."""
     job = header.accounting.get("exportJob") if header.status == OPEN else None
     return str(job) if job else None
-
-
-def _not_exporting(header: DraftHeader) -> None:
-    job = export_job_of(header)
-    if job is not None:
-        raise Conflict(
-            f"Invoice draft {header.number} is being exported to e-conomic (job {job}); retry when the job has ended.",
-            [FieldError("draftId", f"draft {header.number} is held by export job {job}")],
-        )
 
 
 def _existing(headers: dict[int, DraftHeader], number: int) -> DraftHeader:
