@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from shared.export.documents import layout_for
 from shared.export.model import Problem
 from shared.invoicing.directory import Directory
 from shared.invoicing.ledger import DraftHeader
-from shared.invoicing.planning import Line
 
 
 @dataclass(frozen=True)
@@ -33,23 +32,38 @@ class Catalog:
     products: frozenset[str] = frozenset()
 
 
+class Booked(Protocol):
+    """What the check needs of a line: a `Line`, or just the product number (the HTTP start reads no more)."""
+
+    @property
+    def product_number(self) -> str: ...
+
+
+L = TypeVar("L", bound=Booked)
+
+
 @dataclass(frozen=True)
-class Planned:
+class ProductOnly:
+    product_number: str
+
+
+@dataclass(frozen=True)
+class Planned(Generic[L]):
     """A draft that passed: the e-conomic customer and layout its document uses."""
 
     header: DraftHeader
-    lines: tuple[Line, ...]
+    lines: tuple[L, ...]
     customer: Mapping[str, Any]
     layout: int
 
 
 def preflight(
-    drafts: Sequence[tuple[DraftHeader, Sequence[Line]]],
+    drafts: Sequence[tuple[DraftHeader, Sequence[L]]],
     directory: Directory,
     catalog: Catalog,
     *,
     layout: int | None,
-) -> tuple[list[Planned], list[Problem]]:
+) -> tuple[list[Planned[L]], list[Problem]]:
     problems: dict[tuple[str, str], Problem] = {}
 
     def report(code: str, message: str) -> None:
@@ -57,7 +71,7 @@ def preflight(
 
     if layout is not None and layout not in catalog.layouts:
         report("layout", f"Layout {layout} does not exist in e-conomic.")
-    planned: list[Planned] = []
+    planned: list[Planned[L]] = []
     for header, lines in drafts:
         ok = True
         customer = directory.customers.get(header.customer.customer_id)

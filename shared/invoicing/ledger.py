@@ -102,6 +102,11 @@ class Ledger(Protocol):
         """Position notes with `start <= dateFrom < end`."""
         ...
 
+    def billed_products(self, tenant: str, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        """(draft number, product number) of every billed position note with `start <= dateFrom < end`:
+        two columns instead of whole notes, for checks that need no more."""
+        ...
+
     def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
         """Position notes that carry one of these draft numbers."""
         ...

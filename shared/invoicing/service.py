@@ -319,6 +319,21 @@ class InvoicingService:
                 [FieldError("draftId", f"draft {header.number} is held by export job {job}")],
             )
 
+    def products_for(self, tenant: str, numbers: Sequence[int], headers: dict[int, DraftHeader]) -> dict[int, set[str]]:
+        """The product numbers each live draft's lines are booked on (what a check before an export needs,
+        read as two columns rather than whole notes)."""
+        chosen = [headers[n] for n in numbers]
+        products: dict[int, set[str]] = {n: set() for n in numbers}
+        if not chosen:
+            return products
+        start = min(h.period_from for h in chosen).start(self._tz)
+        end = max(h.period_to for h in chosen).end(self._tz)
+        for draft, product in self._ledger.billed_products(tenant, start, end):
+            live = resolve_number(draft, headers)
+            if live in products:
+                products[live].add(product)
+        return products
+
     def drafted_customers(self, tenant: str) -> set[int]:
         return {h.customer.customer_id for h in self._ledger.headers(tenant).values() if h.status in (*LIVE, PENDING)}
 

@@ -75,6 +75,20 @@ class TableLedger:
         )
         return [_note_from(e) for e in self._table().query_entities(query)]
 
+    def billed_products(self, tenant: str, start: datetime, end: datetime) -> list[tuple[int, str]]:
+        query = all_of(
+            eq("PartitionKey", tenant),
+            eq("Kind", POSITION_NOTE),
+            f"DateFromUtc ge {literal(start)}",
+            f"DateFromUtc lt {literal(end)}",
+        )
+        rows = self._table().query_entities(query, select=["DraftNumber", "BillProductNumber"])
+        return [
+            (int(plain(e["DraftNumber"])), str(e["BillProductNumber"]))
+            for e in rows
+            if e.get("DraftNumber") is not None and e.get("BillProductNumber") is not None
+        ]
+
     def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
         ordered = sorted(numbers)
         found: list[BilledNote] = []
