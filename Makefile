@@ -55,6 +55,7 @@ test: lint typecheck pytest infra-check
 bench: deps
 	$(PY) -m bench.connector
 	$(PY) -m bench.invoicing
+	$(PY) -m bench.export
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache
