@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from shared.errors import BadRequest, FieldError, Forbidden, NotFound, Unauthorized
+from shared.validation import EMAIL
 
 if TYPE_CHECKING:
     from shared.secrets import SecretValue
@@ -43,7 +44,6 @@ OPERATOR_RIGHT = "operator"
 """The platform's administrators (the export's "ADMIN" access level): export for any tenant and use
 `adminMode`. Kept apart from `admin`, which every tenant's billing keys carry."""
 KNOWN_RIGHTS = frozenset((*CONNECTOR_RIGHTS, ADMIN_RIGHT, RESELLER_RIGHT, OPERATOR_RIGHT))
-_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 MAX_LIMIT = 10_000
 MAX_PERIOD_SECONDS = 86_400
 HMAC_SHA256 = "hmac-sha256"
@@ -165,7 +165,7 @@ class KeyService:
             errors.append(FieldError("period", f"must be between 1 and {MAX_PERIOD_SECONDS} seconds"))
         if len(name) > 200:
             errors.append(FieldError("name", "must be at most 200 characters"))
-        if email is not None and not _EMAIL_RE.fullmatch(email):
+        if email is not None and not EMAIL.fullmatch(email):
             errors.append(FieldError("email", "must be an e-mail address such as ap@example.com"))
         if errors:
             raise BadRequest("The key settings are invalid.", errors)

@@ -182,6 +182,16 @@ def _text(max_length: int) -> PlainValidator:
     return PlainValidator(check, json_schema_input_type=str)
 
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+"""An e-mail address, loosely: something@domain.tld without spaces (the mail server has the last word)."""
+
+
+def _email(value: Any) -> str:
+    if not isinstance(value, str) or not EMAIL.fullmatch(value.strip()):
+        raise _fail("must be an e-mail address such as billing@example.com")
+    return value.strip()
+
+
 DateTimeField = Annotated[datetime, PlainValidator(_datetime, json_schema_input_type=str)]
 DateTimeOrEpoch = Annotated[datetime, PlainValidator(_datetime_or_epoch, json_schema_input_type=str)]
 PositiveId = Annotated[int, PlainValidator(_positive_id, json_schema_input_type=int)]
@@ -191,6 +201,7 @@ QuantityValue = Annotated[Decimal, PlainValidator(_quantity, json_schema_input_t
 ShortText = Annotated[str, _text(256)]
 Text = Annotated[str, _text(1000)]
 LongText = Annotated[str, _text(8000)]
+Email = Annotated[str, PlainValidator(_email, json_schema_input_type=str)]
 
 
 class _Body(BaseModel):

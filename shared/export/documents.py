@@ -9,6 +9,7 @@ rate in the description. So every document's net total in e-conomic equals our d
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,20 +24,6 @@ from shared.work import hours
 REFERENCE_PREFIX = "IB-"
 MAX_DESCRIPTION = 2500
 MAX_HEADING = 250
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 def reference(draft_number: int) -> str:
@@ -73,7 +60,7 @@ class DocumentLine:
 
 
 def _month(day: date) -> str:
-    return f"{_MONTHS[day.month - 1]} {day.year}"
+    return f"{calendar.month_name[day.month]} {day.year}"
 
 
 def _exact(quantity: Decimal, price: Decimal, amount: Decimal) -> bool:

@@ -18,7 +18,7 @@ from pydantic import Field as _Field
 from pydantic_core import PydanticCustomError
 
 from shared.keys import TENANT_RE
-from shared.validation import Flag, PositiveId
+from shared.validation import Email, Flag, PositiveId
 
 DocumentType = Literal["draftInvoice", "order"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
@@ -109,9 +109,7 @@ class QueuedExport(ExportIn):
     on the queue directly (`reseller` required, `requestedBy` an optional e-mail for the report)."""
 
     jobId: str | None = Field(None, description="The job this message runs.")
-    requestedBy: Annotated[str, PlainValidator(lambda v: _email(v), json_schema_input_type=str)] | None = Field(
-        None, description="E-mail address that gets the report."
-    )
+    requestedBy: Email | None = Field(None, description="E-mail address that gets the report.")
 
 
 def valid_job_id(text: str) -> bool:
@@ -222,18 +220,9 @@ class ExportStarted(BaseModel):
     drafts: list[int] = Field(description="The drafts that will be exported.")
 
 
-_ACCOUNTING_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+")
-
-
-def _email(value: Any) -> str:
-    if not isinstance(value, str) or not _ACCOUNTING_EMAIL.fullmatch(value.strip()):
-        raise PydanticCustomError("invalid", "must be an e-mail address such as accounting@example.com")
-    return value.strip()
-
-
 class SettingsIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    accountingEmail: Annotated[str, PlainValidator(_email, json_schema_input_type=str)] | None = Field(
+    accountingEmail: Email | None = Field(
         None, description="The tenant's accounting address: receives every e-conomic export report."
     )
 

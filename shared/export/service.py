@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -207,7 +207,8 @@ class ExportService:
         invoice_date = data.invoiceDate or default_invoice_date(self._clock().astimezone(self._tz).date())
         headers = self._invoicing.repair(tenant)
         due = select_drafts(headers.values(), invoice_date, self._tz)
-        busy = [h for h in due if self._held(h)]
+        active = self._active_jobs(due)
+        busy = [h for h in due if export_job_of(h) in active]
         if busy:
             raise Conflict(
                 "Some of the drafts are being exported by another job; wait for it to end.",
@@ -281,9 +282,10 @@ class ExportService:
             return False
         return self.describe(job).state != "failed"
 
-    def _held(self, header: DraftHeader) -> bool:
-        job = export_job_of(header)
-        return job is not None and self.is_active(job)
+    def _active_jobs(self, headers: Iterable[DraftHeader]) -> set[str]:
+        """The export jobs that hold some of these drafts and still run (one read per job, not per draft)."""
+        jobs = {job for job in map(export_job_of, headers) if job is not None}
+        return {job for job in jobs if self.is_active(job)}
 
     def status(self, who: Principal, job_id: str) -> JobOut:
         job = self._jobs.get(job_id)
@@ -504,6 +506,7 @@ class ExportService:
         for _ in range(5):
             problems: list[Problem] = []
             to_claim: list[DraftHeader] = []
+            others = self._active_jobs(h for n in numbers if (h := headers.get(n)) is not None) - {job.job_id}
             for number in numbers:
                 header = headers.get(number)
                 if header is None:
@@ -512,7 +515,7 @@ class ExportService:
                     continue
                 elif header.status != OPEN:
                     problems.append(Problem("draft", f"draft {number} is {header.status}, no longer open"))
-                elif export_job_of(header) not in (None, job.job_id) and self._held(header):
+                elif export_job_of(header) in others:
                     problems.append(Problem("draft", f"draft {number} is held by export job {export_job_of(header)}"))
                 elif export_job_of(header) != job.job_id:
                     to_claim.append(header)
@@ -600,7 +603,7 @@ class ExportService:
             )
             number = self._post(job, economic, kind, ref, body, header.number)
         accounting = {
-            **{k: v for k, v in _kept(header.accounting).items() if k != "orphan"},
+            **_released(header.accounting),
             "exportJob": job.job_id,
             "documentType": kind,
             "documentNumber": number,
@@ -714,7 +717,7 @@ class ExportService:
                 log.warning("Export job %s: could not delete the document of draft %d: %s", job.job_id, number, error)
                 if left is None and isinstance(recorded, int):
                     left = recorded
-            accounting = {k: v for k, v in _kept(header.accounting).items() if k != "orphan"}
+            accounting = _released(header.accounting)
             if left is not None:
                 leftovers.append(ExportedDocument(number, left))
                 accounting["orphan"] = {"documentType": kind, "documentNumber": left, "exportJob": job.job_id}
@@ -820,6 +823,11 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
     if previous is not None and previous != job_id:
         accounting["orphan"] = {"exportJob": previous}
     return accounting
+
+
+def _released(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """The header's accounting data with neither this export's marks nor an orphan to clean up."""
+    return {k: v for k, v in _kept(accounting).items() if k != "orphan"}
 
 
 def _kept(accounting: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,10 +22,9 @@ from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, Di
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
-from shared.validation import PositiveId, ShortText, is_ascii_digits
+from shared.validation import Email, PositiveId, ShortText, is_ascii_digits
 from shared.work import hours
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _PRODUCT = re.compile(r"[A-Za-z0-9._-]{1,25}", re.ASCII)
 
@@ -97,7 +96,6 @@ def _status(value: Any) -> Status:
 Money = Annotated[Decimal, _decimal(Decimal(0), Decimal(1_000_000), 2)]
 Percent = Annotated[Decimal, _decimal(Decimal(0), Decimal(1000), 2)]
 Name = Annotated[ShortText, AfterValidator(_name)]  # after ShortText's own rules (length, control characters)
-Email = Annotated[str, _matching(_EMAIL, "must be an e-mail address such as billing@example.com")]
 Currency = Annotated[str, _matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
 ProductNumber = Annotated[str, _matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]
 PeriodField = Annotated[Period, PlainValidator(_period, json_schema_input_type=str)]

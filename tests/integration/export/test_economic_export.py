@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from devhost.processes import Azurite, run_azurite
 from shared.adapters.economic import EconomicUnavailable
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from shared.export.model import ExportIn
@@ -25,32 +23,8 @@ from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
 from tests.economic_standin import EconomicStandin
-from tests.export_support import INVOICE_DATE, World, export_env
+from tests.export_support import INVOICE_DATE, World
 from tests.smtp_standin import SmtpStandIn
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    with run_azurite() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def economic() -> Iterator[EconomicStandin]:
-    with EconomicStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpStandIn]:
-    with SmtpStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-def env(azurite: Azurite, economic: EconomicStandin, smtp: SmtpStandIn) -> dict[str, str]:
-    economic.clear_failures()
-    return export_env(azurite, economic, smtp)
 
 
 def refusal(world: World, *rights: str, **fields: Any) -> ApiError:

@@ -5,7 +5,6 @@ running one job at once."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -13,37 +12,11 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
-from devhost.processes import Azurite, run_azurite
 from shared.adapters.economic import EconomicError
 from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.ledger import EXPORTED
 from tests.economic_standin import EconomicStandin
-from tests.export_support import World, export_env
-from tests.smtp_standin import SmtpStandIn
-
-
-@pytest.fixture(scope="module")
-def azurite() -> Iterator[Azurite]:
-    with run_azurite() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def economic() -> Iterator[EconomicStandin]:
-    with EconomicStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpStandIn]:
-    with SmtpStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-def env(azurite: Azurite, economic: EconomicStandin, smtp: SmtpStandIn) -> dict[str, str]:
-    economic.clear_failures()
-    return export_env(azurite, economic, smtp)
+from tests.export_support import World
 
 
 def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(

@@ -1,0 +1,37 @@
+"""Fixtures of the export tests: their own Azurite (so no local host of another module takes their
+queue messages), the e-conomic stand-in, and a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from devhost.processes import Azurite, run_azurite
+from tests.economic_standin import EconomicStandin
+from tests.export_support import export_env
+from tests.smtp_standin import SmtpStandIn
+
+
+@pytest.fixture(scope="module")
+def azurite() -> Iterator[Azurite]:
+    with run_azurite() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def economic() -> Iterator[EconomicStandin]:
+    with EconomicStandin() as standin:
+        yield standin
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpStandIn]:
+    with SmtpStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def env(azurite: Azurite, economic: EconomicStandin, smtp: SmtpStandIn) -> dict[str, str]:
+    economic.clear_failures()
+    return export_env(azurite, economic, smtp)
