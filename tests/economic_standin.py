@@ -16,7 +16,12 @@ What it speaks (what e-conomic does, as far as its documentation and published c
   at most 1000); `filter` with `$eq: $ne: $gt: $gte: $lt: $lte: $like: $in:[..] $nin:[..] $and: $or:`,
   parentheses, `$null:` and the escapes `$$ $( $) $* $, $[ $]`, on the properties the collection's
   schema marks `"filterable": true` (others: 400 "Filtering is not allowed on property ...", with
-  `allowedFilteringFields`). String filters are case-insensitive, as e-conomic's are.
+  `allowedFilteringFields`). String filters are case-insensitive, as e-conomic's are. `sort=name`
+  (ascending), `sort=-name` (descending), dotted names such as `customer.customerNumber`, several
+  separated by commas, on the properties the schema marks `"sortable": true` (others: 400 "Sorting is
+  not allowed on property ...", with `allowedSortingFields`); strings sort without case, a missing
+  value sorts first (last when descending), ties keep the number order. Without `sort` a collection is
+  in number order. The pagination links carry `filter` and `sort`.
 - Draft invoices and orders: POST bodies are validated with the published draft-03 schema
   (`<resource>.post.schema.json`, `Draft3Validator`), plus `maxDecimal` (not a draft-03 keyword),
   plus the rules the schema cannot say: customer, layout, payment terms, VAT zone, currency and
@@ -26,6 +31,30 @@ What it speaks (what e-conomic does, as far as its documentation and published c
   priced by the server with `Decimal` (line totals, `netAmount`, `vatAmount` from the recipient's VAT
   zone, `grossAmount`, rounded half-up to cents). Collection listings of drafts carry no `lines`.
   Numbers are reused: a new document gets the lowest free number.
+- Orders: `/orders/drafts` (written like draft invoices) and `/orders/sent` (read only; e-conomic
+  publishes no `orders.sent` schema, so its filterable and sortable fields are those of
+  `orders.drafts.get`). Order numbers are one series: a new order never takes a sent order's number.
+- Booked invoices: `GET /invoices/booked` (listings without `lines`) and `/invoices/booked/{n}`.
+  `POST /invoices/booked` `{"draftInvoice": {"draftInvoiceNumber": n}, "bookWithNumber"?, "sendBy"?}`
+  books a draft invoice (validated with `invoices.booked.post`): the draft leaves `/invoices/drafts`
+  and the answer is 201 with the booked invoice, which carries what the booked schema has of the
+  draft (amounts, customer, recipient, references with `other`, lines...) plus `bookedInvoiceNumber`,
+  `remainder`/`remainderInBaseCurrency` (all unpaid) and its own `pdf` and `self`. An unknown draft
+  is refused (E04300, `errors.draftInvoice.draftInvoiceNumber`), as is a `bookWithNumber` already
+  used (`errors.bookWithNumber`). Without `bookWithNumber` the number is one above the highest ever
+  booked in the agreement (the first is `Agreement.first_booked_number`, 10001): booked invoices
+  cannot be deleted and their numbers are never reused, unlike drafts'. A booked invoice is never
+  sent anywhere (`sendBy` is accepted and ignored).
+- Sending an order and upgrading an order to a draft invoice are what an accountant does in
+  e-conomic's web app (the REST API's own ways, such as POSTing the order's `templates`
+  `upgradeInstructions` document to `/invoices/drafts`, are not spoken here), so they are helpers:
+  `Agreement.send_order` (the order moves from `/orders/drafts` to `/orders/sent`, keeping its number)
+  and `Agreement.upgrade_order` (the order leaves `/orders/drafts` or `/orders/sent` and a new draft
+  invoice with its content, `references.other` included, takes the lowest free draft number); and,
+  for the local sandbox, the stand-in's own routes `POST /_standin/orders/{n}/send` and
+  `POST /_standin/orders/{n}/upgrade` (NOT e-conomic's API: both tokens required, 200 with the sent
+  order or the new draft invoice, 404 when there is no such order; no rate tokens, no injected
+  failures, not refused by `read_only`: a person in the web app did it, not the app).
 - `DELETE /invoices/drafts/{n}` answers 200 `{"message", "deletedCount": 1, "deletedItems": [...]}`;
   404 `E06000` when there is no such draft. `DELETE /invoices/drafts` (or `/orders/drafts`) without a
   number deletes every draft in e-conomic: here it answers 400 and is recorded in `forbidden_calls`.
@@ -43,8 +72,8 @@ Failure injection (thread-safe, at any time): `fail_next`, `slow_next`, `latency
 Error codes: `E04300` (validation), `E06000` (not found / does not exist), `E04500` (no identifier),
 `E04730` (a value another needs), `E04740` (too many decimals) are e-conomic's documented codes. The
 others (`E00500` 401, `E00400` 403, `E04010` required, `E04020` null, `E04000` other schema refusals,
-`E00415`, `E07000` 429, `E00000` 5xx, `E00001`/`E00002`/`E00405` other refusals) are this stand-in's
-own approximations.
+`E04100` a number already used, `E00415`, `E07000` 429, `E00000` 5xx, `E00001`/`E00002`/`E00405`
+other refusals) are this stand-in's own approximations.
 """
 
 from __future__ import annotations
@@ -91,6 +120,7 @@ NO_IDENTIFIER = "E04500"
 NEEDS_VALUE = "E04730"
 TOO_MANY_DECIMALS = "E04740"
 # ... and this stand-in's approximations.
+NUMBER_USED = "E04100"
 UNAUTHORIZED = "E00500"
 FORBIDDEN = "E00400"
 REQUIRED = "E04010"
@@ -176,16 +206,41 @@ def _validator(schema_dir: Path, name: str) -> Draft3Validator:
     return Draft3Validator(_schema(schema_dir, name))
 
 
-def _filterable(schema: Mapping[str, Any], prefix: str = "") -> list[str]:
+def _flagged(schema: Mapping[str, Any], flag: str, prefix: str = "") -> list[str]:
+    """The dotted names of the properties (objects' included, arrays' not) the schema marks `flag`."""
     fields: list[str] = []
     for name, sub in (schema.get("properties") or {}).items():
         if not isinstance(sub, dict):
             continue
-        if sub.get("filterable"):
+        if sub.get(flag):
             fields.append(prefix + name)
         if sub.get("type") == "object":
-            fields.extend(_filterable(sub, f"{prefix}{name}."))
+            fields.extend(_flagged(sub, flag, f"{prefix}{name}."))
     return fields
+
+
+def _filterable(schema: Mapping[str, Any]) -> list[str]:
+    return _flagged(schema, "filterable")
+
+
+def _sortable(schema: Mapping[str, Any]) -> list[str]:
+    return _flagged(schema, "sortable")
+
+
+def _project(value: Any, schema: Mapping[str, Any]) -> Any:
+    """`value` keeping only what `schema` describes: an object's properties the schema names (in the
+    schema's order), an array's items likewise; a value the schema says nothing more about as it is."""
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        return {
+            name: _project(value[name], sub if isinstance(sub, dict) else {})
+            for name, sub in properties.items()
+            if name in value
+        }
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, dict):
+        return [_project(item, items) for item in value]
+    return copy.deepcopy(value)
 
 
 def _default_schema_dir() -> Path:
@@ -365,6 +420,45 @@ def parse_filter(text: str, allowed: Sequence[str]) -> Any:
     return _FilterParser(_tokens(text), allowed).parse()
 
 
+class SortError(ValueError):
+    pass
+
+
+def parse_sort(text: str, allowed: Sequence[str]) -> list[tuple[str, bool]]:
+    """`sort=name`, `sort=-name`, `sort=name,-customerNumber` as [(property, descending)]."""
+    keys: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part[1:] if descending else part
+        if not name:
+            raise SortError("A sort property is missing: sort=name, or sort=-name for descending.")
+        if name not in allowed:
+            raise SortError(f"Sorting is not allowed on property '{name}'.")
+        keys.append((name, descending))
+    return keys
+
+
+def _sort_key(value: Any) -> tuple[int, Decimal, str]:
+    """Missing values first, then numbers (and booleans), then strings without case, then the rest."""
+    if value is None:
+        return (0, Decimal(0), "")
+    if isinstance(value, bool | int | Decimal | float):
+        return (1, Decimal(str(int(value) if isinstance(value, bool) else value)), "")
+    if isinstance(value, str):
+        return (2, Decimal(0), value.casefold())
+    return (3, Decimal(0), dumps(value))
+
+
+def sort_documents(documents: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, bool]]) -> list[Any]:
+    """The documents in the order of `keys` (the first decides, the next break ties...); documents the
+    keys do not tell apart keep their order (stable sorts, from the last key to the first)."""
+    ordered = list(documents)
+    for name, descending in reversed(keys):
+        ordered.sort(key=lambda d: _sort_key(_dig(d, name)), reverse=descending)
+    return ordered
+
+
 def _dig(document: Mapping[str, Any], dotted: str) -> Any:
     value: Any = document
     for part in dotted.split("."):
@@ -433,6 +527,9 @@ class Resource:
     schema: str
     string_key: bool = False
     kind: Kind | None = None
+    """Set on the drafts collections, which take POST (create) and DELETE."""
+    listed_without_lines: bool = False
+    """Collection listings leave `lines` out (e-conomic's collection schemas have none)."""
 
 
 RESOURCES: dict[str, Resource] = {
@@ -444,11 +541,32 @@ RESOURCES: dict[str, Resource] = {
         Resource("/products", "products", "productNumber", "products", string_key=True),
         Resource("/vat-zones", "vat_zones", "vatZoneNumber", "vat-zones"),
         Resource("/payment-terms", "payment_terms", "paymentTermsNumber", "payment-terms"),
-        Resource("/invoices/drafts", "invoice_drafts", "draftInvoiceNumber", "invoices.drafts", kind="draftInvoice"),
-        Resource("/orders/drafts", "order_drafts", "orderNumber", "orders.drafts", kind="order"),
+        Resource(
+            "/invoices/drafts",
+            "invoice_drafts",
+            "draftInvoiceNumber",
+            "invoices.drafts",
+            kind="draftInvoice",
+            listed_without_lines=True,
+        ),
+        Resource(
+            "/orders/drafts", "order_drafts", "orderNumber", "orders.drafts", kind="order", listed_without_lines=True
+        ),
+        # e-conomic publishes no orders.sent schema: a sent order is the same document as a draft one.
+        Resource("/orders/sent", "orders_sent", "orderNumber", "orders.drafts", listed_without_lines=True),
+        Resource(
+            "/invoices/booked", "booked_invoices", "bookedInvoiceNumber", "invoices.booked", listed_without_lines=True
+        ),
     )
 }
 DRAFT_RESOURCES = {r.kind: r for r in RESOURCES.values() if r.kind is not None}
+BOOKED = RESOURCES["/invoices/booked"]
+"""The one collection besides the drafts that takes a POST: booking a draft invoice."""
+BOOKED_SCHEMA = "invoices.booked.bookedInvoiceNumber.get"
+FIRST_BOOKED_NUMBER = 10001
+_STANDIN_ORDER_ROUTE = re.compile(r"/_standin/orders/([^/]+)/(send|upgrade)")
+"""The stand-in's own routes for the local sandbox (not e-conomic's API): what the web app does."""
+_DRAFT_ONLY = ("lastUpdated", "soap", "templates", "attachment")
 
 
 class _Bucket:
@@ -509,6 +627,11 @@ class Agreement:
         self.payment_terms: dict[int, dict[str, Any]] = {}
         self.invoice_drafts: dict[int, dict[str, Any]] = {}
         self.order_drafts: dict[int, dict[str, Any]] = {}
+        self.orders_sent: dict[int, dict[str, Any]] = {}
+        self.booked_invoices: dict[int, dict[str, Any]] = {}
+        self.first_booked_number = FIRST_BOOKED_NUMBER
+        """The number e-conomic gives the agreement's first booked invoice (the agreement's setting)."""
+        self._highest_booked = 0
         self.bucket = _Bucket(standin.rate_limit, standin.rate_window, standin.clock)
         self.max_used = 0
         self.rate_refusals = 0
@@ -648,9 +771,172 @@ class Agreement:
         with self._standin.lock:
             return [d for d in self.drafts(kind).values() if _dig(d, "references.other") == reference]
 
+    def book(self, draft_number: int, *, number: int | None = None, date: str | date | None = None) -> dict[str, Any]:
+        """e-conomic books the draft invoice, as `POST /invoices/booked` does: the draft leaves
+        `invoice_drafts` and the booked invoice is returned. `number` is `bookWithNumber`; `date`
+        (YYYY-MM-DD) is the invoice date an accountant set before booking (the due date follows it,
+        unless the payment terms are of type `dueDate`). KeyError: no such draft; ValueError: `number`
+        is already a booked invoice's."""
+        when = None if date is None else _date_text(date)
+        with self._standin.lock:
+            if draft_number not in self.invoice_drafts:
+                raise KeyError(f"no draft invoice {draft_number}")
+            if number is not None and number in self.booked_invoices:
+                raise ValueError(f"booked invoice {number} exists already")
+            return copy.deepcopy(self._book(draft_number, number, when))
+
+    def add_booked(self, number: int, **fields: Any) -> dict[str, Any]:
+        """Seeds booked invoice `number` (one booked by someone else, say, with `references={"other":
+        "XYZ"}`): a DKK invoice of today to customer 1, for 0.00, unless `fields` say otherwise;
+        `customer` may be given as a number. Money given as text or int becomes `Decimal`;
+        `remainder`/`remainderInBaseCurrency` default to the gross amounts (unpaid)."""
+        today = datetime.now(UTC).date().isoformat()
+        customer_number = fields.pop("customer", 1)
+        zero = Decimal("0.00")
+        with self._standin.lock:
+            customer = (
+                customer_number
+                if isinstance(customer_number, dict)
+                else self._ref("customers", int(customer_number), "customerNumber")
+            )
+            known = self.customers.get(customer.get("customerNumber", -1), {})
+            doc: dict[str, Any] = {
+                "bookedInvoiceNumber": number,
+                "date": today,
+                "currency": BASE_CURRENCY,
+                "exchangeRate": Decimal(100),
+                "netAmount": zero,
+                "netAmountInBaseCurrency": zero,
+                "grossAmount": zero,
+                "grossAmountInBaseCurrency": zero,
+                "vatAmount": zero,
+                "roundingAmount": zero,
+                "customer": customer,
+                "recipient": {
+                    "name": known.get("name", f"Customer {customer.get('customerNumber')}"),
+                    "vatZone": copy.deepcopy(known.get("vatZone") or self._ref("vat-zones", 1, "vatZoneNumber")),
+                },
+            }
+            doc.update(copy.deepcopy(fields))
+            for name in ("date", "dueDate"):
+                if isinstance(doc.get(name), date):
+                    doc[name] = doc[name].isoformat()
+            for name in _DECIMAL_FIELDS:
+                if isinstance(doc.get(name), str | int) and not isinstance(doc[name], bool):
+                    doc[name] = Decimal(doc[name])
+            doc.setdefault("dueDate", doc["date"])
+            doc.setdefault("remainder", doc["grossAmount"])
+            doc.setdefault("remainderInBaseCurrency", doc["grossAmountInBaseCurrency"])
+            doc["bookedInvoiceNumber"] = number
+            return copy.deepcopy(self._file_booked(doc))
+
+    def send_order(self, order_number: int) -> dict[str, Any]:
+        """e-conomic registers the order as sent (the web app does it when the order is sent to the
+        customer): it moves from `/orders/drafts` to `/orders/sent`, keeping its number; returns the
+        sent order. An order already sent is returned as it is. KeyError: no such order."""
+        with self._standin.lock:
+            sent = self.orders_sent.get(order_number)
+            if sent is None:
+                order = self.order_drafts.pop(order_number, None)
+                if order is None:
+                    raise KeyError(f"no order {order_number}")
+                sent = copy.deepcopy(order)
+                self_link = self._url(f"/orders/sent/{order_number}")
+                sent["lastUpdated"] = _now_text()
+                sent["pdf"] = {"download": f"{self_link}/pdf"}
+                sent["self"] = self_link
+                self.orders_sent[order_number] = sent
+            return copy.deepcopy(sent)
+
+    def upgrade_order(self, order_number: int) -> dict[str, Any]:
+        """e-conomic upgrades the order to a draft invoice: the order leaves `/orders/drafts` (or
+        `/orders/sent`) and a draft invoice with its content (date, currency, customer, recipient,
+        references with `other`, notes, lines, amounts...) takes the lowest free draft invoice number;
+        returns the new draft. KeyError: no such order."""
+        with self._standin.lock:
+            order = self.order_drafts.pop(order_number, None)
+            if order is None:
+                order = self.orders_sent.pop(order_number, None)
+            if order is None:
+                raise KeyError(f"no order {order_number}")
+            number = next(n for n in itertools.count(1) if n not in self.invoice_drafts)
+            draft: dict[str, Any] = {"draftInvoiceNumber": number}
+            draft.update(
+                (k, copy.deepcopy(v)) for k, v in order.items() if k not in ("orderNumber", "pdf", "self", *_DRAFT_ONLY)
+            )
+            self_link = self._url(f"/invoices/drafts/{number}")
+            draft["lastUpdated"] = _now_text()
+            draft["pdf"] = {"download": f"{self_link}/pdf"}
+            draft["self"] = self_link
+            self.invoice_drafts[number] = draft
+            return copy.deepcopy(draft)
+
+    # --- booking ------------------------------------------------------------------------------
+
+    def next_booked_number(self) -> int:
+        """The number e-conomic gives the next invoice booked without `bookWithNumber`: one above the
+        highest ever booked here (booked invoices cannot be deleted; their numbers are never reused)."""
+        with self._standin.lock:
+            return max(self.first_booked_number, self._highest_booked + 1, max(self.booked_invoices, default=0) + 1)
+
+    def _file_booked(self, doc: dict[str, Any]) -> dict[str, Any]:
+        number = int(doc["bookedInvoiceNumber"])
+        self_link = self._url(f"/invoices/booked/{number}")
+        doc["pdf"] = {"download": f"{self_link}/pdf"}
+        doc["self"] = self_link
+        ordered = {name: doc[name] for name in _booked_fields(self._standin.schema_dir) if name in doc}
+        ordered.update(doc)
+        self.booked_invoices[number] = ordered
+        self._highest_booked = max(self._highest_booked, number)
+        return ordered
+
+    def _book(self, draft_number: int, number: int | None, when: str | None) -> dict[str, Any]:
+        """Books the draft (it must exist, `number` must be free): the stored booked invoice."""
+        draft = self.invoice_drafts.pop(draft_number)
+        booked_number = self.next_booked_number() if number is None else number
+        doc: dict[str, Any] = _project(draft, _schema(self._standin.schema_dir, BOOKED_SCHEMA))
+        doc["bookedInvoiceNumber"] = booked_number
+        if when is not None:
+            doc["date"] = when
+            terms = doc.get("paymentTerms") or {}
+            if terms.get("paymentTermsType") != "dueDate" and isinstance(terms.get("daysOfCredit"), int):
+                doc["dueDate"] = (date.fromisoformat(when) + timedelta(days=terms["daysOfCredit"])).isoformat()
+        doc["remainder"] = doc.get("grossAmount", Decimal("0.00"))
+        doc["remainderInBaseCurrency"] = doc.get("grossAmountInBaseCurrency", doc["remainder"])
+        return self._file_booked(doc)
+
 
 def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _date_text(value: str | date) -> str:
+    """YYYY-MM-DD; ValueError for anything that is not a real date."""
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date written YYYY-MM-DD") from None
+
+
+@cache
+def _booked_fields(schema_dir: Path) -> tuple[str, ...]:
+    """The top-level fields of a booked invoice, in the order e-conomic's schema lists them."""
+    return tuple(_schema(schema_dir, BOOKED_SCHEMA)["properties"])
+
+
+_DECIMAL_FIELDS = (
+    "exchangeRate",
+    "netAmount",
+    "netAmountInBaseCurrency",
+    "grossAmount",
+    "grossAmountInBaseCurrency",
+    "vatAmount",
+    "roundingAmount",
+    "remainder",
+    "remainderInBaseCurrency",
+)
 
 
 def _money(value: Decimal) -> Decimal:
@@ -1006,6 +1292,9 @@ class EconomicStandin:
         key: str | None,
         seen: Seen,
     ) -> _Answer:
+        action = _STANDIN_ORDER_ROUTE.fullmatch(path)
+        if action is not None:  # the web app's doing: no rate tokens, no injected failures, no read_only
+            return self._standin_order(agreement, method, action[1], action[2])
         with self.lock:
             injected = self._take_rule(self._rules, method, path, lambda r: r, None)
             if injected is None:
@@ -1050,7 +1339,8 @@ class EconomicStandin:
                     "E00001",
                 ),
             )
-        if resource.kind is None or (method == "POST") != (key is None) or method not in ("POST", "DELETE"):
+        writes = ("POST", "DELETE") if resource.kind is not None else ("POST",) if resource == BOOKED else ()
+        if method not in writes or (method == "POST") != (key is None):
             return _Answer(405, body=_error_body(405, f"{method} is not allowed on {path}.", "E00405"))
         idempotency_key = headers.get("Idempotency-Key")
         cache_key = (method, path, idempotency_key) if idempotency_key else None
@@ -1071,6 +1361,8 @@ class EconomicStandin:
             replay = self._replay(agreement, cache_key) if cache_key else None
             if replay is not None:
                 return replay
+            if resource == BOOKED:
+                return self._remember(agreement, cache_key, self._book(agreement, body, problems))
             self._check_references(agreement, body, problems)
             if problems.count:
                 return self._remember(agreement, cache_key, _refusal(problems))
@@ -1155,10 +1447,26 @@ class EconomicStandin:
             )
         documents = [store[k] for k in sorted(store)]
         filter_text = query.get("filter")
+        sort_text = query.get("sort")
+        if sort_text:
+            sortable = _sortable(self._collection_items(resource))
+            try:
+                documents = sort_documents(documents, parse_sort(sort_text, sortable))
+            except SortError as error:
+                return _Answer(
+                    400,
+                    body=_error_body(
+                        400,
+                        "Could not parse query string sort.",
+                        "E00002",
+                        "Sorting on collections can be done using the querystring parameter 'sort': sort=name, or "
+                        "sort=-name for descending, on the properties in allowedSortingFields.",
+                        errors=[str(error)],
+                        allowedSortingFields=sortable,
+                    ),
+                )
         if filter_text:
-            allowed = _filterable(
-                _schema(self.schema_dir, f"{resource.schema}.get")["properties"]["collection"]["items"]
-            )
+            allowed = _filterable(self._collection_items(resource))
             try:
                 node = parse_filter(filter_text, allowed)
             except FilterError as error:
@@ -1177,12 +1485,16 @@ class EconomicStandin:
         else:
             selected = documents
         page = selected[skip * size : (skip + 1) * size]
-        if resource.kind is not None:
+        if resource.listed_without_lines:
             page = [{k: v for k, v in d.items() if k != "lines"} for d in page]
         last = max(0, math.ceil(len(selected) / size) - 1)
 
         def link(n: int) -> str:
-            params = {"skippages": n, "pagesize": size, **({"filter": filter_text} if filter_text else {})}
+            params: dict[str, str | int] = {"skippages": n, "pagesize": size}
+            if filter_text:
+                params["filter"] = filter_text
+            if sort_text:
+                params["sort"] = sort_text
             return f"{self.base_url}{path}?{urlencode(params)}"
 
         pagination: dict[str, Any] = {
@@ -1197,6 +1509,11 @@ class EconomicStandin:
             pagination["nextPage"] = link(skip + 1)
         pagination["lastPage"] = link(last)
         return _Answer(200, body={"collection": copy.deepcopy(page), "pagination": pagination, "self": link(skip)})
+
+    def _collection_items(self, resource: Resource) -> dict[str, Any]:
+        """The schema of one document in the resource's collection listing (`<schema>.get`)."""
+        items: dict[str, Any] = _schema(self.schema_dir, f"{resource.schema}.get")["properties"]["collection"]["items"]
+        return items
 
     # --- POST / DELETE drafts ---------------------------------------------------------------------
 
@@ -1312,7 +1629,8 @@ class EconomicStandin:
     def _create(self, agreement: Agreement, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
         resource = DRAFT_RESOURCES[kind]
         drafts = agreement.drafts(kind)
-        number = next(n for n in itertools.count(1) if n not in drafts)
+        taken = agreement.orders_sent if kind == "order" else {}  # a sent order keeps its number
+        number = next(n for n in itertools.count(1) if n not in drafts and n not in taken)
         doc: dict[str, Any] = {resource.number_field: number}
         doc.update(copy.deepcopy(body))
         for read_only in (
@@ -1379,6 +1697,70 @@ class EconomicStandin:
         drafts[number] = doc
         return copy.deepcopy(doc)
 
+    def _book(self, agreement: Agreement, body: dict[str, Any], problems: _Problems) -> _Answer:
+        """`POST /invoices/booked`, its body through the schema already (call with the lock held): the
+        draft must exist and `bookWithNumber` must be free; 201 with the booked invoice."""
+        reference = body.get("draftInvoice")
+        draft_number: int | None = None
+        hint = f"Find a list of resources at {self.base_url}/invoices/drafts."
+        if "draftInvoice" not in body:
+            problems.add(["draftInvoice"], "Property draftInvoice is required.", REQUIRED)
+        elif isinstance(reference, dict) and not problems.covers(["draftInvoice"]):
+            number = reference.get("draftInvoiceNumber")
+            path: list[str | int] = ["draftInvoice", "draftInvoiceNumber"]
+            if number is None and isinstance(reference.get("self"), str):
+                number = _number_from_self(reference["self"])
+                path = ["draftInvoice", "self"]
+            if number is None:
+                problems.add(
+                    ["draftInvoice"],
+                    "No identifiers present on draftInvoice. "
+                    "Please include either a self link or a draftInvoiceNumber.",
+                    NO_IDENTIFIER,
+                    hint=hint,
+                )
+            elif number not in agreement.invoice_drafts:
+                shown = reference.get("draftInvoiceNumber", reference.get("self"))
+                problems.add(path, f"Draft invoice '{number}' not found.", DOES_NOT_EXIST, shown, hint)
+            else:
+                draft_number = number
+        with_number = body.get("bookWithNumber")
+        if isinstance(with_number, int) and not problems.covers(["bookWithNumber"]):
+            if with_number < 1:
+                problems.add(
+                    ["bookWithNumber"],
+                    f"Number {with_number} is less than minimum value of 1.",
+                    SCHEMA_REFUSED,
+                    with_number,
+                )
+            elif with_number in agreement.booked_invoices:
+                problems.add(
+                    ["bookWithNumber"],
+                    f"An invoice is booked with number {with_number} already.",
+                    NUMBER_USED,
+                    with_number,
+                    f"Leave bookWithNumber out to book with the next number, {agreement.next_booked_number()}.",
+                )
+        if problems.count or draft_number is None:
+            return _refusal(problems)
+        document = agreement._book(draft_number, with_number, None)
+        return _Answer(201, {"Location": document["self"]}, copy.deepcopy(document))
+
+    def _standin_order(self, agreement: Agreement, method: str, key: str, action: str) -> _Answer:
+        """`POST /_standin/orders/{n}/send` and `.../upgrade`: the stand-in's own routes, not e-conomic's
+        API, for the local sandbox to do what an accountant does in e-conomic's web app."""
+        headers = {"X-CallCost": "0"}
+        if method != "POST":
+            return _Answer(405, headers, _error_body(405, f"{method} is not allowed here: POST.", "E00405"))
+        number = int(key) if key.isdigit() else -1
+        try:
+            document = agreement.send_order(number) if action == "send" else agreement.upgrade_order(number)
+        except KeyError:
+            return _Answer(
+                404, headers, _error_body(404, f"No order {key} in /orders/drafts or /orders/sent.", DOES_NOT_EXIST)
+            )
+        return _Answer(200, headers, document)
+
     def _delete(self, agreement: Agreement, resource: Resource, key: str) -> _Answer:
         assert resource.kind is not None
         with self.lock:
@@ -1424,6 +1806,9 @@ def _seconds_text(seconds: float | str) -> str:
 
 def _route(path: str) -> tuple[str, Resource | None, str | None]:
     """(template for the counters, resource, the number in the path or None)."""
+    action = _STANDIN_ORDER_ROUTE.fullmatch(path)
+    if action is not None:
+        return f"/_standin/orders/{{number}}/{action[2]}", None, action[1]
     if path in RESOURCES:
         return path, RESOURCES[path], None
     head, _, tail = path.rpartition("/")

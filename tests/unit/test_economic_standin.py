@@ -9,8 +9,19 @@ from typing import Any
 
 import pytest
 import requests
+from jsonschema import Draft3Validator
 
-from tests.economic_standin import EconomicStandin, FilterError, decode_self_id, encode_self_id, matches, parse_filter
+from tests.economic_standin import (
+    EconomicStandin,
+    FilterError,
+    SortError,
+    decode_self_id,
+    encode_self_id,
+    matches,
+    parse_filter,
+    parse_sort,
+    sort_documents,
+)
 
 APP, GRANT = "app-secret", "grant-a"
 HEADERS = {"X-AppSecretToken": APP, "X-AgreementGrantToken": GRANT}
@@ -368,3 +379,353 @@ def test_product_numbers_in_urls_use_economic_s_encoding(economic: EconomicStand
     found = http("GET", f"{economic.base_url}/products/{encode_self_id(number)}", headers=HEADERS)
     assert found.status_code == 200
     assert found.json()["productNumber"] == number
+
+
+# --- sorting ----------------------------------------------------------------------------------------
+
+
+def numbers(response: requests.Response, field: str) -> list[Any]:
+    assert response.status_code == 200, response.text
+    return [d[field] for d in response.json()["collection"]]
+
+
+def test_collections_sort_on_sortable_properties(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    agreement.add_customer(4, "beta ApS", city="Aarhus")
+    agreement.add_customer(5, "Alpha ApS", city="Aarhus")
+    url = economic.base_url + "/customers"
+
+    def sorted_by(sort: str | None, field: str = "customerNumber") -> list[Any]:
+        return numbers(http("GET", url, headers=HEADERS, params={"sort": sort} if sort else {}), field)
+
+    assert sorted_by(None) == [1, 2, 3, 4, 5]  # number order
+    assert sorted_by("name", "name") == ["Acme A/S", "Alpha ApS", "beta ApS", "Globex GmbH", "Initech Ltd"]
+    assert sorted_by("-customerNumber") == [5, 4, 3, 2, 1]
+    # a missing city sorts first; ties keep the number order, also descending
+    assert sorted_by("city") == [2, 3, 4, 5, 1]
+    assert sorted_by("-city") == [1, 4, 5, 2, 3]
+    assert sorted_by("city,-name") == [3, 2, 4, 5, 1]
+
+
+def test_sorting_on_a_property_the_schema_does_not_mark_sortable_is_refused(economic: EconomicStandin) -> None:
+    for path, field in (
+        ("/customers", "barred"),  # filterable, not sortable
+        ("/customers", "customerGroup.customerGroupNumber"),
+        ("/invoices/booked", "netAmount"),
+        ("/invoices/booked", "lines"),
+    ):
+        refused = http("GET", economic.base_url + path, headers=HEADERS, params={"sort": f"-{field}"})
+        assert refused.status_code == 400, (path, field)
+        answer = refused.json()
+        assert answer["errorCode"] == "E00002"
+        assert answer["errors"] == [f"Sorting is not allowed on property '{field}'."]
+        assert "sort" in answer["developerHint"]
+    allowed = http("GET", economic.base_url + "/invoices/booked", headers=HEADERS, params={"sort": "x"}).json()
+    assert {"bookedInvoiceNumber", "date", "references.other", "customer.customerNumber"} <= set(
+        allowed["allowedSortingFields"]
+    )
+    assert "netAmount" not in allowed["allowedSortingFields"]
+
+
+def test_sort_syntax() -> None:
+    allowed = ["a", "b.c"]
+    assert parse_sort("a", allowed) == [("a", False)]
+    assert parse_sort("-b.c, a", allowed) == [("b.c", True), ("a", False)]
+    for bad in ("", "-", "a,", "d", "b"):
+        with pytest.raises(SortError):
+            parse_sort(bad, allowed)
+    docs: list[dict[str, Any]] = [{"n": 1, "a": "x"}, {"n": 2, "a": 2}, {"n": 3}, {"n": 4, "a": "X"}, {"n": 5, "a": 10}]
+    assert [d["n"] for d in sort_documents(docs, [("a", False)])] == [3, 2, 5, 1, 4]
+    assert [d["n"] for d in sort_documents(docs, [("a", True)])] == [1, 4, 5, 2, 3]
+
+
+# --- booked invoices --------------------------------------------------------------------------------
+
+
+def booked_schema(economic: EconomicStandin, name: str) -> Draft3Validator:
+    return Draft3Validator(json.loads((economic.schema_dir / f"{name}.schema.json").read_text(encoding="utf-8")))
+
+
+def book(economic: EconomicStandin, draft: int, **fields: Any) -> requests.Response:
+    return post(economic, {"draftInvoice": {"draftInvoiceNumber": draft}, **fields}, "/invoices/booked")
+
+
+def test_booking_a_draft_by_post_books_it_as_economic_answers(economic: EconomicStandin) -> None:
+    document = body(notes={"heading": "November"}, references={"other": "IB-1"})
+    document["lines"].append({"description": "A text line"})
+    draft = post(economic, document).json()
+    post(economic, body(references={"other": "IB-2"}))
+
+    response = book(economic, 1, sendBy="none")
+
+    assert response.status_code == 201, response.text
+    booked = response.json()
+    assert booked["bookedInvoiceNumber"] == 10001
+    assert response.headers["Location"] == booked["self"] == f"{economic.base_url}/invoices/booked/10001"
+    assert booked["pdf"] == {"download": f"{economic.base_url}/invoices/booked/10001/pdf"}
+    assert booked["references"] == {"other": "IB-1"}
+    assert booked["notes"] == {"heading": "November"}
+    for name in ("date", "dueDate", "currency", "exchangeRate", "customer", "paymentTerms", "layout", "lines"):
+        assert booked[name] == draft[name], name
+    assert booked["recipient"]["vatZone"]["vatZoneNumber"] == 1
+    assert (booked["netAmount"], booked["vatAmount"], booked["grossAmount"]) == (200.0, 50.0, 250.0)
+    assert (booked["remainder"], booked["remainderInBaseCurrency"]) == (250.0, 250.0)  # unpaid
+    assert '"remainder":250.00' in response.text
+    for draft_only in ("draftInvoiceNumber", "lastUpdated", "soap", "templates", "attachment"):
+        assert draft_only not in booked
+    assert sorted(economic.agreement(GRANT).invoice_drafts) == [2]  # the draft is gone
+    assert http("GET", economic.base_url + "/invoices/drafts/1", headers=HEADERS).status_code == 404
+
+    single = http("GET", booked["self"], headers=HEADERS)
+    assert single.json() == booked
+    listing = http("GET", economic.base_url + "/invoices/booked", headers=HEADERS).json()
+    assert [d["bookedInvoiceNumber"] for d in listing["collection"]] == [10001]
+    assert "lines" not in listing["collection"][0]
+    assert listing["collection"][0]["references"]["other"] == "IB-1"
+
+    one = booked_schema(economic, "invoices.booked.bookedInvoiceNumber.get")
+    for answer in (booked, single.json()):
+        assert not list(one.iter_errors(answer))
+    assert not list(booked_schema(economic, "invoices.booked.get").iter_errors(listing))
+
+    assert book(economic, 2).json()["bookedInvoiceNumber"] == 10002
+
+
+def test_booked_numbers_are_never_reused(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    agreement.first_booked_number = 500
+    for _ in range(3):
+        post(economic, body())
+    assert book(economic, 1, bookWithNumber=20).json()["bookedInvoiceNumber"] == 20  # below the series: fine
+    assert book(economic, 2).json()["bookedInvoiceNumber"] == 500
+    agreement.add_booked(900)
+    assert book(economic, 3).json()["bookedInvoiceNumber"] == 901
+    assert http("DELETE", economic.base_url + "/invoices/booked/901", headers=HEADERS).status_code == 405
+    assert http("DELETE", economic.base_url + "/invoices/booked", headers=HEADERS).status_code == 405
+    assert sorted(agreement.booked_invoices) == [20, 500, 900, 901]
+    assert agreement.next_booked_number() == 902
+
+
+def test_booking_refuses_an_unknown_draft_naming_it(economic: EconomicStandin) -> None:
+    errors = errors_of(book(economic, 7))
+    assert errors["draftInvoice"]["draftInvoiceNumber"]["errors"] == [
+        {
+            "propertyName": "draftInvoiceNumber",
+            "errorMessage": "Draft invoice '7' not found.",
+            "errorCode": "E06000",
+            "inputValue": 7,
+            "developerHint": f"Find a list of resources at {economic.base_url}/invoices/drafts.",
+        }
+    ]
+    by_link = errors_of(post(economic, {"draftInvoice": {"self": "https://x/invoices/drafts/8"}}, "/invoices/booked"))
+    assert by_link["draftInvoice"]["self"]["errors"][0]["errorCode"] == "E06000"
+    missing = errors_of(post(economic, {"sendBy": "none"}, "/invoices/booked"))
+    assert missing["draftInvoice"]["errors"][0]["errorCode"] == "E04010"
+    no_number = errors_of(post(economic, {"draftInvoice": {}}, "/invoices/booked"))
+    assert no_number["draftInvoice"]["errors"][0]["errorCode"] == "E04500"
+    schema = errors_of(book(economic, 0, sendBy="Fax", bookWithNumber="10"))
+    assert set(schema) == {"draftInvoice", "sendBy", "bookWithNumber"}
+    null = errors_of(post(economic, {"draftInvoice": None}, "/invoices/booked"))
+    assert [e["errorCode"] for e in null["draftInvoice"]["errors"]] == ["E04020"]
+    assert economic.agreement(GRANT).booked_invoices == {}
+
+
+def test_booking_with_a_number_already_used_is_refused(economic: EconomicStandin) -> None:
+    economic.agreement(GRANT).add_booked(10005)
+    post(economic, body())
+
+    errors = errors_of(book(economic, 1, bookWithNumber=10005))
+
+    error = errors["bookWithNumber"]["errors"][0]
+    assert (error["propertyName"], error["errorCode"], error["inputValue"]) == ("bookWithNumber", "E04100", 10005)
+    assert list(economic.agreement(GRANT).invoice_drafts) == [1]  # nothing happened
+    assert errors_of(book(economic, 1, bookWithNumber=0))["bookWithNumber"]["errors"][0]["errorCode"] == "E04000"
+    assert book(economic, 1, bookWithNumber=10004).status_code == 201
+
+
+def test_booking_speaks_like_the_other_posts(economic: EconomicStandin, clock: FakeClock) -> None:
+    for _ in range(2):
+        post(economic, body())
+
+    def book_once(draft: int) -> requests.Response:
+        booking = {"draftInvoice": {"draftInvoiceNumber": draft}}
+        return post(economic, booking, "/invoices/booked", **{"Idempotency-Key": "b-1"})
+
+    first = book_once(1)
+    replay = book_once(2)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert replay.headers["X-ResultFromCache"] == "true"
+    assert replay.headers["Location"] == first.headers["Location"]
+    assert sorted(economic.agreement(GRANT).invoice_drafts) == [2]  # booked once
+    clock.now += 3601
+    assert book_once(1).status_code == 400  # the draft was booked an hour ago
+
+    plain = http(
+        "POST",
+        economic.base_url + "/invoices/booked",
+        data=json.dumps({"draftInvoice": {"draftInvoiceNumber": 2}}),
+        headers={**HEADERS, "Content-Type": "text/plain"},
+    )
+    assert plain.status_code == 415
+    assert post(economic, "[1]", "/invoices/booked").status_code == 400
+    economic.agreement(GRANT).read_only = True
+    assert book(economic, 2).status_code == 403
+    assert sorted(economic.agreement(GRANT).invoice_drafts) == [2]
+    assert economic.count("POST", "/invoices/booked") == 6
+    assert "X-RateLimiting" in plain.headers
+
+
+def test_booked_invoices_filter_page_and_sort(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    for number, when, other in (
+        (10001, "2026-01-05", "IB-1"),
+        (10002, "2026-03-01", "XYZ"),
+        (10003, "2026-02-10", "IB-3"),
+        (10004, "2026-02-10", "ib-4"),
+        (10005, "2026-01-20", "IB-5"),
+    ):
+        agreement.add_booked(number, date=when, references={"other": other}, grossAmount="125.00")
+    url = economic.base_url + "/invoices/booked"
+
+    def get(**params: Any) -> dict[str, Any]:
+        response = http("GET", url, headers=HEADERS, params=params)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def listed(answer: dict[str, Any]) -> list[int]:
+        return [d["bookedInvoiceNumber"] for d in answer["collection"]]
+
+    assert listed(get(filter="bookedInvoiceNumber$gt:10003")) == [10004, 10005]
+    assert listed(get(filter="date$gte:2026-02-01")) == [10002, 10003, 10004]
+    assert listed(get(filter="references.other$eq:XYZ")) == [10002]
+    assert listed(get(filter="references.other$like:IB-*$and:date$lt:2026-02-11")) == [10001, 10003, 10004, 10005]
+
+    page = get(pagesize=2, sort="-date")
+    seen = listed(page)
+    assert page["pagination"]["results"] == 5
+    assert page["pagination"]["lastPage"].endswith("skippages=2&pagesize=2&sort=-date")
+    while "nextPage" in page["pagination"]:
+        assert "sort=-date" in page["pagination"]["nextPage"]
+        page = http("GET", page["pagination"]["nextPage"], headers=HEADERS).json()
+        seen += listed(page)
+    assert seen == [10002, 10003, 10004, 10005, 10001]  # the two of 10 February in number order
+
+    filtered = get(pagesize=2, sort="references.other", filter="date$gte:2026-01-10")
+    assert listed(filtered) == [10003, 10004]
+    next_page = filtered["pagination"]["nextPage"]
+    assert "filter=date%24gte%3A2026-01-10" in next_page
+    assert "sort=references.other" in next_page
+    assert listed(http("GET", next_page, headers=HEADERS).json()) == [10005, 10002]
+    assert filtered["self"].endswith("skippages=0&pagesize=2&filter=date%24gte%3A2026-01-10&sort=references.other")
+
+    single = http("GET", url + "/10002", headers=HEADERS).json()
+    assert (single["remainder"], single["references"]["other"]) == (125.0, "XYZ")
+    assert not list(booked_schema(economic, "invoices.booked.bookedInvoiceNumber.get").iter_errors(single))
+    assert http("GET", url + "/10009", headers=HEADERS).status_code == 404
+
+
+def test_agreement_book_and_add_booked(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    post(economic, body(references={"other": "IB-9"}))
+
+    booked = agreement.book(1, date="2026-12-01")
+
+    assert booked["bookedInvoiceNumber"] == 10001
+    assert (booked["date"], booked["dueDate"]) == ("2026-12-01", "2026-12-15")  # Net 14 days from the new date
+    assert booked["references"]["other"] == "IB-9"
+    booked["references"]["other"] = "changed"  # a copy
+    assert agreement.booked_invoices[10001]["references"]["other"] == "IB-9"
+    with pytest.raises(KeyError):
+        agreement.book(1)
+    post(economic, body())
+    with pytest.raises(ValueError, match="10001"):
+        agreement.book(1, number=10001)
+    with pytest.raises(ValueError, match="not a date"):
+        agreement.book(1, date="2026-02-30")
+    assert list(agreement.invoice_drafts) == [1]
+
+    seeded = agreement.add_booked(
+        7, customer=2, date="2025-06-30", grossAmount="100.00", references={"other": "XYZ"}, remainder=0
+    )
+    assert seeded["customer"] == {"customerNumber": 2, "self": f"{economic.base_url}/customers/2"}
+    assert seeded["recipient"]["name"] == "Globex GmbH"
+    assert (seeded["dueDate"], seeded["remainder"], seeded["grossAmount"]) == ("2025-06-30", 0, 100)
+    assert next(iter(seeded)) == "bookedInvoiceNumber"
+    assert not list(booked_schema(economic, "invoices.booked.bookedInvoiceNumber.get").iter_errors(seeded))
+    assert agreement.next_booked_number() == 10002  # 7 is below the series
+
+
+# --- orders: sent, upgraded ---------------------------------------------------------------------------
+
+
+def test_orders_are_sent_and_upgraded_keeping_their_reference(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    post(economic, body(), "/orders/drafts")
+    order = post(economic, body(references={"other": "IB-ORDER"}), "/orders/drafts").json()
+    post(economic, body(references={"other": "IB-DRAFT"}))
+
+    sent = agreement.send_order(2)
+
+    assert sent["self"] == f"{economic.base_url}/orders/sent/2"
+    assert (sent["orderNumber"], sent["references"]) == (2, {"other": "IB-ORDER"})
+    assert agreement.send_order(2) == sent  # once sent, sent
+    assert list(agreement.order_drafts) == [1]
+    assert numbers(http("GET", economic.base_url + "/orders/sent", headers=HEADERS), "orderNumber") == [2]
+    listed = http(
+        "GET", economic.base_url + "/orders/sent", headers=HEADERS, params={"filter": "references.other$eq:ib-order"}
+    )
+    assert "lines" not in listed.json()["collection"][0]
+    assert http("GET", sent["self"], headers=HEADERS).json()["lines"] == order["lines"]
+    assert post(economic, body(), "/orders/drafts").json()["orderNumber"] == 3  # 2 is the sent order's
+
+    draft = agreement.upgrade_order(2)
+
+    assert draft["draftInvoiceNumber"] == 2  # the lowest free draft number
+    assert draft["self"] == f"{economic.base_url}/invoices/drafts/2"
+    assert draft["references"] == {"other": "IB-ORDER"}
+    for name in ("customer", "recipient", "lines", "netAmount", "vatAmount", "grossAmount", "date", "currency"):
+        assert draft[name] == order[name], name
+    assert "orderNumber" not in draft
+    assert agreement.orders_sent == {}
+    assert agreement.find_drafts("draftInvoice", "IB-ORDER") == [agreement.invoice_drafts[2]]
+    assert agreement.upgrade_order(1)["draftInvoiceNumber"] == 3  # straight from /orders/drafts
+    assert list(agreement.order_drafts) == [3]
+    with pytest.raises(KeyError):
+        agreement.upgrade_order(1)
+    with pytest.raises(KeyError):
+        agreement.send_order(9)
+    assert book(economic, 2).json()["references"]["other"] == "IB-ORDER"  # and on to a booked invoice
+
+
+def test_standin_routes_send_and_upgrade_orders_for_the_sandbox(economic: EconomicStandin) -> None:
+    agreement = economic.agreement(GRANT)
+    post(economic, body(references={"other": "IB-7"}), "/orders/drafts")
+    post(economic, body(references={"other": "IB-8"}), "/orders/drafts")
+    base = economic.base_url + "/_standin/orders"
+    assert http("POST", f"{base}/1/send", headers={"X-AppSecretToken": APP}).status_code == 401
+    assert http("POST", f"{base}/1/send", headers={**HEADERS, "X-AppSecretToken": "x"}).status_code == 401
+    agreement.read_only = True  # the accountant in the web app is not the app's grant
+    economic.fail_next(503)
+    used = agreement.bucket.used
+
+    sent = http("POST", f"{base}/1/send", headers=HEADERS)
+
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["self"] == f"{economic.base_url}/orders/sent/1"
+    assert sent.json()["references"]["other"] == "IB-7"
+    assert sent.headers["X-CallCost"] == "0"
+    assert agreement.bucket.used == used
+    upgraded = http("POST", f"{base}/1/upgrade", headers=HEADERS)
+    assert upgraded.status_code == 200
+    assert (upgraded.json()["draftInvoiceNumber"], upgraded.json()["references"]["other"]) == (1, "IB-7")
+    assert http("POST", f"{base}/2/upgrade", headers=HEADERS).json()["draftInvoiceNumber"] == 2
+    for missing in ("1/upgrade", "1/send", "99/send", "x/send"):
+        answer = http("POST", f"{base}/{missing}", headers=HEADERS)
+        assert answer.status_code == 404, missing
+        assert answer.json()["errorCode"] == "E06000"
+    assert http("GET", f"{base}/1/send", headers=HEADERS).status_code == 405
+    assert http("POST", f"{base}/1/archive", headers=HEADERS).status_code == 503  # not a route: the injection
+    assert economic.count("POST", "/_standin/orders/{number}/upgrade") == 3
+    assert sorted(agreement.invoice_drafts) == [1, 2]
