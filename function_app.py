@@ -2,6 +2,7 @@
 
 import azure.functions as func
 
+from blueprints.accounting import bp as accounting
 from blueprints.connector import bp as connector
 from blueprints.economic import bp as economic
 from blueprints.health import bp as health
@@ -17,5 +18,6 @@ app.register_functions(health)
 app.register_functions(connector)
 app.register_functions(invoicing)
 app.register_functions(economic)
+app.register_functions(accounting)
 app.register_functions(maintenance)
 app.register_functions(openapi)

@@ -87,6 +87,8 @@ class Sandbox:
             "        customers 1 Acme A/S, 2 Globex GmbH, 3 Initech Ltd; products 1, 2, KM; layouts 19, 21",
             f"        what it holds: curl -s {self.economic_url}/invoices/drafts"
             f" -H 'X-AppSecretToken: {APP_SECRET_TOKEN}' -H 'X-AgreementGrantToken: {GRANT_TOKEN}'",
+            "        book draft invoice N as an accountant would: POST /invoices/booked"
+            ' {"draftInvoice":{"draftInvoiceNumber":N}} (README: Month end, locally)',
             f"    SMTP sink: {LOCALHOST}:{self.smtp_port} (no TLS, no login); mails are kept, never delivered,"
             f" one file each in {mail_dir}/",
             f"        read them: ls {mail_dir}/ && cat {mail_dir}/*.eml",
@@ -169,7 +171,10 @@ def _start_economic(port: int) -> EconomicStandin:
     if not (standin.schema_dir / "invoices.drafts.post.schema.json").is_file():
         standin.stop()
         raise SandboxError(f"the e-conomic stand-in needs e-conomic's schemas in {standin.schema_dir}; it has none")
-    standin.add_agreement(GRANT_TOKEN, tenant=TENANT).seed_defaults()
+    agreement = standin.add_agreement(GRANT_TOKEN, tenant=TENANT).seed_defaults()
+    # E-mail addresses for the customer import to take (Initech has none: the import says so).
+    agreement.customers[1]["email"] = "ap@acme.example"
+    agreement.customers[2]["email"] = "invoices@globex.example; finance@globex.example"
     return standin.start()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,31 @@ def _service_url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 ECONOMIC_BASE_URL = "https://restapi.e-conomic.com"
+ACCOUNTING_SYNC_SCHEDULE = "0 15 * * * *"
+"""Default of the app setting ACCOUNTING_SYNC_SCHEDULE: the invoice-number sync runs hourly at minute 15."""
+
+
+def sync_schedule(env: Mapping[str, str] | None = None) -> str:
+    """The timer's schedule: ACCOUNTING_SYNC_SCHEDULE (an NCRONTAB expression with seconds, e.g.
+    `0 */30 * * * *`, or a TimeSpan such as `01:00:00`), else hourly. Read when the app is indexed; a
+    value of the wrong shape is logged and the default used, so one bad setting cannot stop every
+    other function of the app from loading."""
+    env = os.environ if env is None else env
+    raw = (env.get("ACCOUNTING_SYNC_SCHEDULE") or "").strip()
+    if not raw:
+        return ACCOUNTING_SYNC_SCHEDULE
+    fields = raw.split()
+    timespan = len(fields) == 1 and all(part.isdigit() for part in raw.split(":")) and raw.count(":") == 2
+    if len(fields) == 6 or timespan:
+        return raw
+    logging.getLogger("invoice_bridge.config").error(
+        "setting ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields (seconds first) "
+        "or a TimeSpan like 01:00:00; using %s",
+        ACCOUNTING_SYNC_SCHEDULE,
+    )
+    return ACCOUNTING_SYNC_SCHEDULE
+
+
 EXPORT_QUEUE = "economic-export"
 """The export's queue; host.json's `maxDequeueCount` attempts later a message goes to `economic-export-poison`."""
 
@@ -93,6 +119,8 @@ class Settings:
     economic_max_attempts: int = 6
     """Tries per e-conomic request (429, 5xx, no answer) before the job attempt gives up."""
     economic_backoff_ms: int = 500
+    sync_page_size: int = 1000
+    """Booked invoices per page the accounting sync asks e-conomic for (at most 1000)."""
     """First back-off step between tries; doubles per try, at least the answer's Retry-After."""
     export_concurrency: int = 8
     """Documents created in e-conomic at once by one export job."""
@@ -129,7 +157,15 @@ class Settings:
             export_concurrency=_int(env, "EXPORT_CONCURRENCY", 8),
             economic_max_attempts=_int(env, "ECONOMIC_MAX_ATTEMPTS", 6),
             economic_backoff_ms=_int(env, "ECONOMIC_BACKOFF_MS", 500),
+            sync_page_size=_page_size(env, "ACCOUNTING_SYNC_PAGE_SIZE"),
         )
+
+
+def _page_size(env: Mapping[str, str], name: str) -> int:
+    size = _int(env, name, 1000)
+    if size > 1000:
+        raise ConfigError(f"setting {name} must be at most 1000 (e-conomic's largest page)")
+    return size
 
 
 def _max_staleness(env: Mapping[str, str], cache: int) -> int:

@@ -8,12 +8,16 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
+from shared.accounting.api import sync_handlers
+from shared.accounting.customers import CustomerSync, customer_sync_handlers
+from shared.accounting.invoices import InvoiceSync
 from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings
 from shared.connector import ConnectorService
 from shared.export.api import export_handlers
-from shared.export.service import EconomicApi, ExportService, Failures, Mailer
+from shared.export.service import ExportService, Failures, Mailer
 from shared.http_api import HttpApi, connector_handlers
 from shared.idempotency import Idempotency
 from shared.invoicing.api import invoicing_handlers
@@ -21,6 +25,7 @@ from shared.invoicing.directory import DirectoryService
 from shared.invoicing.service import Draft, InvoicingService
 from shared.keys import KeyService
 from shared.operations import ALL_OPERATIONS
+from shared.repositories.accounting import TableSyncStates
 from shared.repositories.billing import TableDirectoryRepository, TableTenantSettings
 from shared.repositories.export import TableJobRepository
 from shared.repositories.idempotency import TableIdempotencyRepository
@@ -31,6 +36,9 @@ from shared.repositories.work import TableWorkRepository
 from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore, SecretValue
 from shared.throttle import SlidingWindowLimiter
 
+if TYPE_CHECKING:
+    from shared.adapters.economic import EconomicClient
+
 TABLES = {
     "keys": "ApiKeys",
     "throttle": "Throttle",
@@ -38,6 +46,7 @@ TABLES = {
     "work": "Work",
     "billing": "Billing",
     "exports": "Exports",
+    "sync": "AccountingSync",
 }
 
 
@@ -58,6 +67,8 @@ class Container:
     invoicing: InvoicingService
     export: ExportService
     tenant_settings: TableTenantSettings
+    invoice_sync: InvoiceSync
+    customer_sync: CustomerSync
 
 
 def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
@@ -109,13 +120,14 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
     )
     tenant_settings = TableTenantSettings(storage.table_ref(TABLES["billing"]))
+    export_connections = EconomicConnections(secrets, settings)
     export = ExportService(
         jobs=TableJobRepository(storage.table_ref(TABLES["exports"])),
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         invoicing=invoicing,
         directory=directory,
         tenant_exists=lambda tenant: bool(keys.list(tenant)),
-        economic=EconomicConnections(secrets, settings),
+        economic=export_connections,
         enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
         mailer=_mailer_factory(env, secrets),
         accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
@@ -126,6 +138,16 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         max_attempts=settings.export_max_attempts,
     )
     invoicing.export_active = export.is_active
+    invoice_sync = InvoiceSync(
+        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        states=TableSyncStates(storage.table_ref(TABLES["sync"])),
+        economic=export_connections,
+        failures=_export_failures(),
+        clock=utcnow,
+        page_size=settings.sync_page_size,
+    )
+    export.before_run = invoice_sync.watch
+    customer_sync = CustomerSync(directory, export_connections, _export_failures(), invoicing.drafted_customers)
     api = HttpApi(
         keys=keys,
         limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
@@ -137,6 +159,8 @@ def build(env: Mapping[str, str] | None = None) -> Container:
             **connector_handlers(connector),
             **invoicing_handlers(directory, invoicing, _concept_pdf),
             **export_handlers(export, tenant_settings),
+            **sync_handlers(invoice_sync, utcnow),
+            **customer_sync_handlers(customer_sync),
         },
     )
     return Container(
@@ -150,6 +174,8 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         invoicing=invoicing,
         export=export,
         tenant_settings=tenant_settings,
+        invoice_sync=invoice_sync,
+        customer_sync=customer_sync,
     )
 
 
@@ -160,10 +186,10 @@ class EconomicConnections:
     def __init__(self, secrets: Secrets, settings: Settings) -> None:
         self._secrets = secrets
         self._settings = settings
-        self._clients: dict[str, EconomicApi] = {}
+        self._clients: dict[str, EconomicClient] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, tenant: str) -> EconomicApi:
+    def __call__(self, tenant: str) -> EconomicClient:
         from shared.adapters.economic import EconomicClient
 
         tokens = _TenantTokens(self._secrets, tenant)

@@ -1,4 +1,5 @@
-"""Management CLI: `python -m shared.manage keys create|list|revoke`, `secrets names|check`, `billing import`.
+"""Management CLI: `python -m shared.manage keys create|list|revoke`, `secrets names|check`, `billing import`,
+`economic customers|sync`.
 
 Reads the same settings as the app (environment, else ./local.settings.json), so on a laptop it
 talks to the Azurite that `make run` started, and in Azure to the app's storage account.
@@ -13,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from shared.accounting.customers import CustomerSyncIn, format_report
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
@@ -69,6 +71,33 @@ def _parser() -> argparse.ArgumentParser:
     settings = billing.add_parser("settings", help="show or set the tenant's settings (its accounting address)")
     settings.add_argument("--tenant", required=True)
     settings.add_argument("--accounting-email", default=None, help="gets every e-conomic export report")
+
+    economic = groups.add_parser("economic", help="the accounting sync with e-conomic").add_subparsers(
+        dest="command", required=True
+    )
+    customers = economic.add_parser(
+        "customers",
+        help="compare our customers with e-conomic's; import new ones, update linked ones, link by number",
+        description="Matches by e-conomic customer number (accountingSystemId), never by name. Without an action it "
+        "only reports. Explicit number lists are all or nothing.",
+    )
+    customers.add_argument("--tenant", required=True)
+    customers.add_argument(
+        "--import",
+        dest="import_new",
+        metavar="all|N,N",
+        default=None,
+        help="import every new customer, or these numbers",
+    )
+    customers.add_argument(
+        "--update", dest="update_linked", metavar="all|N,N", default=None, help="update linked customers that differ"
+    )
+    customers.add_argument(
+        "--link", action="append", default=[], metavar="CUSTOMER_ID=NUMBER", help="link our customer to e-conomic's"
+    )
+    customers.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    sync = economic.add_parser("sync", help="fetch booked invoice numbers now (what the hourly timer does)")
+    sync.add_argument("--tenant", required=True)
     return parser
 
 
@@ -108,6 +137,58 @@ def _import_directory(tenant: str, path: Path) -> int:
     return 0
 
 
+def _selection(text: str | None) -> bool | list[str]:
+    if text is None:
+        return False
+    return True if text.strip().lower() == "all" else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _economic_customers(args: argparse.Namespace) -> int:
+    links = []
+    for pair in args.link:
+        customer_id, _, number = pair.partition("=")
+        links.append({"customerId": customer_id.strip(), "customerNumber": number.strip()})
+    request = validate(
+        CustomerSyncIn,
+        {
+            "importNew": _selection(args.import_new),
+            "updateLinked": _selection(args.update_linked),
+            "link": links,
+            "dryRun": args.dry_run,
+        },
+        ZoneInfo("UTC"),
+    )
+    sync = build().customer_sync
+    tenant = validate_tenant(args.tenant)
+    acting = bool(request.importNew or request.updateLinked or request.link)
+    report = sync.apply(tenant, request) if acting else sync.compare(tenant)
+    print(format_report(report))
+    return 0
+
+
+def _economic_sync(tenant: str) -> int:
+    result = build().invoice_sync.run(validate_tenant(tenant), trigger="cli")
+    print(
+        f"Tenant {tenant}: {result.waiting} exported draft(s) were waiting; "
+        f"{result.pages} page(s) of booked invoices read."
+    )
+    for booked in result.booked:
+        print(
+            f"  draft {booked.draft:>6} -> booked invoice {booked.invoice_number} "
+            f"({booked.date}, net {booked.net_amount})"
+        )
+    for number in result.missing:
+        print(f"  draft {number:>6}: deleted in e-conomic without being booked (flagged)")
+    for number in result.still_missing:
+        print(f"  draft {number:>6}: still missing in e-conomic")
+    for draft, invoice_draft in result.upgraded:
+        print(f"  draft {draft:>6}: order upgraded to e-conomic invoice draft {invoice_draft}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"{result.still_waiting} draft(s) still waiting to be booked; watermark {result.watermark_after}.")
+    return 0
+
+
 def _describe(key: ApiKey) -> str:
     state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
     return (
@@ -131,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             return _tenant_settings(args.tenant, args.accounting_email)
         if args.group == "billing":
             return _import_directory(args.tenant, args.file)
+        if args.group == "economic" and args.command == "customers":
+            return _economic_customers(args)
+        if args.group == "economic":
+            return _economic_sync(args.tenant)
         keys = build().keys
         if args.command == "create":
             key, raw = keys.create(

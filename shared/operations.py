@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.accounting.api import SyncIn, SyncOut, SyncStateOut
+from shared.accounting.customers import CustomerReport, CustomerSyncIn
 from shared.export.model import STATUS_ROUTE, ExportIn, ExportStarted, JobOut, JobRef, SettingsIn, SettingsOut
 from shared.invoicing.api import (
     ContractIn,
@@ -38,6 +40,9 @@ from shared.invoicing.api import (
 )
 from shared.keys import ADMIN_RIGHT, RESELLER_RIGHT
 from shared.validation import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+
+SYNC_ROUTE = "integration/economic/sync"
+CUSTOMERS_ROUTE = "integration/economic/customers"
 
 Source = Literal["body", "query", "body_or_query"]
 """Where the operation's input comes from: the JSON body, the query string, or both (body wins)."""
@@ -315,5 +320,65 @@ ECONOMIC_OPERATIONS: tuple[OperationSpec, ...] = (
     ),
 )
 
-ALL_OPERATIONS: tuple[OperationSpec, ...] = CONNECTOR_OPERATIONS + INVOICING_OPERATIONS + ECONOMIC_OPERATIONS
+ACCOUNTING_TAG = "e-conomic sync"
+
+ACCOUNTING_OPERATIONS: tuple[OperationSpec, ...] = (
+    OperationSpec(
+        "SyncEconomicInvoices",
+        "POST",
+        SYNC_ROUTE,
+        right=RESELLER_RIGHT,
+        summary="Fetch booked invoice numbers from e-conomic now and record them on the exported drafts",
+        description="Reads the invoices booked since the last run (the timer does the same every hour) and marks "
+        "each exported draft that was booked as `booked` with e-conomic's number, date and amounts. A draft deleted "
+        "in e-conomic without being booked is flagged (`accounting.missing`), never reset. 409 `busy` while "
+        "another run of the tenant is going on. Another tenant needs the operator right.",
+        model=SyncIn,
+        source="body_or_query",
+        tag=ACCOUNTING_TAG,
+        response_model=SyncOut,
+    ),
+    OperationSpec(
+        "CompareEconomicCustomers",
+        "GET",
+        CUSTOMERS_ROUTE,
+        right=ADMIN_RIGHT,
+        summary="Compare the billing directory's customers with e-conomic's (read only)",
+        description="Lists e-conomic's customers (all pages) against ours, matched by e-conomic customer number "
+        "(`accountingSystemId`), never by name: `linked`, `differs` (name, e-mail or currency), `new`, `unlinked` "
+        "and `missing`.",
+        source="query",
+        tag=ACCOUNTING_TAG,
+        response_model=CustomerReport,
+    ),
+    OperationSpec(
+        "SyncEconomicCustomers",
+        "POST",
+        CUSTOMERS_ROUTE,
+        right=ADMIN_RIGHT,
+        summary="Import new customers from e-conomic, update linked ones, link by number (dryRun: report only)",
+        description="`importNew` (true or e-conomic numbers) adds customers with customerId = their e-conomic number; "
+        "`updateLinked` takes e-conomic's name and e-mail (and currency, for customers without contracts); `link` "
+        "pairs our customerId with an e-conomic customerNumber. Never creates a duplicate: a customer linked to a "
+        "number is never imported again. Explicit lists are all or nothing (422 naming each problem).",
+        model=CustomerSyncIn,
+        tag=ACCOUNTING_TAG,
+        response_model=CustomerReport,
+    ),
+    OperationSpec(
+        "GetEconomicSync",
+        "GET",
+        SYNC_ROUTE,
+        right=RESELLER_RIGHT,
+        summary="Read the tenant's invoice-number sync: watermark, last run, last error",
+        model=SyncIn,
+        source="query",
+        tag=ACCOUNTING_TAG,
+        response_model=SyncStateOut,
+    ),
+)
+
+ALL_OPERATIONS: tuple[OperationSpec, ...] = (
+    CONNECTOR_OPERATIONS + INVOICING_OPERATIONS + ECONOMIC_OPERATIONS + ACCOUNTING_OPERATIONS
+)
 """Every operation the app serves, in the order its routes are registered."""

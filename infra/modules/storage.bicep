@@ -15,6 +15,7 @@ var appTables = [
   'Work'
   'Billing'
   'Exports'
+  'AccountingSync'
 ]
 // Queues the app uses; the host moves a message that failed maxDequeueCount times to <queue>-poison.
 var appQueues = [

@@ -37,7 +37,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -69,6 +69,8 @@ DRAFTS: dict[str, tuple[str, str]] = {
     "draftInvoice": ("/invoices/drafts", "draftInvoiceNumber"),
     "order": ("/orders/drafts", "orderNumber"),
 }
+BOOKED = "/invoices/booked"
+SENT_ORDERS = "/orders/sent"
 _FILTER_ESCAPES = str.maketrans({"$": "$$", "(": "$(", ")": "$)", "*": "$*", ",": "$,", "[": "$[", "]": "$]"})
 _RATE = re.compile(r"token-limit-(\d+)-per-(\d+)-seconds\s*:\s*(\d+)\s*/\s*(\d+)", re.IGNORECASE)
 
@@ -408,25 +410,39 @@ class EconomicClient:
     def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         return self._call("GET", path, params=params).body
 
-    def get_all(self, path: str, *, filter: str | None = None, pagesize: int = MAX_PAGE_SIZE) -> list[dict[str, Any]]:
+    def get_all(
+        self, path: str, *, filter: str | None = None, sort: str | None = None, pagesize: int = MAX_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
         """Every item of a collection, page by page (`skippages`), `filter` in e-conomic's syntax."""
+        return [item for page in self.pages(path, filter=filter, sort=sort, pagesize=pagesize) for item in page]
+
+    def pages(
+        self, path: str, *, filter: str | None = None, sort: str | None = None, pagesize: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """A collection one page at a time (`skippages` 0, 1, ...), so a caller can act on each page
+        before asking for the next. With a `sort` on a field that only grows (`bookedInvoiceNumber`), a
+        page stays the same while new items arrive: they come after it."""
         if not 1 <= pagesize <= MAX_PAGE_SIZE:
             raise ValueError(f"pagesize must be 1-{MAX_PAGE_SIZE}")
-        items: list[dict[str, Any]] = []
+        seen = 0
         for page in itertools.count():
             params: dict[str, str | int] = {"skippages": page, "pagesize": pagesize}
             if filter:
                 params["filter"] = filter
+            if sort:
+                params["sort"] = sort
             answer = self.get(path, params)
             collection = answer.get("collection")
             if not isinstance(collection, list):
                 raise EconomicError(f"e-conomic answered GET {path} without a collection")
-            items.extend(item for item in collection if isinstance(item, dict))
+            items = [item for item in collection if isinstance(item, dict)]
+            seen += len(items)
+            if items:
+                yield items
             pagination = answer.get("pagination") or {}
             results = pagination.get("results")
-            if not collection or not pagination.get("nextPage") or (isinstance(results, int) and len(items) >= results):
-                return items
-        raise AssertionError("unreachable")  # pragma: no cover
+            if not collection or not pagination.get("nextPage") or (isinstance(results, int) and seen >= results):
+                return
 
     def post(self, path: str, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         return self._call("POST", path, body=body, idempotency_key=idempotency_key).body
@@ -485,6 +501,27 @@ class EconomicClient:
             self.delete(f"{path}/{_positive(number)}", idempotency_key=idempotency_key)
         except EconomicNotFound:
             log.info("e-conomic: %s %d was already gone", kind, number)
+
+    # --- what the accounting sync uses ---------------------------------------------------------
+
+    def booked_pages(self, filter: str, *, pagesize: int = MAX_PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
+        """Booked invoices matching `filter`, by ascending `bookedInvoiceNumber`, a page at a time.
+        Listings carry no lines: number, date, amounts, customer and `references` are all there."""
+        return self.pages(BOOKED, filter=filter, sort="bookedInvoiceNumber", pagesize=pagesize)
+
+    def find_booked(self, reference: str) -> list[dict[str, Any]]:
+        """Booked invoices whose `references.other` is exactly `reference`."""
+        found = self.get_all(BOOKED, filter=f"references.other$eq:{escape_filter_value(reference)}")
+        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+
+    def list_drafts(self, kind: Kind) -> list[dict[str, Any]]:
+        """Every draft invoice (or order) of the agreement, without lines."""
+        path, _ = _drafts(kind)
+        return self.get_all(path)
+
+    def sent_orders(self) -> list[dict[str, Any]]:
+        """Orders registered as sent (`/orders/sent`): locked, waiting to be upgraded to an invoice."""
+        return self.get_all(SENT_ORDERS)
 
     # --- the request loop -----------------------------------------------------------------------
 

@@ -188,6 +188,9 @@ class ExportService:
         self._tz = timezone
         self._concurrency = max(1, concurrency)
         self.max_attempts = max_attempts
+        self.before_run: Callable[[str], None] = lambda tenant: None
+        """Called with the tenant before a job claims anything (set by the composition root: the
+        accounting sync starts watching the tenant, so its booked invoice numbers come back)."""
 
     # -- HTTP: start and status ---------------------------------------------------------------
 
@@ -424,6 +427,7 @@ class ExportService:
     def _run(self, job: Job) -> Job:
         tenant = job.tenant
         economic = self._connect_for_job(tenant)
+        self.before_run(tenant)
         headers = self._invoicing.repair(tenant)
         if job.drafts is None:
             due = select_drafts(headers.values(), job.invoice_date, self._tz)
@@ -645,6 +649,7 @@ class ExportService:
                         "exportJob": job.job_id,
                         "documentType": job.document_type,
                         "documentNumber": documents[h.number],
+                        "invoiceDate": job.invoice_date.isoformat(),
                         "exportedAt": now.isoformat(),
                     },
                     updated_at=now,

@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, NotFound
 from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, DirectoryService, Entry, Ticket
-from shared.invoicing.ledger import STATUSES, DraftHeader, Status
+from shared.invoicing.ledger import BOOKED, STATUSES, DraftHeader, Status
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
 from shared.validation import Email, PositiveId, ShortText, is_ascii_digits
@@ -302,7 +302,10 @@ class LineOut(_Out):
 
 class DraftSummary(_Out):
     draftId: int = Field(description="The draft number: sequential per tenant, never reused.")
-    status: str = Field(description="pending, open, exported, void, merged or deleted.")
+    status: str = Field(description="pending, open, exported, booked, void, merged or deleted.")
+    invoiceNumber: int | None = Field(
+        None, description="e-conomic's booked invoice number once the draft is booked there; null before."
+    )
     customer: CustomerSnapshot = Field(description="The customer as it was when the draft was made.")
     periodFrom: str = Field(description="First month covered (YYYY-MM).")
     periodTo: str = Field(description="Last month covered (YYYY-MM); differs from periodFrom after a merge.")
@@ -312,12 +315,15 @@ class DraftSummary(_Out):
     mergedInto: int | None = Field(None, description="For merged drafts: the draft that holds their lines now.")
     mergedFrom: list[int] = Field(default_factory=list, description="Drafts merged into this one.")
     accounting: dict[str, Any] = Field(
-        default_factory=dict, description="Filled by the e-conomic export (its invoice numbers)."
+        default_factory=dict,
+        description="e-conomic's side: the export's document (documentType, documentNumber, invoiceDate), then "
+        "`booked` (invoiceNumber, date, dueDate, currency, netAmount, vatAmount, grossAmount) or `missing` "
+        "(deleted in e-conomic without being booked: since, reason).",
     )
 
 
 class DraftOut(DraftSummary):
-    lines: list[LineOut] = Field(description="Lines by date; empty unless the draft is open or exported.")
+    lines: list[LineOut] = Field(description="Lines by date; empty unless the draft is open, exported or booked.")
 
 
 class DraftList(_Out):
@@ -350,6 +356,7 @@ def summary(h: DraftHeader) -> DraftSummary:
     return DraftSummary(
         draftId=h.number,
         status=h.status,
+        invoiceNumber=invoice_number(h),
         customer=CustomerSnapshot(
             customerId=c.customer_id,
             name=c.name,
@@ -374,6 +381,13 @@ def summary(h: DraftHeader) -> DraftSummary:
         mergedFrom=list(h.merged_from),
         accounting=dict(h.accounting),
     )
+
+
+def invoice_number(h: DraftHeader) -> int | None:
+    """e-conomic's booked invoice number of the draft, once the accounting sync has seen it booked."""
+    booked = h.accounting.get("booked") if h.status == BOOKED else None
+    number = booked.get("invoiceNumber") if isinstance(booked, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 def line_out(line: Line) -> LineOut:

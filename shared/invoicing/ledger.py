@@ -1,8 +1,8 @@
 """Draft headers, the notes they bill, and the storage Protocol the invoicing service needs.
 
 A note is billed iff it carries a draft number that resolves to a live draft: follow `merged_into`
-from the number it carries until a draft that was not merged; that draft must be `open` (or, later,
-`exported`). A note pointing at a `void` or `deleted` draft is unbilled, whatever else it carries.
+from the number it carries until a draft that was not merged; that draft must be `open`, `exported`
+or `booked`. A note pointing at a `void` or `deleted` draft is unbilled, whatever else it carries.
 """
 
 from __future__ import annotations
@@ -17,18 +17,21 @@ from shared.invoicing.directory import Customer
 from shared.invoicing.planning import NoteBilling, Period
 from shared.work import WorkRecord
 
-Status = Literal["pending", "open", "exported", "void", "merged", "deleted"]
+Status = Literal["pending", "open", "exported", "booked", "void", "merged", "deleted"]
 PENDING: Status = "pending"
 """Being written by a run: its notes are being linked. Voided by the next run once its lease is over."""
 OPEN: Status = "open"
 EXPORTED: Status = "exported"
-"""Reserved for the e-conomic export (next issue)."""
+"""In e-conomic as a draft invoice or order (`shared.export`), not booked yet."""
+BOOKED: Status = "booked"
+"""Booked in e-conomic: `accounting.booked` holds the invoice number, date and amounts
+(`shared.accounting.invoices`)."""
 VOID: Status = "void"
 """A run's draft that crashed (or lost every note to a concurrent run): its number is retired."""
 MERGED: Status = "merged"
 DELETED: Status = "deleted"
-LIVE: frozenset[str] = frozenset({OPEN, EXPORTED})
-STATUSES: tuple[Status, ...] = (PENDING, OPEN, EXPORTED, VOID, MERGED, DELETED)
+LIVE: frozenset[str] = frozenset({OPEN, EXPORTED, BOOKED})
+STATUSES: tuple[Status, ...] = (PENDING, OPEN, EXPORTED, BOOKED, VOID, MERGED, DELETED)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ class DraftHeader:
     merged_into: int | None = None
     merged_from: tuple[int, ...] = ()
     accounting: Mapping[str, Any] = field(default_factory=dict)
-    """Room for the export: e-conomic's draft/booked invoice numbers once exported."""
+    """e-conomic's side: the export's document (`documentType`, `documentNumber`, `invoiceDate`, ...),
+    then the sync's `booked` invoice or `missing` flag."""
     version: object | None = None
     """The stored row's ETag; writes are conditional on it."""
 

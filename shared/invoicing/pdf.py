@@ -44,19 +44,25 @@ def render(draft: Draft, *, created: datetime) -> bytes:
     pdf = _Concept(orientation="P", unit="mm", format="A4")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.set_title(f"Concept invoice draft {header.number}")
+    booked = header.accounting.get("booked") if header.status == "booked" else None
+    number = booked.get("invoiceNumber") if isinstance(booked, dict) else None
+    title = f"Invoice {number} (draft {header.number})" if number else f"Concept invoice — draft {header.number}"
+    pdf.set_title(title)
     pdf.set_creator("Invoice Bridge")
     pdf.set_creation_date(created)
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.add_page()
 
     pdf.set_font("DejaVu", "B", 18)
-    pdf.cell(0, 10, f"Concept invoice — draft {header.number}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", "B", 11)
     pdf.set_text_color(180, 0, 0)
-    pdf.multi_cell(
-        0, 6, f"{CONCEPT_MARK}. The invoice itself is created in the accounting system.", new_x="LMARGIN", new_y="NEXT"
+    note = (
+        f"{CONCEPT_MARK}. Booked in e-conomic as invoice {number}; the invoice itself is e-conomic's."
+        if number
+        else f"{CONCEPT_MARK}. The invoice itself is created in the accounting system."
     )
+    pdf.multi_cell(0, 6, note, new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.ln(2)
     period = (
@@ -72,6 +78,7 @@ def render(draft: Draft, *, created: datetime) -> bytes:
         ("Period", period),
         ("Currency", customer.currency),
         ("Status", header.status),
+        *_booked_rows(booked),
     ):
         pdf.set_font("DejaVu", "B", 10)
         pdf.cell(32, 6, label)
@@ -107,6 +114,17 @@ def render(draft: Draft, *, created: datetime) -> bytes:
     pdf.ln(2)
     pdf.cell(0, 5, f"{totals.notes} position notes, {totals.minutes} minutes. Amounts without VAT.")
     return bytes(pdf.output())
+
+
+def _booked_rows(booked: object) -> list[tuple[str, str]]:
+    if not isinstance(booked, dict):
+        return []
+    rows = [("Invoice number", str(booked.get("invoiceNumber")))]
+    if booked.get("date"):
+        rows.append(("Invoice date", str(booked["date"])))
+    if booked.get("grossAmount") is not None:
+        rows.append(("Booked total", f"{booked.get('grossAmount')} {booked.get('currency') or ''} incl. VAT".strip()))
+    return rows
 
 
 def _line_row(row: object, line: Line) -> None:

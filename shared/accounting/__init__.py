@@ -1,0 +1,1 @@
+"""Accounting sync with e-conomic: booked invoice numbers back onto drafts, customers in."""

@@ -1,0 +1,606 @@
+"""Booked invoice numbers back from e-conomic onto our drafts (timer and HTTP, per tenant).
+
+After an export, accountants book the drafts in e-conomic; the booked invoice keeps the draft's
+`references.other` (`IB-<draft>`, see `shared.export.documents`), which is how we recognise it. An
+order is followed through its upgrade: the invoice draft e-conomic makes of it keeps the reference.
+
+One run for a tenant:
+
+1. Take the tenant's lease (a conditional write on its `AccountingSync` row): one run per tenant at
+   a time, whichever instance or trigger starts it. Nothing waiting (no `exported` draft): done,
+   without a call to e-conomic.
+2. Read the booked invoices e-conomic issued since the last run, page by page (`skippages`/
+   `pagesize`), by ascending `bookedInvoiceNumber`: `bookedInvoiceNumber$gt:<watermark>`. Booked
+   invoice numbers only grow, so this is exactly "what was booked since"; a date would not do, since
+   a booked invoice carries the invoice date, which is often before the day it was booked. The very
+   first run has no watermark and asks by date instead, from a month before the oldest waiting
+   draft's invoice date.
+   For each page: record every booked invoice that carries one of our references on its draft
+   (status `booked`, `accounting.booked` = number, date, amounts), then move the watermark to the
+   page's highest number. A crash between the read and the writes leaves the watermark where it
+   was, so the page is read again; a crash after the writes and before the watermark re-reads a
+   page whose drafts are already booked with the same numbers, which changes nothing. So no update
+   is lost and none is applied twice.
+3. The drafts still waiting are looked for where e-conomic keeps unbooked documents: draft invoices,
+   and for orders also the order drafts and sent orders (and the invoice draft an order was upgraded
+   to). A draft found nowhere is looked up once more among the booked invoices by its reference
+   (it may have been booked while this run read, or booked with a lower number chosen by hand); if
+   that finds nothing either, it is flagged `accounting.missing`: deleted in e-conomic without being
+   booked. It stays `exported` and its notes stay billed; a person decides what happens to it. The
+   flag goes again if the document turns up later.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.errors import BadGateway, Conflict, FieldError, Forbidden, ServiceUnavailable
+from shared.export.documents import REFERENCE_PREFIX, reference
+from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
+from shared.secrets import SecretInvalid, SecretMissing
+
+if TYPE_CHECKING:
+    from shared.export.service import Failures
+
+log = logging.getLogger("invoice_bridge.accounting")
+
+LEASE = timedelta(minutes=10)
+"""As long as host.json's functionTimeout: a run cannot outlive it, so an older lease is a dead run's."""
+FIRST_RUN_MARGIN = timedelta(days=31)
+PAGE_SIZE = 1000
+CENT = Decimal("0.01")
+_REFERENCE = re.compile(rf"{re.escape(REFERENCE_PREFIX)}([1-9][0-9]{{0,17}})", re.ASCII)
+
+
+# -- what the service needs from the outside -------------------------------------------------------
+
+
+class BookedApi(Protocol):
+    """The part of `shared.adapters.economic.EconomicClient` the sync uses."""
+
+    def booked_pages(self, filter: str, *, pagesize: int = ...) -> Iterator[list[dict[str, Any]]]: ...
+    def find_booked(self, reference: str) -> list[dict[str, Any]]: ...
+    def list_drafts(self, kind: Any) -> list[dict[str, Any]]: ...
+    def sent_orders(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class SyncState:
+    tenant: str
+    watermark: int | None = None
+    """The highest `bookedInvoiceNumber` read so far (None: never read)."""
+    last_run_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    last_result: Mapping[str, Any] = field(default_factory=dict)
+    running_until: datetime | None = None
+    run_id: str | None = None
+    version: object | None = None
+
+
+class SyncStates(Protocol):
+    def get(self, tenant: str) -> SyncState | None: ...
+    def put(self, state: SyncState) -> SyncState | None:
+        """Create (version None) or replace if unchanged; None when the condition fails."""
+        ...
+
+    def tenants(self) -> list[str]: ...
+
+
+class SyncBusy(Conflict):
+    """Another run holds the tenant's lease."""
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookedDraft:
+    draft: int
+    invoice_number: int
+    date: str | None
+    net_amount: str | None
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    tenant: str
+    trigger: str
+    started_at: datetime
+    finished_at: datetime
+    waiting: int
+    """Exported drafts not booked yet when the run started."""
+    booked: tuple[BookedDraft, ...] = ()
+    missing: tuple[int, ...] = ()
+    """Drafts newly flagged: deleted in e-conomic without being booked."""
+    still_missing: tuple[int, ...] = ()
+    found_again: tuple[int, ...] = ()
+    upgraded: tuple[tuple[int, int], ...] = ()
+    """(draft, e-conomic invoice draft number) of orders newly seen upgraded to an invoice draft."""
+    still_waiting: int = 0
+    pages: int = 0
+    watermark_before: int | None = None
+    watermark_after: int | None = None
+    notes: tuple[str, ...] = ()
+    """Things a person should look at (a second booked invoice with our reference, ...)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "trigger": self.trigger,
+            "startedAt": self.started_at.isoformat(),
+            "finishedAt": self.finished_at.isoformat(),
+            "waiting": self.waiting,
+            "booked": [
+                {"draftId": b.draft, "invoiceNumber": b.invoice_number, "date": b.date, "netAmount": b.net_amount}
+                for b in self.booked
+            ],
+            "missing": list(self.missing),
+            "stillMissing": list(self.still_missing),
+            "foundAgain": list(self.found_again),
+            "upgraded": [{"draftId": d, "draftInvoiceNumber": n} for d, n in self.upgraded],
+            "stillWaiting": self.still_waiting,
+            "pages": self.pages,
+            "watermarkBefore": self.watermark_before,
+            "watermarkAfter": self.watermark_after,
+            "notes": list(self.notes),
+        }
+
+
+Change = Callable[[DraftHeader], DraftHeader | None]
+"""A header's new value given its current one (None: leave it)."""
+
+
+# -- the service -----------------------------------------------------------------------------------
+
+
+class InvoiceSync:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        states: SyncStates,
+        economic: Callable[[str], BookedApi],
+        failures: Failures,
+        clock: Callable[[], datetime],
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self._ledger = ledger
+        self._states = states
+        self._economic = economic
+        self._failures = failures
+        self._clock = clock
+        self._page_size = page_size
+        self.before_write: Callable[[str], None] = lambda step: None
+        """Called before every write (`headers`, `watermark`): lets a test crash the run there."""
+
+    # -- entry points -----------------------------------------------------------------------------
+
+    def watch(self, tenant: str) -> None:
+        """Makes the timer look at this tenant from now on (the export calls it before it exports)."""
+        if self._states.get(tenant) is None:
+            self._states.put(SyncState(tenant=tenant))  # a concurrent create wins just as well
+
+    def state(self, tenant: str) -> SyncState:
+        return self._states.get(tenant) or SyncState(tenant=tenant)
+
+    def run(self, tenant: str, *, trigger: str = "http") -> SyncResult:
+        """One run for the tenant. Raises `SyncBusy` (409) while another run holds the lease, and
+        e-conomic trouble as 403 `economic` / 502 / 503 (recorded on the tenant's state first)."""
+        started = self._clock()
+        state = self._acquire(tenant, started)
+        lease = _Lease(self, state)
+        try:
+            result = self._run(tenant, trigger, started, lease)
+        except Exception as error:
+            lease.release(error=_error_text(error))
+            mapped = self._as_api_error(tenant, error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        lease.release(result=result)
+        return result
+
+    def run_all(self, *, trigger: str = "timer") -> dict[str, str]:
+        """Every watched tenant, one after another; a tenant's failure does not stop the others."""
+        outcome: dict[str, str] = {}
+        for tenant in self._states.tenants():
+            try:
+                result = self.run(tenant, trigger=trigger)
+            except SyncBusy:
+                outcome[tenant] = "busy"
+            except Exception as error:
+                log.warning("Accounting sync of %s failed: %s", tenant, error)
+                outcome[tenant] = f"failed: {error}"
+            else:
+                outcome[tenant] = f"{len(result.booked)} booked, {len(result.missing)} missing"
+        return outcome
+
+    # -- one run ----------------------------------------------------------------------------------
+
+    def _run(self, tenant: str, trigger: str, started: datetime, lease: _Lease) -> SyncResult:
+        headers = self._ledger.headers(tenant)
+        waiting = {n: h for n, h in headers.items() if h.status == EXPORTED}
+        before = lease.state.watermark
+        if not waiting:
+            nothing = SyncResult(tenant, trigger, started, self._clock(), 0)
+            return replace(nothing, watermark_before=before, watermark_after=before)
+        economic = self._connect(tenant)
+        notes: list[str] = []
+        booked: dict[int, BookedDraft] = {}
+        pages = 0
+        if before is not None:
+            query = f"bookedInvoiceNumber$gt:{before}"
+        else:
+            query = f"date$gte:{(_oldest_invoice_date(waiting.values()) - FIRST_RUN_MARGIN).isoformat()}"
+        for page in economic.booked_pages(query, pagesize=self._page_size):
+            pages += 1
+            changes = self._bookings(page, headers, booked, notes)
+            if changes:
+                headers = self._write(tenant, changes)
+            numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
+            if numbers:
+                lease.advance(max(numbers))
+        still = {n: h for n, h in headers.items() if h.status == EXPORTED}
+        located = self._locate(tenant, economic, still, headers, booked, notes) if still else _Located()
+        if located.changes:
+            headers = self._write(tenant, located.changes)
+        remaining = sum(1 for h in headers.values() if h.status == EXPORTED)
+        return SyncResult(
+            tenant=tenant,
+            trigger=trigger,
+            started_at=started,
+            finished_at=self._clock(),
+            waiting=len(waiting),
+            booked=tuple(sorted(booked.values(), key=lambda b: b.draft)),
+            missing=tuple(sorted(located.missing)),
+            still_missing=tuple(sorted(located.still_missing)),
+            found_again=tuple(sorted(located.found_again)),
+            upgraded=tuple(sorted(located.upgraded)),
+            still_waiting=remaining,
+            pages=pages,
+            watermark_before=before,
+            watermark_after=lease.state.watermark,
+            notes=tuple(notes),
+        )
+
+    def _bookings(
+        self,
+        documents: Sequence[Mapping[str, Any]],
+        headers: Mapping[int, DraftHeader],
+        booked: dict[int, BookedDraft],
+        notes: list[str],
+    ) -> dict[int, Change]:
+        """The header changes for the booked invoices among `documents` that carry our references."""
+        changes: dict[int, Change] = {}
+        for doc in documents:
+            number = draft_of(_reference_of(doc))
+            invoice = _int(doc.get("bookedInvoiceNumber"))
+            if number is None or invoice is None:
+                continue
+            header = headers.get(number)
+            if header is None or header.status not in (EXPORTED, BOOKED):
+                status = "unknown" if header is None else header.status
+                notes.append(
+                    f"e-conomic booked invoice {invoice} carries reference {reference(number)}, "
+                    f"but draft {number} is {status}, not exported; nothing was recorded"
+                )
+                continue
+            record = booked_record(doc, self._clock())
+            first = booked[number].invoice_number if number in booked else _booked_number(header)
+            if first is None:
+                booked[number] = BookedDraft(number, invoice, record.get("date"), record.get("netAmount"))
+            elif first != invoice:
+                notes.append(
+                    f"draft {number} is booked as invoice {first}; e-conomic also booked invoice {invoice} "
+                    "with its reference (a credit note?): recorded under accounting.alsoBooked"
+                )
+            changes[number] = _then(changes.get(number), _book(record))
+        return changes
+
+    def _locate(
+        self,
+        tenant: str,
+        economic: BookedApi,
+        still: Mapping[int, DraftHeader],
+        headers: Mapping[int, DraftHeader],
+        booked: dict[int, BookedDraft],
+        notes: list[str],
+    ) -> _Located:
+        """Where the drafts that are not booked are in e-conomic; flags the ones that are nowhere."""
+        invoice_drafts = _by_reference(economic.list_drafts("draftInvoice"), "draftInvoiceNumber")
+        orders: dict[str, int] = {}
+        if any(h.accounting.get("documentType") == "order" for h in still.values()):
+            orders = _by_reference([*economic.list_drafts("order"), *economic.sent_orders()], "orderNumber")
+        located = _Located()
+        now = self._clock()
+        for number, header in sorted(still.items()):
+            ref = reference(number)
+            kind = str(header.accounting.get("documentType") or "draftInvoice")
+            flagged = "missing" in header.accounting
+            if ref in invoice_drafts or (kind == "order" and ref in orders):
+                upgraded_to = invoice_drafts.get(ref) if kind == "order" else None
+                if (
+                    upgraded_to is not None
+                    and (header.accounting.get("upgradedTo") or {}).get("documentNumber") != upgraded_to
+                ):
+                    located.upgraded.append((number, upgraded_to))
+                if flagged:
+                    located.found_again.append(number)
+                located.changes[number] = _found(upgraded_to)
+                continue
+            # Nowhere unbooked: booked meanwhile (or under a number below the watermark), or deleted.
+            found = sorted(economic.find_booked(ref), key=lambda d: _int(d.get("bookedInvoiceNumber")) or 0)
+            if found:
+                record = booked_record(found[0], now)
+                booked[number] = BookedDraft(
+                    number, int(record["invoiceNumber"]), record.get("date"), record.get("netAmount")
+                )
+                change = _book(record)
+                for extra in found[1:]:
+                    change = _then(change, _book(booked_record(extra, now)))
+                located.changes[number] = change
+                continue
+            document = f"{'order' if kind == 'order' else 'draft invoice'} {header.accounting.get('documentNumber')}"
+            reason = (
+                f"e-conomic has neither {document} nor a booked invoice with reference {ref}: "
+                "it was deleted there without being booked"
+            )
+            if flagged:
+                located.still_missing.append(number)
+            else:
+                located.missing.append(number)
+                log.warning("Accounting sync of %s: draft %d: %s", tenant, number, reason)
+            located.changes[number] = _flag_missing(now, reason)
+        return located
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def _write(self, tenant: str, changes: Mapping[int, Change]) -> dict[int, DraftHeader]:
+        """Applies the changes to the current headers, in conditional batches; a batch that lost a race
+        is read and applied again. Returns the headers afterwards."""
+        todo = dict(changes)
+        for _ in range(5):
+            headers = self._ledger.headers(tenant)
+            now = self._clock()
+            new: dict[int, DraftHeader] = {}
+            for number, change in todo.items():
+                header = headers.get(number)
+                updated = change(header) if header is not None else None
+                if updated is not None and updated != header:
+                    new[number] = replace(updated, updated_at=now)
+            failed: dict[int, Change] = {}
+            numbers = sorted(new)
+            for start in range(0, len(numbers), self._ledger.max_transaction):
+                chunk = numbers[start : start + self._ledger.max_transaction]
+                self.before_write("headers")
+                if not self._ledger.replace_headers([new[n] for n in chunk]):
+                    failed.update({n: todo[n] for n in chunk})
+            if not failed:
+                return self._ledger.headers(tenant) if new else headers
+            todo = failed
+        raise Conflict("Drafts kept changing while the accounting sync recorded their invoice numbers; retry.")
+
+    # -- lease and state ----------------------------------------------------------------------------
+
+    def _acquire(self, tenant: str, now: datetime) -> SyncState:
+        current = self._states.get(tenant) or SyncState(tenant=tenant)
+        if current.running_until is not None and current.running_until > now:
+            raise SyncBusy(
+                f"An accounting sync for {tenant} is running; retry after it ends.",
+                [FieldError("reseller", f"a sync of {tenant} runs until {current.running_until.isoformat()} at most")],
+                headers={"Retry-After": "30"},
+                code="busy",
+            )
+        self.before_write("lease")
+        taken = self._states.put(replace(current, running_until=now + LEASE, run_id=str(uuid.uuid4()), last_run_at=now))
+        if taken is None:
+            raise SyncBusy(
+                f"An accounting sync for {tenant} has just started; retry after it ends.",
+                headers={"Retry-After": "30"},
+                code="busy",
+            )
+        return taken
+
+    def _connect(self, tenant: str) -> BookedApi:
+        try:
+            return self._economic(tenant)
+        except (SecretMissing, SecretInvalid) as error:
+            raise Forbidden(
+                f"The e-conomic integration of {tenant} is not valid: {error.message}",
+                [FieldError("economic", "the e-conomic tokens are missing or were refused")],
+                code="economic",
+            ) from None
+
+    def _as_api_error(self, tenant: str, error: Exception) -> Exception:
+        if isinstance(error, self._failures.auth):
+            return Forbidden(
+                f"The e-conomic integration of {tenant} is not valid: {error}",
+                [FieldError("economic", "the e-conomic tokens are missing or were refused")],
+                code="economic",
+            )
+        if isinstance(error, self._failures.transient):
+            return ServiceUnavailable(
+                f"e-conomic or storage cannot be reached right now ({error}); retry shortly.",
+                headers={"Retry-After": "30"},
+            )
+        if isinstance(error, self._failures.rejected):
+            return BadGateway(f"e-conomic refused the sync's questions: {error}")
+        return error
+
+    def _save(self, state: SyncState) -> SyncState:
+        self.before_write("watermark")
+        stored = self._states.put(state)
+        if stored is None:
+            raise Conflict(f"Another accounting sync of {state.tenant} took over; this run stopped.", code="busy")
+        return stored
+
+
+class _Lease:
+    """The run's hold on its tenant's state row: moves the watermark and ends the run."""
+
+    def __init__(self, sync: InvoiceSync, state: SyncState) -> None:
+        self._sync = sync
+        self.state = state
+
+    def advance(self, highest: int) -> None:
+        if self.state.watermark is None or highest > self.state.watermark:
+            self.state = self._sync._save(replace(self.state, watermark=highest))
+
+    def release(self, *, result: SyncResult | None = None, error: str | None = None) -> None:
+        now = self._sync._clock()
+        ended = replace(self.state, running_until=None, run_id=None)
+        if result is not None:
+            ended = replace(ended, last_success_at=now, last_error=None, last_result=result.as_dict())
+        else:
+            ended = replace(ended, last_error=error)
+        try:
+            stored = self._sync._states.put(ended)
+            if stored is None:
+                raise Conflict("the state changed meanwhile")
+            self.state = stored
+        except Exception as failure:  # the lease then simply runs out
+            log.warning("Accounting sync of %s: could not record the end of the run: %s", self.state.tenant, failure)
+
+
+@dataclass
+class _Located:
+    changes: dict[int, Change] = field(default_factory=dict)
+    missing: list[int] = field(default_factory=list)
+    still_missing: list[int] = field(default_factory=list)
+    found_again: list[int] = field(default_factory=list)
+    upgraded: list[tuple[int, int]] = field(default_factory=list)
+
+
+# -- pure rules ------------------------------------------------------------------------------------
+
+
+def draft_of(ref: str | None) -> int | None:
+    """Our draft number from a document's `references.other` (`IB-17` -> 17); None if it is not ours."""
+    match = _REFERENCE.fullmatch(ref) if ref else None
+    return int(match.group(1)) if match else None
+
+
+def booked_record(doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What we keep of a booked invoice: number, date, due date, currency and amounts (decimal strings)."""
+    record: dict[str, Any] = {"invoiceNumber": _int(doc.get("bookedInvoiceNumber"))}
+    for key in ("date", "dueDate", "currency"):
+        if isinstance(doc.get(key), str):
+            record[key] = doc[key]
+    for key in ("netAmount", "vatAmount", "grossAmount"):
+        amount = _decimal(doc.get(key))
+        if amount is not None:
+            record[key] = str(amount)
+    record["recordedAt"] = now.isoformat()
+    return record
+
+
+def _book(record: Mapping[str, Any]) -> Change:
+    number = record["invoiceNumber"]
+
+    def change(header: DraftHeader) -> DraftHeader | None:
+        accounting = dict(header.accounting)
+        accounting.pop("missing", None)
+        current = accounting.get("booked")
+        if header.status == EXPORTED or (header.status == BOOKED and current is None):
+            accounting["booked"] = dict(record)
+            return replace(header, status=BOOKED, accounting=accounting)
+        if header.status != BOOKED or current is None or current.get("invoiceNumber") == number:
+            return None
+        others = list(accounting.get("alsoBooked") or [])
+        if any(o.get("invoiceNumber") == number for o in others):
+            return None
+        accounting["alsoBooked"] = [*others, dict(record)]
+        return replace(header, accounting=accounting)
+
+    return change
+
+
+def _found(upgraded_to: int | None) -> Change:
+    def change(header: DraftHeader) -> DraftHeader | None:
+        if header.status != EXPORTED:
+            return None
+        accounting = dict(header.accounting)
+        accounting.pop("missing", None)
+        if upgraded_to is not None:
+            accounting["upgradedTo"] = {"documentType": "draftInvoice", "documentNumber": upgraded_to}
+        return replace(header, accounting=accounting)
+
+    return change
+
+
+def _flag_missing(now: datetime, reason: str) -> Change:
+    def change(header: DraftHeader) -> DraftHeader | None:
+        if header.status != EXPORTED or "missing" in header.accounting:
+            return None
+        missing = {"since": now.isoformat(), "reason": reason}
+        return replace(header, accounting={**header.accounting, "missing": missing})
+
+    return change
+
+
+def _then(first: Change | None, second: Change) -> Change:
+    if first is None:
+        return second
+
+    def change(header: DraftHeader) -> DraftHeader | None:
+        middle = first(header) or header
+        return second(middle) or (middle if middle is not header else None)
+
+    return change
+
+
+def _booked_number(header: DraftHeader) -> int | None:
+    booked = header.accounting.get("booked")
+    return _int(booked.get("invoiceNumber")) if isinstance(booked, Mapping) else None
+
+
+def _oldest_invoice_date(headers: Iterable[DraftHeader]) -> date:
+    dates = []
+    for header in headers:
+        text = header.accounting.get("invoiceDate") or str(header.accounting.get("exportedAt") or "")[:10]
+        try:
+            dates.append(date.fromisoformat(str(text)))
+        except ValueError:
+            dates.append(header.created_at.date())
+    return min(dates)
+
+
+def _by_reference(documents: Sequence[Mapping[str, Any]], number_field: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for doc in documents:
+        ref = _reference_of(doc)
+        number = _int(doc.get(number_field))
+        if ref is not None and number is not None and draft_of(ref) is not None:
+            found.setdefault(ref, number)
+    return found
+
+
+def _reference_of(doc: Mapping[str, Any]) -> str | None:
+    value = (doc.get("references") or {}).get("other")
+    return str(value) if value is not None else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        return None
+    try:
+        return Decimal(value).quantize(CENT)
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _error_text(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) <= 500 else text[:497] + "..."

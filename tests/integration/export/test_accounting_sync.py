@@ -1,0 +1,309 @@
+"""Booked invoice numbers back from e-conomic: export for real (Azurite, the e-conomic stand-in), book
+in the stand-in as an accountant would, run the sync, and look at our drafts."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pypdf
+import pytest
+
+from shared.accounting.invoices import LEASE, InvoiceSync, SyncBusy, SyncResult
+from shared.container import TABLES, _export_failures
+from shared.errors import Forbidden
+from shared.invoicing.api import draft_out
+from shared.invoicing.ledger import BOOKED, EXPORTED
+from shared.invoicing.pdf import render
+from shared.repositories.accounting import TableSyncStates
+from shared.repositories.invoicing import TableLedger
+from tests.economic_standin import EconomicStandin
+from tests.export_support import World
+
+
+class Crash(BaseException):
+    """The process dies here: no `except Exception` runs, nothing is cleaned up."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def exported(env: dict[str, str], economic: EconomicStandin, *, customers: int = 3, **fields: Any) -> World:
+    world = World(env, economic, customers=customers, notes=2)
+    job = world.run(world.start(**fields)["jobId"])
+    assert job.state == "succeeded", job.errors
+    return world
+
+
+def sync_of(world: World, *, page_size: int = 1000, clock: Callable[[], datetime] | None = None) -> InvoiceSync:
+    """The sync the app builds, over the world's storage and e-conomic, with a page size and clock of the test's."""
+    storage = world.container.storage
+    return InvoiceSync(
+        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        states=TableSyncStates(storage.table_ref(TABLES["sync"])),
+        economic=world.container.export._economic,  # type: ignore[arg-type]
+        failures=_export_failures(),
+        clock=clock or (lambda: datetime.now(UTC)),
+        page_size=page_size,
+    )
+
+
+def number_of(world: World, draft: int) -> int:
+    return int(world.headers()[draft].accounting["documentNumber"])
+
+
+def booked_calls(economic: EconomicStandin) -> int:
+    return economic.count("GET", "/invoices/booked")
+
+
+# -- invoice numbers ----------------------------------------------------------------------------------
+
+
+def test_a_booked_draft_shows_its_invoice_number_in_json_and_pdf(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=3)
+    first, second, third = world.drafts
+    booked_first = world.agreement.book(number_of(world, first))
+    booked_second = world.agreement.book(number_of(world, second))
+
+    result = world.container.invoice_sync.run(world.tenant)
+
+    numbers = {b.draft: b.invoice_number for b in result.booked}
+    assert numbers == {first: booked_first["bookedInvoiceNumber"], second: booked_second["bookedInvoiceNumber"]}
+    assert (result.waiting, result.still_waiting, result.missing) == (3, 1, ())
+    headers = world.headers()
+    assert headers[first].status == BOOKED
+    assert headers[third].status == EXPORTED
+    booked = headers[first].accounting["booked"]
+    assert booked["invoiceNumber"] == booked_first["bookedInvoiceNumber"]
+    assert booked["netAmount"] == str(headers[first].totals.net)  # e-conomic's amounts, to the cent
+    assert booked["date"] == booked_first["date"]
+    json_first = draft_out(world.container.invoicing.get(world.tenant, first)).model_dump(mode="json")
+    json_third = draft_out(world.container.invoicing.get(world.tenant, third)).model_dump(mode="json")
+    assert (json_first["status"], json_first["invoiceNumber"]) == ("booked", booked_first["bookedInvoiceNumber"])
+    assert json_first["lines"]  # a booked draft still shows its lines
+    assert (json_third["status"], json_third["invoiceNumber"]) == ("exported", None)
+    pdf = render(world.container.invoicing.open_draft(world.tenant, first), created=datetime.now(UTC))
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert f"Invoice {booked_first['bookedInvoiceNumber']} (draft {first})" in text
+    unbooked = render(world.container.invoicing.open_draft(world.tenant, third), created=datetime.now(UTC))
+    assert f"draft {third}" in "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(unbooked)).pages)
+
+
+def test_a_second_run_asks_only_for_what_was_booked_since_and_changes_nothing(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=5)
+    for other in range(3):  # invoices of someone else, booked on the same agreement
+        world.agreement.add_booked(20001 + other, references={"other": f"XYZ-{other}"})
+    for draft in world.drafts[:4]:
+        world.agreement.book(number_of(world, draft))
+    sync = sync_of(world, page_size=2)
+
+    before = booked_calls(economic)
+    first = sync.run(world.tenant)
+    pages_read = booked_calls(economic) - before
+
+    assert first.pages == pages_read == 4  # 7 booked invoices, 2 a page
+    assert sorted(b.draft for b in first.booked) == world.drafts[:4]
+    highest = max(world.agreement.booked_invoices)
+    assert first.watermark_after == highest
+    assert sync.state(world.tenant).watermark == highest
+    versions = {n: h.version for n, h in world.headers().items()}
+
+    second = sync.run(world.tenant)
+
+    assert (second.pages, second.booked, second.watermark_before) == (0, (), highest)
+    assert {n: h.version for n, h in world.headers().items()} == versions  # not one write
+    last = world.drafts[4]
+    booked_last = world.agreement.book(number_of(world, last))
+    third = sync.run(world.tenant)
+    assert [(b.draft, b.invoice_number) for b in third.booked] == [(last, booked_last["bookedInvoiceNumber"])]
+    assert third.pages == 1
+
+
+def test_the_first_run_reads_booked_invoices_from_a_month_before_the_oldest_export(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=1)
+    world.agreement.add_booked(15000, date="2020-01-31", references={"other": "OLD"})
+    world.agreement.book(number_of(world, world.drafts[0]))
+
+    result = world.container.invoice_sync.run(world.tenant)
+
+    assert len(result.booked) == 1
+    (query,) = [s.query for s in economic.log if s.path == "/invoices/booked"][-1:]
+    assert "date$gte:2026-10-01" in str(query)  # invoice date 2026-11-01 less a month
+
+
+def test_a_crash_between_reading_and_writing_loses_nothing(env: dict[str, str], economic: EconomicStandin) -> None:
+    world = exported(env, economic, customers=2)
+    for draft in world.drafts:
+        world.agreement.book(number_of(world, draft))
+    clock = Clock()
+    sync = sync_of(world, clock=clock)
+
+    def crash(step: str) -> None:
+        if step == "headers":
+            raise Crash
+
+    sync.before_write = crash
+    with pytest.raises(Crash):
+        sync.run(world.tenant)
+    assert all(h.status == EXPORTED for n, h in world.headers().items() if n in world.drafts)
+    assert sync.state(world.tenant).watermark is None
+    sync.before_write = lambda step: None
+    with pytest.raises(SyncBusy):  # the dead run's lease still holds
+        sync.run(world.tenant)
+
+    clock.now += LEASE + timedelta(seconds=1)
+    result = sync.run(world.tenant)
+
+    assert sorted(b.draft for b in result.booked) == world.drafts
+    assert all(world.headers()[n].status == BOOKED for n in world.drafts)
+
+
+def test_a_crash_after_writing_before_the_watermark_applies_nothing_twice(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=3)
+    for draft in world.drafts:
+        world.agreement.book(number_of(world, draft))
+    clock = Clock()
+    sync = sync_of(world, page_size=2, clock=clock)
+    first_page = world.drafts[:2]
+
+    def crash(step: str) -> None:
+        if step == "watermark":
+            raise Crash
+
+    sync.before_write = crash
+    with pytest.raises(Crash):  # page 1's drafts are written, its watermark is not
+        sync.run(world.tenant)
+    headers = world.headers()
+    assert [headers[n].status for n in world.drafts] == [BOOKED, BOOKED, EXPORTED]
+    booked_once = {n: headers[n].accounting["booked"] for n in first_page}
+    assert sync.state(world.tenant).watermark is None
+    sync.before_write = lambda step: None
+    clock.now += LEASE + timedelta(seconds=1)
+
+    again = sync.run(world.tenant)
+
+    assert again.pages == 2  # page 1 is read again ...
+    assert [b.draft for b in again.booked] == world.drafts[2:]  # ... and only the rest is new
+    headers = world.headers()
+    assert {n: headers[n].accounting["booked"] for n in first_page} == booked_once
+    assert all("alsoBooked" not in headers[n].accounting for n in world.drafts)
+    assert again.watermark_after == max(world.agreement.booked_invoices)
+
+
+def test_a_draft_deleted_in_e_conomic_without_booking_is_flagged_not_reset(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=2)
+    gone, kept = world.drafts
+    del world.agreement.invoice_drafts[number_of(world, gone)]
+
+    result = world.container.invoice_sync.run(world.tenant)
+
+    assert (result.missing, result.still_waiting) == ((gone,), 2)
+    header = world.headers()[gone]
+    assert header.status == EXPORTED  # not reset: its notes stay billed until a person decides
+    assert "without being booked" in header.accounting["missing"]["reason"]
+    assert "missing" not in world.headers()[kept].accounting
+    since = header.accounting["missing"]["since"]
+
+    again = world.container.invoice_sync.run(world.tenant)
+
+    assert (again.missing, again.still_missing) == ((), (gone,))
+    assert world.headers()[gone].accounting["missing"]["since"] == since
+
+
+def test_a_draft_booked_while_the_sync_read_is_found_by_its_reference(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=1)
+    (draft,) = world.drafts
+    sync = sync_of(world)
+    sync.run(world.tenant)  # sets the watermark (nothing booked yet)
+    # Booked with a number below the watermark (chosen by hand), so only the reference finds it.
+    world.agreement.add_booked(30000, references={"other": "XYZ"})
+    assert sync.run(world.tenant).watermark_after == 30000
+    low = world.agreement.book(number_of(world, draft), number=100)
+
+    result = sync.run(world.tenant)
+
+    assert [(b.draft, b.invoice_number) for b in result.booked] == [(draft, low["bookedInvoiceNumber"])]
+    assert result.missing == ()
+
+
+def test_orders_are_followed_through_sending_and_their_upgrade_to_an_invoice(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=3, documentType="order")
+    sent, upgraded, booked = world.drafts
+    world.agreement.send_order(number_of(world, sent))
+    invoice = world.agreement.upgrade_order(number_of(world, upgraded))
+    later = world.agreement.upgrade_order(number_of(world, booked))
+    booked_invoice = world.agreement.book(later["draftInvoiceNumber"])
+
+    result = world.container.invoice_sync.run(world.tenant)
+
+    assert [(b.draft, b.invoice_number) for b in result.booked] == [(booked, booked_invoice["bookedInvoiceNumber"])]
+    assert result.missing == ()
+    assert result.upgraded == ((upgraded, invoice["draftInvoiceNumber"]),)
+    headers = world.headers()
+    assert headers[sent].status == EXPORTED
+    assert "missing" not in headers[sent].accounting
+    assert headers[upgraded].accounting["upgradedTo"]["documentNumber"] == invoice["draftInvoiceNumber"]
+    assert headers[booked].status == BOOKED
+
+
+def test_the_export_puts_the_tenant_on_the_timer_and_the_timer_runs_every_such_tenant(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=1)
+    world.agreement.book(number_of(world, world.drafts[0]))
+
+    assert world.tenant in world.container.invoice_sync._states.tenants()
+    outcome = world.container.invoice_sync.run_all(trigger="timer")
+
+    assert outcome[world.tenant] == "1 booked, 0 missing"
+    state = world.container.invoice_sync.state(world.tenant)
+    assert state.last_result["trigger"] == "timer"
+    assert state.last_error is None
+    assert state.running_until is None
+
+
+def test_a_tenant_without_exported_drafts_costs_no_call_to_e_conomic(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = World(env, economic, customers=1, notes=1)
+    before = len(economic.log)
+
+    result: SyncResult = world.container.invoice_sync.run(world.tenant)
+
+    assert result.waiting == 0
+    assert len(economic.log) == before
+
+
+def test_refused_tokens_are_a_403_and_recorded_on_the_state(env: dict[str, str], economic: EconomicStandin) -> None:
+    world = exported(env, economic, customers=1)
+    economic.revoke(world.agreement.grant_token)
+
+    with pytest.raises(Forbidden) as caught:
+        world.container.invoice_sync.run(world.tenant)
+
+    assert caught.value.code == "economic"
+    assert world.agreement.grant_token not in caught.value.message
+    state = world.container.invoice_sync.state(world.tenant)
+    assert state.last_error
+    assert state.running_until is None
