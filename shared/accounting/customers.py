@@ -203,12 +203,13 @@ def first_email(text: str | None) -> str | None:
 
 def differences(ours: Customer, remote: Remote) -> list[Difference]:
     """Name, e-mail and currency that differ. Our e-mail matches when it is any of e-conomic's
-    addresses (ignoring case); an update would take the first."""
+    addresses (ignoring case); an update would take the first. A customer without any e-mail in
+    e-conomic does not differ in it: the billing address is then ours alone."""
     found: list[Difference] = []
     if ours.name.strip() != (remote.name or ""):
         found.append(Difference(field="name", ours=ours.name, economic=remote.name))
     addresses = email_addresses(remote.email)
-    if ours.billing_email.strip().casefold() not in {a.casefold() for a in addresses}:
+    if remote.email is not None and ours.billing_email.strip().casefold() not in {a.casefold() for a in addresses}:
         found.append(
             Difference(field="email", ours=ours.billing_email, economic=addresses[0] if addresses else remote.email)
         )

@@ -7,12 +7,14 @@ setting it needs comes from local.settings.example.json, so the example is what 
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 import requests
 
@@ -131,6 +133,47 @@ def test_month_end_against_the_sandbox(private_azurite: Azurite, tmp_path: Path)
         )
         assert "come back to the drafts." in text  # decoded: no quoted-printable soft line break
         assert f"{draft_id:>8} -> {number:<8} Acme A/S" in text
+
+        # The accountant books it (e-conomic's own call), the sync brings the number back.
+        tokens = {"X-AppSecretToken": APP_SECRET_TOKEN, "X-AgreementGrantToken": GRANT_TOKEN}
+        booking = requests.post(
+            f"{economic_url}/invoices/booked",
+            json={"draftInvoice": {"draftInvoiceNumber": number}},
+            headers=tokens,
+            timeout=10,
+        )
+        assert booking.status_code == 201, booking.text
+        invoice_number = booking.json()["bookedInvoiceNumber"]
+        synced = api.call("POST", "integration/economic/sync", {})
+        assert synced["booked"] == [
+            {"draftId": draft_id, "invoiceNumber": invoice_number, "date": "2026-11-01", "netAmount": "3562.50"}
+        ]
+        booked = api.get(f"{host.base_url}/invoicing/drafts/{draft_id}")
+        assert (booked["status"], booked["invoiceNumber"]) == ("booked", invoice_number)
+        assert booked["accounting"]["booked"]["grossAmount"] == "4453.13"  # e-conomic's VAT (25 %)
+        pdf = api.session.get(f"{host.base_url}/invoicing/drafts/{draft_id}/pdf", params={"apikey": key}, timeout=30)
+        title = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+        assert f"Invoice {invoice_number} (draft {draft_id})" in title
+        state = api.get(f"{host.base_url}/integration/economic/sync")
+        assert (state["watermark"], state["running"], state["lastError"]) == (invoice_number, False, None)
+
+        # Customers from e-conomic: Acme is linked, Globex is new, Initech has no e-mail there.
+        report = api.get(f"{host.base_url}/integration/economic/customers")
+        assert [row["customerNumber"] for row in report["linked"]] == [1]
+        assert [row["customerNumber"] for row in report["new"]] == [2, 3]
+        imported = api.call("POST", "integration/economic/customers", {"importNew": True})
+        assert [row["customerId"] for row in imported["imported"]] == [2]
+        assert [(row["customerNumber"], row["action"]) for row in imported["skipped"]] == [(3, "importNew")]
+        globex = api.get(f"{host.base_url}/billing/customers/2")
+        assert globex == {
+            "customerId": 2,
+            "name": "Globex GmbH",
+            "accountingSystemId": 2,
+            "billingEmail": "invoices@globex.example",
+            "currency": "EUR",
+        }
+        again = api.call("POST", "integration/economic/customers", {"importNew": True})
+        assert again["imported"] == []
 
     assert host.returncode == 0
     for port in (economic_port, smtp_port):  # both stopped with the host

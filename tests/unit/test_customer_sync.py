@@ -452,3 +452,18 @@ def test_the_cli_listing_has_a_line_per_customer_and_category() -> None:
     assert "  e-conomic -  customer 3  Local only  local@example.com  EUR" in lines
     assert any(line.startswith("  e-conomic 5006  customer -  importNew: is barred") for line in lines)
     assert "Dry run" not in text
+
+
+def test_a_customer_without_an_e_mail_in_e_conomic_keeps_ours_and_does_not_differ() -> None:
+    ours = Customer(1, "Acme A/S", 1, "ap@acme.example", "DKK")
+    world = World(
+        {1: remote(1, "Acme A/S"), 2: remote(2, "Globex", "not an address")},
+        ours,
+        Customer(2, "Globex", 2, "ap@globex.example", "DKK"),
+    )
+
+    report = world.sync.apply(TENANT, CustomerSyncIn(updateLinked=True))
+
+    assert [row.customerNumber for row in report.linked] == [1]
+    assert [row.customerNumber for row in report.differs] == [2]  # an e-mail e-conomic has, but not a valid one
+    assert world.repo.load(TENANT).customers[1] == ours

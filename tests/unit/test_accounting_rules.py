@@ -1,0 +1,133 @@
+"""Pure rules of the accounting sync: which references are ours, what a booked invoice leaves on a draft,
+who may sync which tenant, and the timer's schedule setting."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from shared.accounting.api import tenant_for
+from shared.accounting.invoices import _book, _flag_missing, booked_record, draft_of
+from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
+from shared.errors import Forbidden
+from shared.invoicing.api import summary
+from shared.invoicing.directory import Customer
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
+from shared.invoicing.planning import Period
+from shared.keys import Principal
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def header(status: str = EXPORTED, **accounting: Any) -> DraftHeader:
+    return DraftHeader(
+        tenant="acme",
+        number=17,
+        status=status,  # type: ignore[arg-type]
+        customer=Customer(1, "Acme A/S", 1, "ap@acme.example", "DKK"),
+        period_from=Period(2026, 10),
+        period_to=Period(2026, 10),
+        created_at=NOW,
+        updated_at=NOW,
+        totals=Totals(),
+        accounting={"documentType": "draftInvoice", "documentNumber": 4, **accounting},
+    )
+
+
+def invoice(number: int, net: Any = Decimal("950.00"), **fields: Any) -> dict[str, Any]:
+    return {
+        "bookedInvoiceNumber": number,
+        "date": "2026-11-01",
+        "currency": "DKK",
+        "netAmount": net,
+        "vatAmount": Decimal("237.5"),
+        "grossAmount": Decimal("1187.5"),
+        "references": {"other": "IB-17"},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("reference", "draft"),
+    [("IB-17", 17), ("IB-1", 1), ("ib-17", None), ("IB-017", None), ("IB-0", None), ("XIB-17", None), ("IB-17 ", None)],
+)
+def test_only_our_exact_references_name_a_draft(reference: str, draft: int | None) -> None:
+    assert draft_of(reference) == draft
+
+
+def test_a_booked_invoice_makes_the_draft_booked_with_its_number_date_and_amounts_in_cents() -> None:
+    booked = _book(booked_record(invoice(10001), NOW))(header())
+
+    assert booked is not None
+    assert booked.status == BOOKED
+    record = booked.accounting["booked"]
+    assert (record["invoiceNumber"], record["date"], record["currency"]) == (10001, "2026-11-01", "DKK")
+    assert (record["netAmount"], record["vatAmount"], record["grossAmount"]) == ("950.00", "237.50", "1187.50")
+    assert booked.accounting["documentNumber"] == 4  # the export's record stays
+    assert summary(booked).invoiceNumber == 10001
+    assert summary(header()).invoiceNumber is None
+
+
+def test_booking_again_with_the_same_number_changes_nothing_and_a_second_number_is_kept_apart() -> None:
+    booked = _book(booked_record(invoice(10001), NOW))(header())
+    assert booked is not None
+
+    assert _book(booked_record(invoice(10001), NOW))(booked) is None
+    credited = _book(booked_record(invoice(10007, net=Decimal("-950.00")), NOW))(booked)
+
+    assert credited is not None
+    assert credited.accounting["booked"]["invoiceNumber"] == 10001
+    assert [(o["invoiceNumber"], o["netAmount"]) for o in credited.accounting["alsoBooked"]] == [(10007, "-950.00")]
+    assert _book(booked_record(invoice(10007), NOW))(credited) is None
+
+
+def test_a_booking_clears_the_missing_flag_and_never_touches_an_open_draft() -> None:
+    flagged = _flag_missing(NOW, "gone")(header())
+    assert flagged is not None
+    assert flagged.accounting["missing"] == {"since": NOW.isoformat(), "reason": "gone"}
+    assert _flag_missing(NOW, "again")(flagged) is None  # flagged once; `since` stays
+
+    booked = _book(booked_record(invoice(10001), NOW))(flagged)
+
+    assert booked is not None
+    assert "missing" not in booked.accounting
+    assert _book(booked_record(invoice(10001), NOW))(header(OPEN)) is None
+
+
+def test_syncing_another_tenant_needs_the_operator_right() -> None:
+    reseller = Principal("k1", "acme", "key", frozenset({"reseller"}), 100, 60)
+    operator = Principal("k2", "platform", "key", frozenset({"reseller", "operator"}), 100, 60)
+
+    assert tenant_for(reseller, None) == "acme"
+    assert tenant_for(reseller, "acme") == "acme"
+    assert tenant_for(operator, "acme") == "acme"
+    with pytest.raises(Forbidden) as refused:
+        tenant_for(reseller, "globex")
+    assert refused.value.code == "access_denied"
+    assert refused.value.errors[0].field == "reseller"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ACCOUNTING_SYNC_SCHEDULE),
+        ("", ACCOUNTING_SYNC_SCHEDULE),
+        ("0 */20 * * * *", "0 */20 * * * *"),
+        ("01:00:00", "01:00:00"),
+    ],
+)
+def test_the_timer_schedule_comes_from_the_setting(value: str | None, expected: str) -> None:
+    env = {} if value is None else {"ACCOUNTING_SYNC_SCHEDULE": value}
+    assert sync_schedule(env) == expected
+
+
+def test_a_malformed_schedule_is_logged_and_the_hourly_default_used(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        schedule = sync_schedule({"ACCOUNTING_SYNC_SCHEDULE": "*/5 * * * *"})  # five fields: no seconds
+
+    assert schedule == ACCOUNTING_SYNC_SCHEDULE
+    assert "ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields" in caplog.text
