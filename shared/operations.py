@@ -258,6 +258,19 @@ INVOICING_OPERATIONS: tuple[OperationSpec, ...] = (
         response_model=Released,
     ),
     OperationSpec(
+        "ReopenInvoiceDraft",
+        "POST",
+        "invoicing/drafts/{draftId}/reopen",
+        right=ADMIN_RIGHT,
+        summary="Reopen an exported draft that was deleted in e-conomic without being booked",
+        description="Only for drafts the accounting sync flagged (`accounting.missing`): the draft is open again, "
+        "can be exported anew or deleted; what it was is kept under `accounting.reopened`. 422 for any other draft.",
+        model=DraftRef,
+        source="query",
+        tag=INVOICING_TAG,
+        response_model=DraftOut,
+    ),
+    OperationSpec(
         "MergeInvoiceDrafts",
         "POST",
         "invoicing/merges",

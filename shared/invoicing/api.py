@@ -507,6 +507,9 @@ def invoicing_handlers(
     def merge(call: Any) -> ApiResponse:
         return _json(draft_out(invoicing.merge(tenant(call), call.data.draftIds)))
 
+    def reopen(call: Any) -> ApiResponse:
+        return _json(draft_out(invoicing.reopen(tenant(call), call.data.draftId)))
+
     return {
         "ListCustomers": list_entries(Customer),
         "GetCustomer": get_entry(Customer),
@@ -526,6 +529,7 @@ def invoicing_handlers(
         "GetInvoiceDraftPdf": get_pdf,
         "DeleteInvoiceDraft": delete_draft,
         "MergeInvoiceDrafts": merge,
+        "ReopenInvoiceDraft": reopen,
     }
 
 

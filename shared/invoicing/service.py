@@ -40,6 +40,7 @@ from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import (
     DELETED,
+    EXPORTED,
     LIVE,
     MERGED,
     OPEN,
@@ -239,6 +240,36 @@ class InvoicingService:
         released = [n for n in notes if n.billing is not None and n.billing.draft_number in numbers]
         self._ledger.unlink(tenant, released)
         return deleted, len(released)
+
+    def reopen(self, tenant: str, number: int) -> Draft:
+        """An exported draft the accounting sync flagged as deleted in e-conomic without being booked
+        becomes open again, so it can be exported anew (or deleted). What it was is kept under
+        `accounting.reopened`. Any other draft is refused: the flag is the sync's proof that e-conomic
+        has no document for it, booked or not."""
+        headers = self.repair(tenant)
+        header = _existing(headers, number)
+        missing = header.accounting.get("missing") if header.status == EXPORTED else None
+        if not missing:
+            raise Unprocessable(
+                f"Invoice draft {number} cannot be reopened.",
+                [
+                    FieldError(
+                        "draftId",
+                        f"draft {number} is {_status_text(header)}; only an exported draft that the accounting "
+                        "sync found deleted in e-conomic (accounting.missing) can be reopened",
+                    )
+                ],
+            )
+        now = self._clock()
+        kept = ("documentType", "documentNumber", "exportJob", "invoiceDate", "exportedAt")
+        previous = {k: header.accounting[k] for k in kept if k in header.accounting}
+        accounting = {"reopened": {"at": now.isoformat(), **previous, "missing": missing}}
+        stored = self._ledger.put_header(
+            replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version
+        )
+        if stored is None:
+            raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")
+        return self.get(tenant, number)
 
     def merge(self, tenant: str, numbers: Sequence[int]) -> Draft:
         wanted = sorted(set(numbers))

@@ -13,9 +13,9 @@ import pytest
 
 from shared.accounting.invoices import LEASE, InvoiceSync, SyncBusy, SyncResult
 from shared.container import TABLES, _export_failures
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Unprocessable
 from shared.invoicing.api import draft_out
-from shared.invoicing.ledger import BOOKED, EXPORTED
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from shared.invoicing.pdf import render
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
@@ -307,3 +307,27 @@ def test_refused_tokens_are_a_403_and_recorded_on_the_state(env: dict[str, str],
     state = world.container.invoice_sync.state(world.tenant)
     assert state.last_error
     assert state.running_until is None
+
+
+def test_a_flagged_draft_can_be_reopened_and_exported_again_and_no_other_can(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=2)
+    gone, kept = world.drafts
+    old_document = number_of(world, gone)
+    del world.agreement.invoice_drafts[old_document]
+    world.container.invoice_sync.run(world.tenant)
+    with pytest.raises(Unprocessable) as refused:
+        world.container.invoicing.reopen(world.tenant, kept)
+    assert "accounting.missing" in refused.value.errors[0].message
+
+    reopened = world.container.invoicing.reopen(world.tenant, gone)
+
+    assert reopened.header.status == OPEN
+    assert reopened.lines  # its notes are still billed in it
+    assert reopened.header.accounting["reopened"]["documentNumber"] == old_document
+    job = world.run(world.start()["jobId"])
+    assert job.state == "succeeded"
+    assert [d.draft for d in job.documents] == [gone]
+    again = world.container.invoice_sync.run(world.tenant)
+    assert (again.missing, again.still_missing, again.still_waiting) == ((), (), 2)
