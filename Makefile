@@ -56,6 +56,7 @@ bench: deps
 	$(PY) -m bench.connector
 	$(PY) -m bench.invoicing
 	$(PY) -m bench.export
+	$(PY) -m bench.sync
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache
