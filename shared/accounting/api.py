@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, Forbidden, NotFound
@@ -55,6 +55,10 @@ class SyncOut(BaseModel):
     watermarkBefore: int | None = Field(description="Highest booked invoice number read before this run.")
     watermarkAfter: int | None = Field(description="The same after it: the next run asks for higher numbers only.")
     notes: list[str] = Field(description="Things to look at, e.g. a second booked invoice with a draft's reference.")
+    omitted: dict[str, int] = Field(
+        default_factory=dict,
+        description="Only in a stored last result: entries left out of each long list to fit the state row.",
+    )
 
 
 class SyncStateOut(BaseModel):
@@ -68,7 +72,10 @@ class SyncStateOut(BaseModel):
 
 
 def state_out(state: SyncState, now: datetime) -> SyncStateOut:
-    result = SyncOut.model_validate(state.last_result) if state.last_result else None
+    try:
+        result = SyncOut.model_validate(state.last_result) if state.last_result else None
+    except ValidationError:  # written by an older version, or cut to nothing: not worth a 500
+        result = None
     return SyncStateOut(
         tenant=state.tenant,
         watermark=state.watermark,

@@ -244,14 +244,14 @@ class InvoiceSync:
             pages += 1
             changes = self._bookings(page, headers, booked, notes)
             if changes:
-                headers = self._write(tenant, changes)
+                headers = self._write(tenant, changes, headers)
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
             if numbers:
                 lease.advance(max(numbers))
         still = {n: h for n, h in headers.items() if h.status == EXPORTED}
         located = self._locate(tenant, economic, still, headers, booked, notes) if still else _Located()
         if located.changes:
-            headers = self._write(tenant, located.changes)
+            headers = self._write(tenant, located.changes, headers)
         remaining = sum(1 for h in headers.values() if h.status == EXPORTED)
         return SyncResult(
             tenant=tenant,
@@ -363,16 +363,23 @@ class InvoiceSync:
 
     # -- writes -----------------------------------------------------------------------------------
 
-    def _write(self, tenant: str, changes: Mapping[int, Change]) -> dict[int, DraftHeader]:
-        """Applies the changes to the current headers, in conditional batches; a batch that lost a race
-        is read and applied again. Returns the headers afterwards."""
+    def _write(
+        self, tenant: str, changes: Mapping[int, Change], headers: Mapping[int, DraftHeader]
+    ) -> dict[int, DraftHeader]:
+        """Applies the changes to `headers` (as last read or written), in conditional batches of
+        `max_transaction`; a batch that lost a race is read again and applied again. Returns the headers
+        afterwards, the written ones without a version: the next write to one of them reads first.
+        (Reading every header of the tenant costs more than all the rest of a run, so it is done only
+        when needed.)"""
         todo = dict(changes)
-        for _ in range(5):
-            headers = self._ledger.headers(tenant)
+        current = dict(headers)
+        for attempt in range(5):
+            if attempt or any(current[n].version is None for n in todo if n in current):
+                current = self._ledger.headers(tenant)
             now = self._clock()
             new: dict[int, DraftHeader] = {}
             for number, change in todo.items():
-                header = headers.get(number)
+                header = current.get(number)
                 updated = change(header) if header is not None else None
                 if updated is not None and updated != header:
                     new[number] = replace(updated, updated_at=now)
@@ -381,10 +388,12 @@ class InvoiceSync:
             for start in range(0, len(numbers), self._ledger.max_transaction):
                 chunk = numbers[start : start + self._ledger.max_transaction]
                 self.before_write("headers")
-                if not self._ledger.replace_headers([new[n] for n in chunk]):
+                if self._ledger.replace_headers([new[n] for n in chunk]):
+                    current.update({n: replace(new[n], version=None) for n in chunk})
+                else:
                     failed.update({n: todo[n] for n in chunk})
             if not failed:
-                return self._ledger.headers(tenant) if new else headers
+                return current
             todo = failed
         raise Conflict("Drafts kept changing while the accounting sync recorded their invoice numbers; retry.")
 

@@ -7,7 +7,7 @@ first is conditional on the row's ETag.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +20,7 @@ from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq
 
 ROW = "invoices"
+MAX_RESULT = 30_000
 
 
 class TableSyncStates:
@@ -69,8 +70,24 @@ def _to_entity(state: SyncState) -> dict[str, Any]:
     if state.last_error:
         entity["LastError"] = state.last_error[:2000]
     if state.last_result:
-        entity["LastResult"] = json.dumps(state.last_result, ensure_ascii=False)[:30_000]
+        entity["LastResult"] = fitted(state.last_result)
     return entity
+
+
+def fitted(result: Mapping[str, Any], limit: int = MAX_RESULT) -> str:
+    """The result as JSON of at most `limit` characters (a Table storage string property holds 32K): long
+    lists are cut, and `omitted` says how many entries of each were left out. Always valid JSON."""
+    text = json.dumps(result, ensure_ascii=False)
+    keep = 500
+    while len(text) > limit and keep > 0:
+        lists = {k: v for k, v in result.items() if isinstance(v, list) and len(v) > keep}
+        trimmed = {**{k: (v[:keep] if k in lists else v) for k, v in result.items()}}
+        trimmed["omitted"] = {k: len(v) - keep for k, v in lists.items()}
+        text = json.dumps(trimmed, ensure_ascii=False)
+        keep //= 2
+    if len(text) > limit:
+        return json.dumps({"omitted": {k: len(v) for k, v in result.items() if isinstance(v, list)}})
+    return text
 
 
 def _from_entity(e: Any) -> SyncState:

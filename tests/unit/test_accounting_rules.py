@@ -3,6 +3,7 @@ who may sync which tenant, and the timer's schedule setting."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from shared.accounting.api import tenant_for
-from shared.accounting.invoices import _book, _flag_missing, booked_record, draft_of
+from shared.accounting.api import SyncOut, tenant_for
+from shared.accounting.invoices import BookedDraft, SyncResult, _book, _flag_missing, booked_record, draft_of
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Forbidden
 from shared.invoicing.api import summary
@@ -19,6 +20,7 @@ from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
 from shared.invoicing.planning import Period
 from shared.keys import Principal
+from shared.repositories.accounting import fitted
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -131,3 +133,17 @@ def test_a_malformed_schedule_is_logged_and_the_hourly_default_used(caplog: pyte
 
     assert schedule == ACCOUNTING_SYNC_SCHEDULE
     assert "ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields" in caplog.text
+
+
+def test_a_big_run_result_is_cut_to_fit_the_state_row_and_says_what_it_left_out() -> None:
+    booked = [BookedDraft(n, 10000 + n, "2026-11-01", "1234567.89") for n in range(1, 2001)]
+    result = SyncResult("acme", "timer", NOW, NOW, 2000, booked=tuple(booked), still_waiting=0)
+
+    text = fitted(result.as_dict())
+
+    assert len(text) <= 30_000
+    stored = SyncOut.model_validate(json.loads(text))
+    assert stored.waiting == 2000
+    assert len(stored.booked) + stored.omitted["booked"] == 2000
+    assert stored.booked[0].invoiceNumber == 10001
+    assert fitted({"waiting": 1, "booked": []}) == '{"waiting": 1, "booked": []}'  # small: as it is
