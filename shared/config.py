@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -60,6 +61,30 @@ ACCOUNTING_SYNC_SCHEDULE = "0 15 * * * *"
 """Default of the app setting ACCOUNTING_SYNC_SCHEDULE: the invoice-number sync runs hourly at minute 15."""
 
 
+_CRON_RANGES = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+"""Seconds, minutes, hours, day of month, month, day of week: NCRONTAB's six fields."""
+
+
+def _valid_schedule(text: str) -> bool:
+    """A six-field NCRONTAB expression whose numbers are in range (names such as MON or JAN pass), or a
+    TimeSpan hh:mm:ss below a day."""
+    parts = text.split(":")
+    if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
+        hours, minutes, seconds = (int(p) for p in parts)
+        return hours < 24 and minutes < 60 and seconds < 60 and (hours, minutes, seconds) != (0, 0, 0)
+    fields = text.split()
+    if len(fields) != 6:
+        return False
+    for field_text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
+        for number in re.findall(r"\d+", field_text):
+            step = f"/{number}" in field_text
+            if not (int(number) >= 1 if step else low <= int(number) <= high):
+                return False
+        if not re.fullmatch(r"[0-9A-Za-z*?/,\-]+", field_text):
+            return False
+    return True
+
+
 def sync_schedule(env: Mapping[str, str] | None = None) -> str:
     """The timer's schedule: ACCOUNTING_SYNC_SCHEDULE (an NCRONTAB expression with seconds, e.g.
     `0 */30 * * * *`, or a TimeSpan such as `01:00:00`), else hourly. Read when the app is indexed; a
@@ -69,9 +94,7 @@ def sync_schedule(env: Mapping[str, str] | None = None) -> str:
     raw = (env.get("ACCOUNTING_SYNC_SCHEDULE") or "").strip()
     if not raw:
         return ACCOUNTING_SYNC_SCHEDULE
-    fields = raw.split()
-    timespan = len(fields) == 1 and all(part.isdigit() for part in raw.split(":")) and raw.count(":") == 2
-    if len(fields) == 6 or timespan:
+    if _valid_schedule(raw):
         return raw
     logging.getLogger("invoice_bridge.config").error(
         "setting ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields (seconds first) "

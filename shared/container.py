@@ -121,12 +121,16 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     )
     tenant_settings = TableTenantSettings(storage.table_ref(TABLES["billing"]))
     export_connections = EconomicConnections(secrets, settings)
+
+    def tenant_exists(tenant: str) -> bool:
+        return bool(keys.list(tenant))
+
     export = ExportService(
         jobs=TableJobRepository(storage.table_ref(TABLES["exports"])),
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         invoicing=invoicing,
         directory=directory,
-        tenant_exists=lambda tenant: bool(keys.list(tenant)),
+        tenant_exists=tenant_exists,
         economic=export_connections,
         enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
         mailer=_mailer_factory(env, secrets),
@@ -145,6 +149,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         failures=_export_failures(),
         clock=utcnow,
         page_size=settings.sync_page_size,
+        known_tenants=TableDirectoryRepository(storage.table_ref(TABLES["billing"])).tenants,
     )
     export.before_run = invoice_sync.watch
     customer_sync = CustomerSync(directory, export_connections, _export_failures(), invoicing.drafted_customers)
@@ -159,7 +164,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
             **connector_handlers(connector),
             **invoicing_handlers(directory, invoicing, _concept_pdf),
             **export_handlers(export, tenant_settings),
-            **sync_handlers(invoice_sync, utcnow),
+            **sync_handlers(invoice_sync, utcnow, tenant_exists),
             **customer_sync_handlers(customer_sync),
         },
     )
@@ -226,6 +231,7 @@ def _export_failures() -> Failures:
 
     from shared.adapters.economic import (
         EconomicAuthError,
+        EconomicError,
         EconomicNotFound,
         EconomicRejected,
         EconomicUnavailable,
@@ -235,6 +241,7 @@ def _export_failures() -> Failures:
         rejected=(EconomicRejected, EconomicNotFound),
         auth=(EconomicAuthError,),
         transient=(EconomicUnavailable, AzureError),
+        unusable=(EconomicError,),
     )
 
 

@@ -99,17 +99,24 @@ def tenant_for(who: Principal, reseller: str | None) -> str:
     return tenant
 
 
-def sync_handlers(sync: InvoiceSync, clock: Callable[[], datetime]) -> dict[str, Handler]:
-    def run(call: Any) -> ApiResponse:
+def sync_handlers(
+    sync: InvoiceSync, clock: Callable[[], datetime], tenant_exists: Callable[[str], bool]
+) -> dict[str, Handler]:
+    def known(call: Any) -> str:
         tenant = tenant_for(call.principal, call.data.reseller)
+        if tenant != call.principal.tenant and not tenant_exists(tenant):
+            raise NotFound(
+                f"Reseller {tenant} not found.", [FieldError("reseller", f"no tenant {tenant}")], code="reseller"
+            )
+        return tenant
+
+    def run(call: Any) -> ApiResponse:
+        tenant = known(call)
         result = sync.run(tenant, trigger="http")
         return ApiResponse(200, SyncOut.model_validate(result.as_dict()).model_dump(mode="json"))
 
     def status(call: Any) -> ApiResponse:
-        tenant = tenant_for(call.principal, call.data.reseller)
-        state = sync.state(tenant)
-        if state.version is None and tenant != call.principal.tenant:
-            raise NotFound(f"No accounting sync for {tenant}.", [FieldError("reseller", f"{tenant} was never synced")])
+        state = sync.state(known(call))
         return ApiResponse(200, state_out(state, clock()).model_dump(mode="json"))
 
     return {"SyncEconomicInvoices": run, "GetEconomicSync": status}

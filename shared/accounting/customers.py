@@ -289,6 +289,8 @@ class CustomerSync:
             ) from None
         except self._failures.rejected as error:
             raise BadGateway(f"e-conomic refused to list its customers: {error}") from None
+        except self._failures.unusable as error:
+            raise BadGateway(f"e-conomic's list of customers could not be read: {error}") from None
         return {number: Remote.of(number, c) for number, c in raw.items() if isinstance(c, Mapping)}
 
 

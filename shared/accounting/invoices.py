@@ -54,6 +54,8 @@ log = logging.getLogger("invoice_bridge.accounting")
 LEASE = timedelta(minutes=10)
 """As long as host.json's functionTimeout: a run cannot outlive it, so an older lease is a dead run's."""
 FIRST_RUN_MARGIN = timedelta(days=31)
+RUN_ALL_BUDGET = timedelta(minutes=7)
+"""How long the timer starts new tenants: well inside host.json's 10-minute functionTimeout."""
 PAGE_SIZE = 1000
 CENT = Decimal("0.01")
 _REFERENCE = re.compile(rf"{re.escape(REFERENCE_PREFIX)}([1-9][0-9]{{0,17}})", re.ASCII)
@@ -69,6 +71,8 @@ class BookedApi(Protocol):
     def find_booked(self, reference: str) -> list[dict[str, Any]]: ...
     def list_drafts(self, kind: Any) -> list[dict[str, Any]]: ...
     def sent_orders(self) -> list[dict[str, Any]]: ...
+    def find_drafts(self, kind: Any, reference: str) -> list[dict[str, Any]]: ...
+    def find_sent_orders(self, reference: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,8 @@ class InvoiceSync:
         failures: Failures,
         clock: Callable[[], datetime],
         page_size: int = PAGE_SIZE,
+        known_tenants: Callable[[], Iterable[str]] = lambda: (),
+        budget: timedelta = RUN_ALL_BUDGET,
     ) -> None:
         self._ledger = ledger
         self._states = states
@@ -178,6 +184,10 @@ class InvoiceSync:
         self._failures = failures
         self._clock = clock
         self._page_size = page_size
+        self._known_tenants = known_tenants
+        self._budget = budget
+        self._unexported: set[str] = set()
+        """Tenants seen without exported drafts (this process): not asked again until it restarts."""
         self.before_write: Callable[[str], None] = lambda step: None
         """Called before every write (`headers`, `watermark`): lets a test crash the run there."""
 
@@ -209,19 +219,40 @@ class InvoiceSync:
         return result
 
     def run_all(self, *, trigger: str = "timer") -> dict[str, str]:
-        """Every watched tenant, one after another; a tenant's failure does not stop the others."""
+        """Every watched tenant, the longest unsynced first; a tenant's failure does not stop the others.
+        Starts no tenant after the first once `budget` is spent (the function's timeout is 10 minutes):
+        the rest come first next time. Also looks, once per process, for tenants of the billing directory that
+        have exported drafts but are not watched yet (drafts exported before the sync existed)."""
+        started = self._clock()
+        self._discover()
+        states = [self.state(tenant) for tenant in self._states.tenants()]
+        oldest = datetime.min.replace(tzinfo=started.tzinfo)
+        states.sort(key=lambda s: (s.last_run_at or oldest, s.tenant))
         outcome: dict[str, str] = {}
-        for tenant in self._states.tenants():
+        for position, state in enumerate(states):
+            if position and self._clock() - started >= self._budget:
+                outcome[state.tenant] = "postponed: the timer's time is up; it runs first next time"
+                continue
             try:
-                result = self.run(tenant, trigger=trigger)
+                result = self.run(state.tenant, trigger=trigger)
             except SyncBusy:
-                outcome[tenant] = "busy"
+                outcome[state.tenant] = "busy"
             except Exception as error:
-                log.warning("Accounting sync of %s failed: %s", tenant, error)
-                outcome[tenant] = f"failed: {error}"
+                log.warning("Accounting sync of %s failed: %s", state.tenant, error)
+                outcome[state.tenant] = f"failed: {error}"
             else:
-                outcome[tenant] = f"{len(result.booked)} booked, {len(result.missing)} missing"
+                outcome[state.tenant] = f"{len(result.booked)} booked, {len(result.missing)} missing"
         return outcome
+
+    def _discover(self) -> None:
+        watched = set(self._states.tenants())
+        for tenant in self._known_tenants():
+            if tenant in watched or tenant in self._unexported:
+                continue
+            if any(h.status == EXPORTED for h in self._ledger.headers(tenant).values()):
+                self.watch(tenant)
+            else:
+                self._unexported.add(tenant)
 
     # -- one run ----------------------------------------------------------------------------------
 
@@ -242,7 +273,7 @@ class InvoiceSync:
             query = f"date$gte:{(_oldest_invoice_date(waiting.values()) - FIRST_RUN_MARGIN).isoformat()}"
         for page in economic.booked_pages(query, pagesize=self._page_size):
             pages += 1
-            changes = self._bookings(page, headers, booked, notes)
+            changes = self._bookings(economic, page, headers, booked, notes)
             if changes:
                 headers = self._write(tenant, changes, headers)
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
@@ -273,6 +304,7 @@ class InvoiceSync:
 
     def _bookings(
         self,
+        economic: BookedApi,
         documents: Sequence[Mapping[str, Any]],
         headers: Mapping[int, DraftHeader],
         booked: dict[int, BookedDraft],
@@ -293,8 +325,23 @@ class InvoiceSync:
                     f"but draft {number} is {status}, not exported; nothing was recorded"
                 )
                 continue
-            record = booked_record(doc, self._clock())
+            now = self._clock()
             first = booked[number].invoice_number if number in booked else _booked_number(header)
+            if first is None and _negative(doc):
+                # A credit note seen first: its invoice may be below the watermark (a number chosen by
+                # hand). Ask for every booked invoice with the reference and take the invoice itself.
+                found = _invoice_first(economic.find_booked(reference(number))) or [doc]
+                change: Change | None = None
+                for each in found:
+                    change = _then(change, _book(booked_record(each, now)))
+                record = booked_record(found[0], now)
+                booked[number] = BookedDraft(
+                    number, record["invoiceNumber"], record.get("date"), record.get("netAmount")
+                )
+                assert change is not None
+                changes[number] = _then(changes.get(number), change)
+                continue
+            record = booked_record(doc, now)
             if first is None:
                 booked[number] = BookedDraft(number, invoice, record.get("date"), record.get("netAmount"))
             elif first != invoice:
@@ -314,19 +361,25 @@ class InvoiceSync:
         booked: dict[int, BookedDraft],
         notes: list[str],
     ) -> _Located:
-        """Where the drafts that are not booked are in e-conomic; flags the ones that are nowhere."""
-        invoice_drafts = _by_reference(economic.list_drafts("draftInvoice"), "draftInvoiceNumber")
+        """Where the drafts that are not booked are in e-conomic; flags the ones that are nowhere.
+
+        Documents move one way: order draft -> sent order -> invoice draft -> booked invoice (or are
+        deleted). The listings are read in that order, and a draft missing from them is looked up by its
+        reference in that order too (listings are paged, and a page can shift while it is read), so a
+        document that moves while we look is seen in its next place, never nowhere."""
         orders: dict[str, int] = {}
         if any(h.accounting.get("documentType") == "order" for h in still.values()):
             orders = _by_reference([*economic.list_drafts("order"), *economic.sent_orders()], "orderNumber")
+        invoice_drafts = _by_reference(economic.list_drafts("draftInvoice"), "draftInvoiceNumber")
         located = _Located()
         now = self._clock()
         for number, header in sorted(still.items()):
             ref = reference(number)
             kind = str(header.accounting.get("documentType") or "draftInvoice")
             flagged = "missing" in header.accounting
-            if ref in invoice_drafts or (kind == "order" and ref in orders):
-                upgraded_to = invoice_drafts.get(ref) if kind == "order" else None
+            place = _place(ref, kind, orders, invoice_drafts) or self._search(economic, ref, kind)
+            if place is not None and place[0] != "booked" and isinstance(place[1], int):
+                upgraded_to = place[1] if kind == "order" and place[0] == "draftInvoice" else None
                 if (
                     upgraded_to is not None
                     and (header.accounting.get("upgradedTo") or {}).get("documentNumber") != upgraded_to
@@ -336,16 +389,16 @@ class InvoiceSync:
                     located.found_again.append(number)
                 located.changes[number] = _found(upgraded_to)
                 continue
-            # Nowhere unbooked: booked meanwhile (or under a number below the watermark), or deleted.
-            found = sorted(economic.find_booked(ref), key=lambda d: _int(d.get("bookedInvoiceNumber")) or 0)
-            if found:
+            found = _invoice_first(place[1]) if place is not None and isinstance(place[1], list) else []
+            if found:  # booked while we read, or under a number below the watermark
                 record = booked_record(found[0], now)
                 booked[number] = BookedDraft(
-                    number, int(record["invoiceNumber"]), record.get("date"), record.get("netAmount")
+                    number, record["invoiceNumber"], record.get("date"), record.get("netAmount")
                 )
-                change = _book(record)
-                for extra in found[1:]:
-                    change = _then(change, _book(booked_record(extra, now)))
+                change: Change | None = None
+                for each in found:
+                    change = _then(change, _book(booked_record(each, now)))
+                assert change is not None
                 located.changes[number] = change
                 continue
             document = f"{'order' if kind == 'order' else 'draft invoice'} {header.accounting.get('documentNumber')}"
@@ -360,6 +413,19 @@ class InvoiceSync:
                 log.warning("Accounting sync of %s: draft %d: %s", tenant, number, reason)
             located.changes[number] = _flag_missing(now, reason)
         return located
+
+    def _search(self, economic: BookedApi, ref: str, kind: str) -> tuple[str, int | list[dict[str, Any]]] | None:
+        """Where the document with this reference is now, asked place by place in the direction documents
+        move: (place, its number), or ("booked", the booked invoices); None when it is nowhere."""
+        if kind == "order":
+            for doc in economic.find_drafts("order", ref):
+                return "order", _int(doc.get("orderNumber")) or 0
+            for doc in economic.find_sent_orders(ref):
+                return "order", _int(doc.get("orderNumber")) or 0
+        for doc in economic.find_drafts("draftInvoice", ref):
+            return "draftInvoice", _int(doc.get("draftInvoiceNumber")) or 0
+        found = economic.find_booked(ref)
+        return ("booked", found) if found else None
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -442,6 +508,8 @@ class InvoiceSync:
             )
         if isinstance(error, self._failures.rejected):
             return BadGateway(f"e-conomic refused the sync's questions: {error}")
+        if isinstance(error, self._failures.unusable):
+            return BadGateway(f"e-conomic answered the sync with something it cannot use: {error}")
         return error
 
     def _save(self, state: SyncState) -> SyncState:
@@ -564,6 +632,30 @@ def _then(first: Change | None, second: Change) -> Change:
         return second(middle) or (middle if middle is not header else None)
 
     return change
+
+
+def _place(
+    ref: str, kind: str, orders: Mapping[str, int], invoice_drafts: Mapping[str, int]
+) -> tuple[str, int | list[dict[str, Any]]] | None:
+    if kind == "order" and ref in orders:
+        return "order", orders[ref]
+    if ref in invoice_drafts:
+        return "draftInvoice", invoice_drafts[ref]
+    return None
+
+
+def _negative(doc: Mapping[str, Any]) -> bool:
+    amount = _decimal(doc.get("grossAmount"))
+    if amount is None:
+        amount = _decimal(doc.get("netAmount"))
+    return amount is not None and amount < 0
+
+
+def _invoice_first(documents: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Booked invoices with one reference, the invoice itself first: the lowest number that is not a
+    credit (negative) note, then the rest by number."""
+    numbered = [d for d in documents if _int(d.get("bookedInvoiceNumber")) is not None]
+    return sorted(numbered, key=lambda d: (_negative(d), _int(d.get("bookedInvoiceNumber")) or 0))
 
 
 def _booked_number(header: DraftHeader) -> int | None:

@@ -519,6 +519,11 @@ class EconomicClient:
         path, _ = _drafts(kind)
         return self.get_all(path)
 
+    def find_sent_orders(self, reference: str) -> list[dict[str, Any]]:
+        """Sent orders whose `references.other` is exactly `reference`."""
+        found = self.get_all(SENT_ORDERS, filter=f"references.other$eq:{escape_filter_value(reference)}")
+        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+
     def sent_orders(self) -> list[dict[str, Any]]:
         """Orders registered as sent (`/orders/sent`): locked, waiting to be upgraded to an invoice."""
         return self.get_all(SENT_ORDERS)

@@ -117,6 +117,9 @@ class Failures:
     """The tenant's e-conomic tokens are missing or refused."""
     transient: tuple[type[Exception], ...]
     """Retry later: e-conomic or storage unavailable, timeouts."""
+    unusable: tuple[type[Exception], ...] = ()
+    """Any other failure of e-conomic's adapter: an answer that cannot be used (no JSON object, no
+    collection). Checked after the others; the accounting sync answers it with 502."""
 
 
 class InvalidMessage(Exception):

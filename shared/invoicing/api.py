@@ -390,6 +390,11 @@ def invoice_number(h: DraftHeader) -> int | None:
     return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
+def pdf_name(h: DraftHeader) -> str:
+    number = invoice_number(h)
+    return f"invoice-{number}-draft-{h.number}.pdf" if number else f"concept-draft-{h.number}.pdf"
+
+
 def line_out(line: Line) -> LineOut:
     return LineOut(
         kind=line.kind,
@@ -495,7 +500,7 @@ def invoicing_handlers(
         return ApiResponse(
             200,
             render_pdf(draft),
-            {"Content-Disposition": f'inline; filename="concept-draft-{draft.header.number}.pdf"'},
+            {"Content-Disposition": f'inline; filename="{pdf_name(draft.header)}"'},
             content_type="application/pdf",
         )
 

@@ -123,7 +123,8 @@ def _booked_rows(booked: object) -> list[tuple[str, str]]:
     if booked.get("date"):
         rows.append(("Invoice date", str(booked["date"])))
     if booked.get("grossAmount") is not None:
-        rows.append(("Booked total", f"{booked.get('grossAmount')} {booked.get('currency') or ''} incl. VAT".strip()))
+        total = _money(Decimal(str(booked["grossAmount"])))
+        rows.append(("Booked total", f"{total} {booked.get('currency') or ''}".rstrip() + " incl. VAT"))
     return rows
 
 

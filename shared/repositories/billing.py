@@ -46,6 +46,11 @@ class TableDirectoryRepository:
                 tickets[entry.ticket_id] = entry
         return Directory(customers, contracts, tickets)
 
+    def tenants(self) -> list[str]:
+        """Every tenant with a customer in its directory (one column of the customer rows)."""
+        rows = self._table().query_entities(eq("Type", "Customer"), select=["PartitionKey"])
+        return sorted({str(e["PartitionKey"]) for e in rows})
+
     def put(self, tenant: str, entry: Entry) -> None:
         self._table().upsert_entity(_to_entity(tenant, entry), mode=UpdateMode.REPLACE)
 

@@ -3,22 +3,27 @@ who may sync which tenant, and the timer's schedule setting."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pypdf
 import pytest
 
 from shared.accounting.api import SyncOut, tenant_for
 from shared.accounting.invoices import BookedDraft, SyncResult, _book, _flag_missing, booked_record, draft_of
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Forbidden
-from shared.invoicing.api import summary
+from shared.invoicing.api import pdf_name, summary
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
+from shared.invoicing.pdf import render
 from shared.invoicing.planning import Period
+from shared.invoicing.service import Draft
 from shared.keys import Principal
 from shared.repositories.accounting import fitted
 
@@ -120,6 +125,7 @@ def test_syncing_another_tenant_needs_the_operator_right() -> None:
         ("", ACCOUNTING_SYNC_SCHEDULE),
         ("0 */20 * * * *", "0 */20 * * * *"),
         ("01:00:00", "01:00:00"),
+        ("0 30 7 * * MON-FRI", "0 30 7 * * MON-FRI"),
     ],
 )
 def test_the_timer_schedule_comes_from_the_setting(value: str | None, expected: str) -> None:
@@ -127,9 +133,12 @@ def test_the_timer_schedule_comes_from_the_setting(value: str | None, expected: 
     assert sync_schedule(env) == expected
 
 
-def test_a_malformed_schedule_is_logged_and_the_hourly_default_used(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("value", ["*/5 * * * *", "0 61 * * * *", "0 0 0 32 * *", "25:00:00", "00:00:00", "hourly"])
+def test_a_malformed_schedule_is_logged_and_the_hourly_default_used(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR):
-        schedule = sync_schedule({"ACCOUNTING_SYNC_SCHEDULE": "*/5 * * * *"})  # five fields: no seconds
+        schedule = sync_schedule({"ACCOUNTING_SYNC_SCHEDULE": value})
 
     assert schedule == ACCOUNTING_SYNC_SCHEDULE
     assert "ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields" in caplog.text
@@ -147,3 +156,30 @@ def test_a_big_run_result_is_cut_to_fit_the_state_row_and_says_what_it_left_out(
     assert len(stored.booked) + stored.omitted["booked"] == 2000
     assert stored.booked[0].invoiceNumber == 10001
     assert fitted({"waiting": 1, "booked": []}) == '{"waiting": 1, "booked": []}'  # small: as it is
+
+
+def test_the_pdf_shows_the_booked_total_formatted_like_every_other_amount() -> None:
+    """pdf.py `_booked_rows`: the booked total is printed as e-conomic's raw decimal string ("11875.00")
+    while the draft's own totals a few lines below use `_money` ("11,875.00"): the same sum reads
+    two ways on one page."""
+    totals = Totals(time=Decimal("9500.00"), surcharges=Decimal("0.00"))
+    exported = replace(header(), totals=totals)
+    booked_invoice = {
+        "bookedInvoiceNumber": 10001,
+        "date": "2026-11-01",
+        "currency": "DKK",
+        "netAmount": Decimal("9500.00"),
+        "vatAmount": Decimal("2375.00"),
+        "grossAmount": Decimal("11875.00"),
+        "references": {"other": "IB-17"},
+    }
+    booked = _book(booked_record(booked_invoice, NOW))(exported)
+    assert booked is not None
+
+    pdf = render(Draft(booked, ()), created=NOW)
+
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "9,500.00" in text  # the draft's own total
+    assert "11,875.00" in text, text
+    assert pdf_name(booked) == "invoice-10001-draft-17.pdf"
+    assert pdf_name(exported) == "concept-draft-17.pdf"

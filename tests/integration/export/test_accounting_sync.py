@@ -4,6 +4,7 @@ in the stand-in as an accountant would, run the sync, and look at our drafts."""
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -331,3 +332,30 @@ def test_a_flagged_draft_can_be_reopened_and_exported_again_and_no_other_can(
     assert [d.draft for d in job.documents] == [gone]
     again = world.container.invoice_sync.run(world.tenant)
     assert (again.missing, again.still_missing, again.still_waiting) == ((), (), 2)
+
+
+def test_the_timer_takes_the_longest_unsynced_tenant_first_and_postpones_past_its_budget(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    own_tables = {**env, "TABLE_PREFIX": "t" + uuid.uuid4().hex[:10]}  # only this test's tenants are watched
+    first, second = exported(own_tables, economic, customers=1), exported(own_tables, economic, customers=1)
+    worlds = {first.tenant: first, second.tenant: second}
+    clock = Clock()
+    sync = InvoiceSync(
+        ledger=TableLedger(first.container.storage.table_ref(TABLES["work"])),
+        states=TableSyncStates(first.container.storage.table_ref(TABLES["sync"])),
+        economic=lambda tenant: worlds[tenant].container.export._economic(tenant),  # type: ignore[arg-type,return-value]
+        failures=_export_failures(),
+        clock=clock,
+        budget=timedelta(0),  # time is up after the first tenant
+    )
+    sync.run(first.tenant)  # the first tenant was synced lately, the second never
+    clock.now += timedelta(seconds=1)
+
+    outcome = sync.run_all()
+
+    assert list(outcome.items()) == [
+        (second.tenant, "0 booked, 0 missing"),
+        (first.tenant, "postponed: the timer's time is up; it runs first next time"),
+    ]
+    assert sync.state(second.tenant).last_run_at == clock.now
