@@ -18,7 +18,16 @@ from shared.validation import (
     check_span,
     is_ascii_digits,
 )
-from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, Kind, WorkQuery, WorkRecord, WorkRepository, hours
+from shared.work import (
+    ACTIVITY_RECORDING,
+    POSITION_NOTE,
+    BilledIn,
+    Kind,
+    WorkQuery,
+    WorkRecord,
+    WorkRepository,
+    hours,
+)
 
 _IDS = uuid.UUID("5f0c8b1e-6a43-4c39-9d55-2b7f3f1d2a10")
 
@@ -42,12 +51,12 @@ class ConnectorService:
         work: WorkRepository,
         *,
         clock: Callable[[], datetime],
-        drafts: Callable[[str], Callable[[int], int | None]] | None = None,
+        drafts: Callable[[str], Callable[[int], BilledIn | None]] | None = None,
     ) -> None:
         self._work = work
         self._clock = clock
         self._drafts = drafts
-        """Per tenant: the live invoice draft a stored draft number resolves to (None: unbilled)."""
+        """Per tenant: where a stored draft number stands now (None: unbilled)."""
 
     def create_activity_recording(
         self, who: Principal, data: ActivityRecordingIn, generation: str | None = None
@@ -183,9 +192,10 @@ def _iso(value: datetime) -> str:
     return text.replace("+00:00", "Z") if value.utcoffset() is not None and not value.utcoffset() else text
 
 
-def assignment(r: WorkRecord, draft: int | None = None) -> dict[str, Any]:
+def assignment(r: WorkRecord, billed: BilledIn | None = None) -> dict[str, Any]:
     """One result item, shaped as the connector's `GetServiceAssignmentsDispatcher` response.
-    `draft`: the live invoice draft the note is billed in (Status "Drafted" and `InvoiceDraftNumber`)."""
+    `billed`: the live invoice draft the note is in: Status "Drafted" and `InvoiceDraftNumber`, or, once
+    e-conomic has booked that draft, Status "Invoiced" and also `InvoiceNumber`."""
     type_id, type_name = ASSIGNMENT_TYPES[r.kind]
     if r.kind == ACTIVITY_RECORDING:
         quantity = r.quantity if r.quantity is not None else r.hours
@@ -211,12 +221,14 @@ def assignment(r: WorkRecord, draft: int | None = None) -> dict[str, Any]:
             "Pause": r.pause_minutes,
         },
         "UserInfo": {"UserName": r.user_name},
-        "Status": "Open" if draft is None else "Drafted",
+        "Status": "Open" if billed is None else "Drafted" if billed.invoice_number is None else "Invoiced",
         "AssignmentType": {"ServiceAssignmentTypeId": type_id, "AssignmentTypeName": type_name},
         "ExtraCharge": r.extra_charge,
     }
-    if draft is not None:
-        item["InvoiceDraftNumber"] = draft
+    if billed is not None:
+        item["InvoiceDraftNumber"] = billed.draft
+        if billed.invoice_number is not None:
+            item["InvoiceNumber"] = billed.invoice_number
     if r.ticket_id is not None:
         item["TicketId"] = r.ticket_id
         ticket: dict[str, Any] = {"ticketId": r.ticket_id}

@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 Kind = Literal["ActivityRecording", "PositionNote"]
 ACTIVITY_RECORDING: Kind = "ActivityRecording"
 POSITION_NOTE: Kind = "PositionNote"
+
+
+class BilledIn(NamedTuple):
+    """Where a billed note stands: the live invoice draft it is in, and e-conomic's invoice number
+    once that draft has been booked (None before)."""
+
+    draft: int
+    invoice_number: int | None = None
 
 
 def hours(minutes: int) -> Decimal:

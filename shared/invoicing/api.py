@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, NotFound
 from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, DirectoryService, Entry, Ticket
-from shared.invoicing.ledger import BOOKED, STATUSES, DraftHeader, Status
+from shared.invoicing.ledger import STATUSES, DraftHeader, Status, invoice_number
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
 from shared.validation import Email, PositiveId, ShortText, is_ascii_digits
@@ -381,13 +381,6 @@ def summary(h: DraftHeader) -> DraftSummary:
         mergedFrom=list(h.merged_from),
         accounting=dict(h.accounting),
     )
-
-
-def invoice_number(h: DraftHeader) -> int | None:
-    """e-conomic's booked invoice number of the draft, once the accounting sync has seen it booked."""
-    booked = h.accounting.get("booked") if h.status == BOOKED else None
-    number = booked.get("invoiceNumber") if isinstance(booked, dict) else None
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 def pdf_name(h: DraftHeader) -> str:

@@ -158,6 +158,13 @@ def resolve_number(number: int, headers: Mapping[int, DraftHeader]) -> int | Non
     return None
 
 
+def invoice_number(h: DraftHeader) -> int | None:
+    """e-conomic's booked invoice number of the draft, once the accounting sync has seen it booked."""
+    booked = h.accounting.get("booked") if h.status == BOOKED else None
+    number = booked.get("invoiceNumber") if isinstance(booked, Mapping) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
 def members(number: int, headers: Mapping[int, DraftHeader]) -> set[int]:
     """The draft numbers whose notes are billed in draft `number` (itself and what was merged into it)."""
     return {n for n in headers if resolve_number(n, headers) == number} | {number}

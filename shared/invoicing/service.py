@@ -52,6 +52,7 @@ from shared.invoicing.ledger import (
     Link,
     Status,
     Totals,
+    invoice_number,
     members,
     resolve_number,
 )
@@ -65,6 +66,7 @@ from shared.invoicing.planning import (
     lines_of,
     plan_run,
 )
+from shared.work import BilledIn
 
 MAX_MERGE = 100
 
@@ -368,9 +370,15 @@ class InvoicingService:
     def drafted_customers(self, tenant: str) -> set[int]:
         return {h.customer.customer_id for h in self._ledger.headers(tenant).values() if h.status in (*LIVE, PENDING)}
 
-    def live_resolver(self, tenant: str) -> Callable[[int], int | None]:
+    def live_resolver(self, tenant: str) -> Callable[[int], BilledIn | None]:
+        """Where a note carrying a draft number stands: its live draft and, once booked, the invoice number."""
         headers = self._ledger.headers(tenant)
-        return lambda number: resolve_number(number, headers)
+
+        def where(number: int) -> BilledIn | None:
+            live = resolve_number(number, headers)
+            return None if live is None else BilledIn(live, invoice_number(headers[live]))
+
+        return where
 
 
 def _taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:

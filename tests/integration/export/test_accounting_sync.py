@@ -13,6 +13,7 @@ import pypdf
 import pytest
 
 from shared.accounting.invoices import LEASE, InvoiceSync, SyncBusy, SyncResult
+from shared.connector import ConnectorService
 from shared.container import TABLES, _export_failures
 from shared.errors import Forbidden, Unprocessable
 from shared.invoicing.api import draft_out
@@ -20,6 +21,8 @@ from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from shared.invoicing.pdf import render
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
+from shared.repositories.work import TableWorkRepository
+from shared.validation import ListAssignmentsIn, validate
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
 
@@ -97,6 +100,27 @@ def test_a_booked_draft_shows_its_invoice_number_in_json_and_pdf(
     assert f"Invoice {booked_first['bookedInvoiceNumber']} (draft {first})" in text
     unbooked = render(world.container.invoicing.open_draft(world.tenant, third), created=datetime.now(UTC))
     assert f"draft {third}" in "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(unbooked)).pages)
+
+
+def test_the_connector_listing_shows_a_booked_note_as_invoiced_with_its_number(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=2)
+    first, second = world.drafts
+    booked = world.agreement.book(number_of(world, first))["bookedInvoiceNumber"]
+    world.container.invoice_sync.run(world.tenant)
+
+    storage = world.container.storage
+    connector = ConnectorService(
+        TableWorkRepository(storage.table_ref(TABLES["work"])),
+        clock=lambda: datetime.now(UTC),
+        drafts=world.container.invoicing.live_resolver,
+    )
+    listing = connector.list_assignments(
+        world.principal(), validate(ListAssignmentsIn, {"TakeAll": True}, world.container.settings.default_timezone)
+    )
+    seen = {(i["Status"], i["InvoiceDraftNumber"], i.get("InvoiceNumber")) for i in listing["Results"]}
+    assert seen == {("Invoiced", first, booked), ("Drafted", second, None)}
 
 
 def test_a_second_run_asks_only_for_what_was_booked_since_and_changes_nothing(
