@@ -396,7 +396,7 @@ def check(container: Container, tenant: str, numbers: list[int], job: Job, stats
         problems.append(f"{len(stats['documents'])} documents in e-conomic for {len(numbers)} drafts")
     for number in numbers:
         header = headers.get(number)
-        documents = by_reference.get(reference(number), [])
+        documents = by_reference.get(reference(tenant, number), [])
         if header is None or header.status != EXPORTED:
             problems.append(f"draft {number} is {header.status if header else 'missing'}, not exported")
         elif len(documents) != 1:

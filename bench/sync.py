@@ -106,7 +106,7 @@ def draft_document(economic: EconomicStandin, tenant: str, number: int, draft: i
             },
         },
         "layout": {"layoutNumber": layout["layoutNumber"], "self": layout["self"]},
-        "references": {"other": reference(draft)},
+        "references": {"other": reference(tenant, draft)},
         "lines": [
             {
                 "lineNumber": 1,
@@ -315,6 +315,7 @@ def exported_header(tenant: str, number: int, document: int, now: datetime) -> D
             "exportJob": "bench",
             "documentType": "draftInvoice",
             "documentNumber": document,
+            "reference": reference(tenant, number),
             "invoiceDate": INVOICE_DATE,
             "exportedAt": now.isoformat(),
         },

@@ -58,13 +58,15 @@ class World:
         tenant: str | None = None,
         grant: bool = True,
         email: str | None = "requester@example.com",
+        agreement: Agreement | None = None,
     ) -> None:
+        """`agreement`: an e-conomic agreement another world already uses (two tenants, one agreement)."""
         self.tenant = tenant or "ex-" + uuid.uuid4().hex[:10]
-        token = "grant-" + self.tenant
+        token = agreement.grant_token if agreement is not None else "grant-" + self.tenant
         self.env = dict(env)
         if grant:
             self.env[economic_grant_token_ref(self.tenant).setting_name] = token
-        self.agreement: Agreement = economic.add_agreement(token, tenant=self.tenant).seed_defaults()
+        self.agreement: Agreement = agreement or economic.add_agreement(token, tenant=self.tenant).seed_defaults()
         self.economic = economic
         self.container: Container = build(self.env)
         self.container.tenant_settings.put(self.tenant, _settings("accounting@" + self.tenant + ".example"))

@@ -1,7 +1,7 @@
 """Booked invoice numbers back from e-conomic onto our drafts (timer and HTTP, per tenant).
 
 After an export, accountants book the drafts in e-conomic; the booked invoice keeps the draft's
-`references.other` (`IB-<draft>`, see `shared.export.documents`), which is how we recognise it. An
+`references.other` (`IB-<tenant>-<draft>`, see `shared.export.documents`), which is how we recognise it. An
 order is followed through its upgrade: the invoice draft e-conomic makes of it keeps the reference.
 
 One run for a tenant:
@@ -42,7 +42,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import BadGateway, Conflict, FieldError, Forbidden, ServiceUnavailable
-from shared.export.documents import REFERENCE_PREFIX, reference
+from shared.export.documents import REFERENCE_PREFIX, reference_of
 from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
 from shared.secrets import SecretInvalid, SecretMissing
 
@@ -58,7 +58,7 @@ RUN_ALL_BUDGET = timedelta(minutes=7)
 """How long the timer starts new tenants: well inside host.json's 10-minute functionTimeout."""
 PAGE_SIZE = 1000
 CENT = Decimal("0.01")
-_REFERENCE = re.compile(rf"{re.escape(REFERENCE_PREFIX)}([1-9][0-9]{{0,17}})", re.ASCII)
+_NUMBER = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
 
 
 # -- what the service needs from the outside -------------------------------------------------------
@@ -273,7 +273,7 @@ class InvoiceSync:
             query = f"date$gte:{(_oldest_invoice_date(waiting.values()) - FIRST_RUN_MARGIN).isoformat()}"
         for page in economic.booked_pages(query, pagesize=self._page_size):
             pages += 1
-            changes = self._bookings(economic, page, headers, booked, notes)
+            changes = self._bookings(tenant, economic, page, headers, booked, notes)
             if changes:
                 headers = self._write(tenant, changes, headers)
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
@@ -304,6 +304,7 @@ class InvoiceSync:
 
     def _bookings(
         self,
+        tenant: str,
         economic: BookedApi,
         documents: Sequence[Mapping[str, Any]],
         headers: Mapping[int, DraftHeader],
@@ -312,25 +313,29 @@ class InvoiceSync:
     ) -> dict[int, Change]:
         """The header changes for the booked invoices among `documents` that carry our references."""
         changes: dict[int, Change] = {}
+        known = ours(headers)
         for doc in documents:
-            number = draft_of(_reference_of(doc))
+            ref = _reference_of(doc)
             invoice = _int(doc.get("bookedInvoiceNumber"))
-            if number is None or invoice is None:
+            if ref is None or invoice is None:
                 continue
-            header = headers.get(number)
-            if header is None or header.status not in (EXPORTED, BOOKED):
-                status = "unknown" if header is None else header.status
-                notes.append(
-                    f"e-conomic booked invoice {invoice} carries reference {reference(number)}, "
-                    f"but draft {number} is {status}, not exported; nothing was recorded"
-                )
+            number = known.get(ref)
+            if number is None:
+                stray = draft_of(tenant, ref)
+                if stray is not None:
+                    header = headers.get(stray)
+                    notes.append(
+                        f"e-conomic booked invoice {invoice} carries reference {ref}, but draft {stray} is "
+                        f"{'unknown' if header is None else header.status}, not exported; nothing was recorded"
+                    )
                 continue
+            header = headers[number]
             now = self._clock()
             first = booked[number].invoice_number if number in booked else _booked_number(header)
             if first is None and _negative(doc):
                 # A credit note seen first: its invoice may be below the watermark (a number chosen by
                 # hand). Ask for every booked invoice with the reference and take the invoice itself.
-                found = _invoice_first(economic.find_booked(reference(number))) or [doc]
+                found = _invoice_first(economic.find_booked(ref)) or [doc]
                 change: Change | None = None
                 for each in found:
                     change = _then(change, _book(booked_record(each, now)))
@@ -374,7 +379,7 @@ class InvoiceSync:
         located = _Located()
         now = self._clock()
         for number, header in sorted(still.items()):
-            ref = reference(number)
+            ref = reference_of(header)
             kind = str(header.accounting.get("documentType") or "draftInvoice")
             flagged = "missing" in header.accounting
             place = _place(ref, kind, orders, invoice_drafts) or self._search(economic, ref, kind)
@@ -559,10 +564,19 @@ class _Located:
 # -- pure rules ------------------------------------------------------------------------------------
 
 
-def draft_of(ref: str | None) -> int | None:
-    """Our draft number from a document's `references.other` (`IB-17` -> 17); None if it is not ours."""
-    match = _REFERENCE.fullmatch(ref) if ref else None
-    return int(match.group(1)) if match else None
+def draft_of(tenant: str, ref: str | None) -> int | None:
+    """The tenant's draft number in a document's `references.other` (`IB-<tenant>-17` -> 17); None if
+    it is not the tenant's. Drafts exported before references named the tenant are matched through
+    `ours` (their `IB-17` alone could be another tenant's)."""
+    prefix = f"{REFERENCE_PREFIX}{tenant}-"
+    if not ref or not ref.startswith(prefix) or not _NUMBER.fullmatch(ref[len(prefix) :]):
+        return None
+    return int(ref[len(prefix) :])
+
+
+def ours(headers: Mapping[int, DraftHeader]) -> dict[str, int]:
+    """The references of the drafts that have a document in e-conomic (exported or booked), to their numbers."""
+    return {reference_of(h): n for n, h in headers.items() if h.status in (EXPORTED, BOOKED)}
 
 
 def booked_record(doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -679,7 +693,7 @@ def _by_reference(documents: Sequence[Mapping[str, Any]], number_field: str) -> 
     for doc in documents:
         ref = _reference_of(doc)
         number = _int(doc.get(number_field))
-        if ref is not None and number is not None and draft_of(ref) is not None:
+        if ref is not None and number is not None:
             found.setdefault(ref, number)
     return found
 

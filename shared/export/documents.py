@@ -26,9 +26,26 @@ MAX_DESCRIPTION = 2500
 MAX_HEADING = 250
 
 
-def reference(draft_number: int) -> str:
-    """`references.other` of the draft's document: our draft id, so a document can be found again."""
+def reference(tenant: str, draft_number: int) -> str:
+    """`references.other` of the draft's document, `IB-<tenant>-<draft id>`: how the export finds a
+    document again and the accounting sync recognises its booked invoice. It names the tenant because
+    draft numbers are per tenant and two tenants may export to one e-conomic agreement: with the draft
+    id alone, one tenant's export adopted (and its rollback deleted) the other's documents."""
+    return f"{REFERENCE_PREFIX}{tenant}-{draft_number}"
+
+
+def legacy_reference(draft_number: int) -> str:
+    """`IB-<draft id>`: what drafts exported before references named the tenant carry."""
     return f"{REFERENCE_PREFIX}{draft_number}"
+
+
+def reference_of(header: DraftHeader) -> str:
+    """The reference the draft's document carries: as recorded when it was created; a draft that has a
+    document without a recorded reference was exported before references named the tenant."""
+    if header.status == OPEN and "documentNumber" not in header.accounting:
+        return reference(header.tenant, header.number)  # its document is (about to be) created now
+    stored = header.accounting.get("reference")
+    return stored if isinstance(stored, str) and stored else legacy_reference(header.number)
 
 
 def default_invoice_date(today: date) -> date:
@@ -144,7 +161,7 @@ def document_body(
         "recipient": recipient,
         "paymentTerms": {"paymentTermsNumber": customer["paymentTerms"]["paymentTermsNumber"]},
         "layout": {"layoutNumber": layout},
-        "references": {"other": reference(header.number)},
+        "references": {"other": reference_of(header)},
         "notes": {"heading": f"Invoice draft {header.number}, {period}"[:MAX_HEADING]},
         "lines": [
             {

@@ -5,9 +5,10 @@ next to the status it ends in and every step is one conditional write:
 
 1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
    (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it.
-2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is our
-   draft id (a previous attempt may have created it and died before recording it); adopt it, or
-   POST one with the Idempotency-Key `J-<draft>`; record `documentNumber` on the header.
+2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is the
+   draft's reference, `IB-<tenant>-<draft>` (a previous attempt may have created it and died before
+   recording it); adopt it, or POST one with the Idempotency-Key `J-<draft>`; record `documentNumber`
+   and `reference` on the header.
 3. Finish: every header becomes `exported` with its number, in transactions of 100; then the job.
 
 A redelivered message (the worker died, the host retried) resumes: drafts with a recorded number are
@@ -48,7 +49,13 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.export import report
-from shared.export.documents import default_invoice_date, document_body, reference, select_drafts
+from shared.export.documents import (
+    default_invoice_date,
+    document_body,
+    legacy_reference,
+    reference_of,
+    select_drafts,
+)
 from shared.export.model import (
     FINISHED,
     STATUS_ROUTE,
@@ -587,9 +594,15 @@ class ExportService:
     def _create_one(self, job: Job, economic: EconomicApi, plan: Planned[Any]) -> int:
         header = plan.header
         kind = job.document_type
-        ref = reference(header.number)
+        ref = reference_of(header)
         found = economic.find_drafts(kind, ref)
         orphan = header.accounting.get("orphan")
+        if isinstance(orphan, dict) and "reference" not in orphan:
+            # Left before references named the tenant: found by its number, and only if it is ours.
+            left = orphan.get("documentNumber")
+            doc = economic.get_draft(kind, left) if isinstance(left, int) else None
+            if doc is not None and _reference_of(doc) == legacy_reference(header.number):
+                found = [*found, doc]
         if found and orphan:
             # Left by an earlier job whose rollback failed: its content may be out of date.
             for doc in found:
@@ -614,6 +627,7 @@ class ExportService:
             "exportJob": job.job_id,
             "documentType": kind,
             "documentNumber": number,
+            "reference": ref,
         }
         stored = self._ledger.put_header(
             replace(header, accounting=accounting, updated_at=self._clock()), header.version
@@ -652,6 +666,7 @@ class ExportService:
                         "exportJob": job.job_id,
                         "documentType": job.document_type,
                         "documentNumber": documents[h.number],
+                        "reference": reference_of(h),
                         "invoiceDate": job.invoice_date.isoformat(),
                         "exportedAt": now.isoformat(),
                     },
@@ -705,7 +720,7 @@ class ExportService:
                 or header.status not in (OPEN, EXPORTED)
             ):
                 continue
-            ref = reference(number)
+            ref = reference_of(header)
             left: int | None = None
             recorded = header.accounting.get("documentNumber")
             try:
@@ -728,7 +743,12 @@ class ExportService:
             accounting = _released(header.accounting)
             if left is not None:
                 leftovers.append(ExportedDocument(number, left))
-                accounting["orphan"] = {"documentType": kind, "documentNumber": left, "exportJob": job.job_id}
+                accounting["orphan"] = {
+                    "documentType": kind,
+                    "documentNumber": left,
+                    "exportJob": job.job_id,
+                    "reference": ref,
+                }
             try:
                 self._ledger.put_header(
                     replace(header, status=OPEN, accounting=accounting, updated_at=self._clock()), header.version
@@ -840,7 +860,8 @@ def _released(accounting: Mapping[str, Any]) -> dict[str, Any]:
 
 def _kept(accounting: Mapping[str, Any]) -> dict[str, Any]:
     """The header's accounting data without this export's progress marks."""
-    return {k: v for k, v in accounting.items() if k not in ("exportJob", "documentType", "documentNumber")}
+    marks = ("exportJob", "documentType", "documentNumber", "reference")
+    return {k: v for k, v in accounting.items() if k not in marks}
 
 
 def _chunks(items: Sequence[DraftHeader], size: int) -> Iterator[Sequence[DraftHeader]]:

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from devhost.processes import REPO_ROOT, Azurite, ProcessStartError, free_port, run_azurite, run_devhost
-from devhost.sandbox import APP_SECRET_TOKEN, GRANT_TOKEN
+from devhost.sandbox import APP_SECRET_TOKEN, GRANT_TOKEN, TENANT
 from shared.container import build
 from tests.conftest import app_env_for
 from tests.devhost.devhost_helpers import make_script_root, wait_until
@@ -122,7 +122,7 @@ def test_month_end_against_the_sandbox(private_azurite: Azurite, tmp_path: Path)
             timeout=10,
         )
         assert in_economic.status_code == 200, in_economic.text
-        assert in_economic.json()["references"]["other"] == f"IB-{draft_id}"
+        assert in_economic.json()["references"]["other"] == f"IB-{TENANT}-{draft_id}"
         assert in_economic.json()["customer"]["customerNumber"] == 1
 
         (mail,) = wait_until(lambda: sorted(mail_dir.glob("*.eml")), timeout=15, what="the report mail")

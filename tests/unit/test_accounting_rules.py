@@ -15,9 +15,18 @@ import pypdf
 import pytest
 
 from shared.accounting.api import SyncOut, tenant_for
-from shared.accounting.invoices import BookedDraft, SyncResult, _book, _flag_missing, booked_record, draft_of
+from shared.accounting.invoices import (
+    BookedDraft,
+    SyncResult,
+    _book,
+    _flag_missing,
+    booked_record,
+    draft_of,
+    ours,
+)
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Forbidden
+from shared.export.documents import reference_of
 from shared.invoicing.api import pdf_name, summary
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
@@ -60,10 +69,50 @@ def invoice(number: int, net: Any = Decimal("950.00"), **fields: Any) -> dict[st
 
 @pytest.mark.parametrize(
     ("reference", "draft"),
-    [("IB-17", 17), ("IB-1", 1), ("ib-17", None), ("IB-017", None), ("IB-0", None), ("XIB-17", None), ("IB-17 ", None)],
+    [
+        ("IB-acme-17", 17),
+        ("IB-acme-1", 1),
+        ("IB-17", None),  # an old reference without the tenant: only through `ours`
+        ("IB-ACME-17", None),
+        ("ib-acme-17", None),
+        ("IB-acme-017", None),
+        ("IB-acme-0", None),
+        ("IB-acme2-17", None),
+        ("IB-acme-x-17", None),
+        ("XIB-acme-17", None),
+        ("IB-acme-17 ", None),
+    ],
 )
-def test_only_our_exact_references_name_a_draft(reference: str, draft: int | None) -> None:
-    assert draft_of(reference) == draft
+def test_only_the_tenants_exact_references_name_its_drafts(reference: str, draft: int | None) -> None:
+    assert draft_of("acme", reference) == draft
+
+
+def test_a_tenant_whose_id_extends_anothers_never_reads_its_references() -> None:
+    assert draft_of("acme-1", "IB-acme-17") is None
+    assert draft_of("acme", "IB-acme-1-17") is None
+    assert draft_of("acme-1", "IB-acme-1-17") == 17
+
+
+def test_a_draft_carries_the_reference_its_document_was_created_with() -> None:
+    new = replace(header(status=OPEN), accounting={})
+    assert reference_of(new) == "IB-acme-17"
+    exported = header(reference="IB-acme-17")
+    assert reference_of(exported) == "IB-acme-17"
+    assert reference_of(header()) == "IB-17"  # exported before references named the tenant
+    in_flight = replace(header(status=OPEN), accounting={"exportJob": "j", "documentNumber": 4})
+    assert reference_of(in_flight) == "IB-17"
+    reopened = replace(header(status=OPEN), accounting={"reopened": {"reference": "IB-17"}})
+    assert reference_of(reopened) == "IB-acme-17"
+
+
+def test_booked_invoices_are_matched_to_exported_and_booked_drafts_by_their_recorded_reference() -> None:
+    drafts = {
+        17: header(reference="IB-acme-17"),
+        18: replace(header(), number=18),  # old reference
+        19: replace(header(status=OPEN), number=19, accounting={}),
+        20: replace(header(status=BOOKED, reference="IB-acme-20"), number=20),
+    }
+    assert ours(drafts) == {"IB-acme-17": 17, "IB-18": 18, "IB-acme-20": 20}
 
 
 def test_a_booked_invoice_makes_the_draft_booked_with_its_number_date_and_amounts_in_cents() -> None:

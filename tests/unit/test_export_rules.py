@@ -185,7 +185,7 @@ def test_the_document_is_valid_for_e_conomic_and_carries_our_draft_id(schema: st
     assert errors == []
     assert not _nulls(body)
     assert "ean" not in body["recipient"]  # empty optional fields are left out
-    assert body["references"]["other"] == reference(42) == "IB-42"
+    assert body["references"]["other"] == reference("acme", 42) == "IB-acme-42"
     assert body["customer"] == {"customerNumber": 5001}
     assert body["recipient"]["name"] == "Remote 5001"
     assert body["recipient"]["vatZone"] == {"vatZoneNumber": 1}

@@ -155,7 +155,7 @@ def test_a_credit_note_seen_before_its_invoice_is_not_recorded_as_the_drafts_inv
     invoice = world.agreement.book(number_of(world, draft), number=100)
     world.agreement.add_booked(
         30001,
-        references={"other": f"IB-{draft}"},
+        references={"other": f"IB-{world.tenant}-{draft}"},
         netAmount=-invoice["netAmount"],
         vatAmount=-invoice["vatAmount"],
         grossAmount=-invoice["grossAmount"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -121,6 +122,52 @@ def test_the_connector_listing_shows_a_booked_note_as_invoiced_with_its_number(
     )
     seen = {(i["Status"], i["InvoiceDraftNumber"], i.get("InvoiceNumber")) for i in listing["Results"]}
     assert seen == {("Invoiced", first, booked), ("Drafted", second, None)}
+
+
+def test_two_tenants_on_one_agreement_never_take_each_others_documents(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    first = exported(env, economic, customers=2)
+    second = World(env, economic, customers=2, notes=2, agreement=first.agreement)
+    assert set(first.drafts) == set(second.drafts)  # each tenant numbers its drafts from 1
+    job = second.run(second.start()["jobId"])
+    assert job.state == "succeeded", job.errors
+
+    documents = first.documents()
+    assert len(documents) == len(first.drafts) + len(second.drafts)  # nothing adopted across tenants
+    for world in (first, second):
+        for number, header in world.headers().items():
+            doc = documents[int(header.accounting["documentNumber"])]
+            assert doc["references"]["other"] == f"IB-{world.tenant}-{number}"
+
+    draft = second.drafts[0]
+    booked = first.agreement.book(number_of(second, draft))["bookedInvoiceNumber"]
+    mine, theirs = first.container.invoice_sync.run(first.tenant), second.container.invoice_sync.run(second.tenant)
+    assert (mine.booked, mine.missing, mine.still_waiting) == ((), (), len(first.drafts))
+    assert [(b.draft, b.invoice_number) for b in theirs.booked] == [(draft, booked)]
+    assert first.headers()[draft].status == EXPORTED
+    assert second.headers()[draft].status == BOOKED
+
+
+def test_drafts_exported_before_references_named_the_tenant_are_still_followed(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """Drafts exported with `IB-<draft>` (no `accounting.reference`): booked ones get their number, the
+    others are found where they are, not flagged as deleted."""
+    world = exported(env, economic, customers=2)
+    ledger = TableLedger(world.container.storage.table_ref(TABLES["work"]))
+    for number, header in world.headers().items():
+        old = {k: v for k, v in header.accounting.items() if k != "reference"}
+        assert ledger.put_header(replace(header, accounting=old), header.version) is not None
+        world.documents()[number_of(world, number)]["references"]["other"] = f"IB-{number}"
+    first, second = world.drafts
+    booked = world.agreement.book(number_of(world, first))["bookedInvoiceNumber"]
+
+    result = world.container.invoice_sync.run(world.tenant)
+
+    assert [(b.draft, b.invoice_number) for b in result.booked] == [(first, booked)]
+    assert (result.missing, result.still_waiting) == ((), 1)
+    assert "missing" not in world.headers()[second].accounting
 
 
 def test_a_second_run_asks_only_for_what_was_booked_since_and_changes_nothing(

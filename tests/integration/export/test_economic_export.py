@@ -49,13 +49,15 @@ def test_export_creates_one_e_conomic_draft_per_draft_marks_them_exported_and_ma
     assert started["statusUrl"].endswith(f"/integration/economic/invoice/draft/{started['jobId']}")
     assert job.state == "succeeded"
     documents = world.documents()
-    assert sorted(d["references"]["other"] for d in documents.values()) == [f"IB-{n}" for n in world.drafts]
+    assert sorted(d["references"]["other"] for d in documents.values()) == [
+        f"IB-{world.tenant}-{n}" for n in world.drafts
+    ]
     headers = world.headers()
     for number in world.drafts:
         header = headers[number]
         assert header.status == EXPORTED
         doc = documents[header.accounting["documentNumber"]]
-        assert doc["references"]["other"] == f"IB-{number}"
+        assert doc["references"]["other"] == f"IB-{world.tenant}-{number}"
         assert doc["customer"]["customerNumber"] == 1
         assert doc["layout"]["layoutNumber"] == 19  # customer group 1's
         assert doc["recipient"]["name"] == "Acme A/S"
@@ -259,7 +261,7 @@ def test_redelivery_after_a_failure_midway_creates_no_duplicates(
 
     assert job.state == "succeeded"
     refs = sorted(d["references"]["other"] for d in world.documents().values())
-    assert refs == sorted(f"IB-{n}" for n in world.drafts)  # one document per draft, none twice
+    assert refs == sorted(f"IB-{world.tenant}-{n}" for n in world.drafts)  # one document per draft, none twice
     assert world.run(started["jobId"], text=text, dequeue_count=3).state == "succeeded"  # a late duplicate
     assert len(world.documents()) == 4
 
@@ -275,7 +277,9 @@ def test_a_document_created_but_not_recorded_is_found_by_reference_not_created_a
     job = world.run(started["jobId"])
 
     assert job.state == "succeeded"
-    assert sorted(d["references"]["other"] for d in world.documents().values()) == [f"IB-{n}" for n in world.drafts]
+    assert sorted(d["references"]["other"] for d in world.documents().values()) == [
+        f"IB-{world.tenant}-{n}" for n in world.drafts
+    ]
 
 
 def test_the_last_attempt_rolls_back_marks_the_job_poisoned_and_lets_the_host_move_the_message(
@@ -353,7 +357,9 @@ def test_a_500_on_create_is_looked_up_then_posted_once_more(env: dict[str, str],
     job = world.run(started["jobId"])
 
     assert job.state == "succeeded"
-    assert sorted(d["references"]["other"] for d in world.documents().values()) == [f"IB-{n}" for n in world.drafts]
+    assert sorted(d["references"]["other"] for d in world.documents().values()) == [
+        f"IB-{world.tenant}-{n}" for n in world.drafts
+    ]
     assert economic.count("GET", "/invoices/drafts") >= 3  # each draft's lookup, and the one after the 500
 
 

@@ -102,7 +102,7 @@ def test_deleting_several_documents_never_reuses_one_idempotency_key(
         "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
         "paymentTerms": {"paymentTermsNumber": 1},
         "layout": {"layoutNumber": 19},
-        "references": {"other": f"IB-{draft}"},
+        "references": {"other": f"IB-{world.tenant}-{draft}"},
         "lines": [
             {
                 "lineNumber": 1,
@@ -127,6 +127,48 @@ def test_deleting_several_documents_never_reuses_one_idempotency_key(
     assert len(deletes) == 2
     keys = [s.headers.get("Idempotency-Key") for s in deletes]
     assert len(set(keys)) == len(keys), f"two different DELETEs sent with one Idempotency-Key: {keys}"
+
+
+def test_an_orphan_left_with_an_old_reference_is_deleted_and_nothing_else_with_that_reference(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A rollback before references named the tenant left `IB-<draft>` behind (recorded as an orphan
+    without a reference). The next export deletes exactly that document: another document with the same
+    old reference (another tenant's, on a shared agreement) stays."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    client = world.container.export._economic(world.tenant)
+    body = {
+        "date": "2026-11-01",
+        "currency": "DKK",
+        "customer": {"customerNumber": 1},
+        "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
+        "paymentTerms": {"paymentTermsNumber": 1},
+        "layout": {"layoutNumber": 19},
+        "references": {"other": f"IB-{draft}"},
+        "lines": [
+            {
+                "lineNumber": 1,
+                "description": "old",
+                "product": {"productNumber": "1"},
+                "quantity": Decimal("1.00"),
+                "unitNetPrice": Decimal("1.00"),
+            }
+        ],
+    }
+    left = client.create_draft("draftInvoice", body, idempotency_key="old-1")["draftInvoiceNumber"]
+    someone_elses = client.create_draft("draftInvoice", body, idempotency_key="old-2")["draftInvoiceNumber"]
+    header = world.headers()[draft]
+    orphan = {"orphan": {"documentType": "draftInvoice", "documentNumber": left, "exportJob": "earlier-job"}}
+    assert world.container.export._ledger.put_header(replace(header, accounting=orphan), header.version)
+
+    job = world.run(world.start()["jobId"])
+
+    assert job.state == "succeeded", job.errors
+    documents = world.documents()  # e-conomic gives a new draft the lowest free number: `left` again
+    assert [n for n, d in documents.items() if d["references"]["other"] == f"IB-{draft}"] == [someone_elses]
+    (created,) = [d for d in documents.values() if d["references"]["other"] == f"IB-{world.tenant}-{draft}"]
+    assert world.headers()[draft].accounting["documentNumber"] == created["draftInvoiceNumber"]
 
 
 def test_two_deliveries_of_one_job_at_the_same_moment_do_not_both_run_it(
