@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.accounting.invoices import HTTP_LIMIT
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, Forbidden, NotFound
 from shared.export.model import TenantField
@@ -55,6 +56,11 @@ class SyncOut(BaseModel):
     watermarkBefore: int | None = Field(description="Highest booked invoice number read before this run.")
     watermarkAfter: int | None = Field(description="The same after it: the next run asks for higher numbers only.")
     notes: list[str] = Field(description="Things to look at, e.g. a second booked invoice with a draft's reference.")
+    complete: bool = Field(
+        True,
+        description="false: the run stopped at its time limit (HTTP: 120 s) after a page; what it read is "
+        "recorded and the next run continues from there. Only a complete run flags drafts deleted in e-conomic.",
+    )
     omitted: dict[str, int] = Field(
         default_factory=dict,
         description="Only in a stored last result: entries left out of each long list to fit the state row.",
@@ -112,7 +118,7 @@ def sync_handlers(
 
     def run(call: Any) -> ApiResponse:
         tenant = known(call)
-        result = sync.run(tenant, trigger="http")
+        result = sync.run(tenant, trigger="http", time_limit=HTTP_LIMIT)
         return ApiResponse(200, SyncOut.model_validate(result.as_dict()).model_dump(mode="json"))
 
     def status(call: Any) -> ApiResponse:

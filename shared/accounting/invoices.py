@@ -56,6 +56,10 @@ LEASE = timedelta(minutes=10)
 FIRST_RUN_MARGIN = timedelta(days=31)
 RUN_ALL_BUDGET = timedelta(minutes=7)
 """How long the timer starts new tenants: well inside host.json's 10-minute functionTimeout."""
+RUN_ALL_LIMIT = timedelta(minutes=9)
+"""When the timer's runs stop reading pages, whichever tenant they are at: before the functionTimeout."""
+HTTP_LIMIT = timedelta(seconds=120)
+"""When an HTTP run stops reading pages: well before the front end's 230-second request timeout."""
 PAGE_SIZE = 1000
 CENT = Decimal("0.01")
 _NUMBER = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
@@ -134,6 +138,9 @@ class SyncResult:
     watermark_after: int | None = None
     notes: tuple[str, ...] = ()
     """Things a person should look at (a second booked invoice with our reference, ...)."""
+    complete: bool = True
+    """False: the run stopped at its time limit after a page; what it read is recorded, the next run
+    continues from there (and only a complete run looks for drafts deleted in e-conomic)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +162,7 @@ class SyncResult:
             "watermarkBefore": self.watermark_before,
             "watermarkAfter": self.watermark_after,
             "notes": list(self.notes),
+            "complete": self.complete,
         }
 
 
@@ -177,6 +185,7 @@ class InvoiceSync:
         page_size: int = PAGE_SIZE,
         known_tenants: Callable[[], Iterable[str]] = lambda: (),
         budget: timedelta = RUN_ALL_BUDGET,
+        limit: timedelta = RUN_ALL_LIMIT,
     ) -> None:
         self._ledger = ledger
         self._states = states
@@ -186,6 +195,7 @@ class InvoiceSync:
         self._page_size = page_size
         self._known_tenants = known_tenants
         self._budget = budget
+        self._limit = limit
         self._unexported: set[str] = set()
         """Tenants seen without exported drafts (this process): not asked again until it restarts."""
         self.before_write: Callable[[str], None] = lambda step: None
@@ -201,14 +211,16 @@ class InvoiceSync:
     def state(self, tenant: str) -> SyncState:
         return self._states.get(tenant) or SyncState(tenant=tenant)
 
-    def run(self, tenant: str, *, trigger: str = "http") -> SyncResult:
+    def run(self, tenant: str, *, trigger: str = "http", time_limit: timedelta | None = None) -> SyncResult:
         """One run for the tenant. Raises `SyncBusy` (409) while another run holds the lease, and
-        e-conomic trouble as 403 `economic` / 502 / 503 (recorded on the tenant's state first)."""
+        e-conomic trouble as 403 `economic` / 502 / 503 (recorded on the tenant's state first).
+        `time_limit`: read no further page once this much time has passed (the result says
+        `complete=False`); None reads to the end."""
         started = self._clock()
         state = self._acquire(tenant, started)
         lease = _Lease(self, state)
         try:
-            result = self._run(tenant, trigger, started, lease)
+            result = self._run(tenant, trigger, started, lease, None if time_limit is None else started + time_limit)
         except Exception as error:
             lease.release(error=_error_text(error))
             mapped = self._as_api_error(tenant, error)
@@ -234,14 +246,16 @@ class InvoiceSync:
                 outcome[state.tenant] = "postponed: the timer's time is up; it runs first next time"
                 continue
             try:
-                result = self.run(state.tenant, trigger=trigger)
+                result = self.run(state.tenant, trigger=trigger, time_limit=started + self._limit - self._clock())
             except SyncBusy:
                 outcome[state.tenant] = "busy"
             except Exception as error:
                 log.warning("Accounting sync of %s failed: %s", state.tenant, error)
                 outcome[state.tenant] = f"failed: {error}"
             else:
-                outcome[state.tenant] = f"{len(result.booked)} booked, {len(result.missing)} missing"
+                outcome[state.tenant] = f"{len(result.booked)} booked, {len(result.missing)} missing" + (
+                    "" if result.complete else "; stopped at the time limit, the next run continues"
+                )
         return outcome
 
     def _discover(self) -> None:
@@ -256,7 +270,9 @@ class InvoiceSync:
 
     # -- one run ----------------------------------------------------------------------------------
 
-    def _run(self, tenant: str, trigger: str, started: datetime, lease: _Lease) -> SyncResult:
+    def _run(
+        self, tenant: str, trigger: str, started: datetime, lease: _Lease, deadline: datetime | None
+    ) -> SyncResult:
         headers = self._ledger.headers(tenant)
         waiting = {n: h for n, h in headers.items() if h.status == EXPORTED}
         before = lease.state.watermark
@@ -267,6 +283,7 @@ class InvoiceSync:
         notes: list[str] = []
         booked: dict[int, BookedDraft] = {}
         pages = 0
+        complete = True
         if before is not None:
             query = f"bookedInvoiceNumber$gt:{before}"
         else:
@@ -279,8 +296,12 @@ class InvoiceSync:
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
             if numbers:
                 lease.advance(max(numbers))
+            if deadline is not None and self._clock() >= deadline:
+                complete = False  # the generator asks for no further page
+                break
         still = {n: h for n, h in headers.items() if h.status == EXPORTED}
-        located = self._locate(tenant, economic, still, headers, booked, notes) if still else _Located()
+        # Drafts booked on pages not read yet are not missing: only a complete run looks for those.
+        located = self._locate(tenant, economic, still, headers, booked, notes) if still and complete else _Located()
         if located.changes:
             headers = self._write(tenant, located.changes, headers)
         remaining = sum(1 for h in headers.values() if h.status == EXPORTED)
@@ -300,6 +321,7 @@ class InvoiceSync:
             watermark_before=before,
             watermark_after=lease.state.watermark,
             notes=tuple(notes),
+            complete=complete,
         )
 
     def _bookings(

@@ -145,6 +145,7 @@ def test_month_end_against_the_sandbox(private_azurite: Azurite, tmp_path: Path)
         assert booking.status_code == 201, booking.text
         invoice_number = booking.json()["bookedInvoiceNumber"]
         synced = api.call("POST", "integration/economic/sync", {})
+        assert synced["complete"] is True
         assert synced["booked"] == [
             {"draftId": draft_id, "invoiceNumber": invoice_number, "date": "2026-11-01", "netAmount": "3562.50"}
         ]

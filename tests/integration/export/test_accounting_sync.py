@@ -202,6 +202,38 @@ def test_a_second_run_asks_only_for_what_was_booked_since_and_changes_nothing(
     assert third.pages == 1
 
 
+def test_a_run_stops_reading_at_its_time_limit_keeps_what_it_read_and_the_next_run_continues(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=5)
+    for draft in world.drafts[:4]:
+        world.agreement.book(number_of(world, draft))
+    gone = world.drafts[4]
+    del world.agreement.invoice_drafts[number_of(world, gone)]
+    clock = Clock()
+    sync = sync_of(world, page_size=1, clock=clock)
+
+    def a_page_takes_a_minute(step: str) -> None:
+        if step == "watermark":
+            clock.now += timedelta(minutes=1)
+
+    sync.before_write = a_page_takes_a_minute
+    before = booked_calls(economic)
+
+    cut = sync.run(world.tenant, time_limit=timedelta(seconds=150))
+
+    assert (cut.complete, cut.pages, booked_calls(economic) - before) == (False, 3, 3)  # no page read in vain
+    assert sorted(b.draft for b in cut.booked) == world.drafts[:3]
+    assert cut.missing == ()  # its booking may be on a page not read yet: not flagged
+    assert sync.state(world.tenant).last_result["complete"] is False
+    headers = world.headers()
+    assert [headers[n].status for n in world.drafts] == [BOOKED, BOOKED, BOOKED, EXPORTED, EXPORTED]
+
+    rest = sync.run(world.tenant)
+
+    assert (rest.complete, [b.draft for b in rest.booked], rest.missing) == (True, [world.drafts[3]], (gone,))
+
+
 def test_the_first_run_reads_booked_invoices_from_a_month_before_the_oldest_export(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
@@ -430,3 +462,34 @@ def test_the_timer_takes_the_longest_unsynced_tenant_first_and_postpones_past_it
         (first.tenant, "postponed: the timer's time is up; it runs first next time"),
     ]
     assert sync.state(second.tenant).last_run_at == clock.now
+
+
+def test_the_timers_run_stops_reading_at_its_time_limit_and_says_so(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    own_tables = {**env, "TABLE_PREFIX": "t" + uuid.uuid4().hex[:10]}  # only this test's tenant is watched
+    world = exported(own_tables, economic, customers=3)
+    for draft in world.drafts:
+        world.agreement.book(number_of(world, draft))
+    clock = Clock()
+    sync = InvoiceSync(
+        ledger=TableLedger(world.container.storage.table_ref(TABLES["work"])),
+        states=TableSyncStates(world.container.storage.table_ref(TABLES["sync"])),
+        economic=world.container.export._economic,  # type: ignore[arg-type]
+        failures=_export_failures(),
+        clock=clock,
+        page_size=1,
+        limit=timedelta(minutes=9),
+    )
+
+    def a_page_takes_five_minutes(step: str) -> None:
+        if step == "watermark":
+            clock.now += timedelta(minutes=5)
+
+    sync.before_write = a_page_takes_five_minutes
+
+    outcome = sync.run_all()
+
+    assert outcome == {world.tenant: "2 booked, 0 missing; stopped at the time limit, the next run continues"}
+    clock.now += timedelta(hours=1)
+    assert sync.run_all() == {world.tenant: "1 booked, 0 missing"}
