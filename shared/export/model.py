@@ -181,6 +181,11 @@ class Job:
         return len(self.documents) if self.state == "succeeded" else 0
 
 
+MOVED = "economic.moved"
+"""The `Problem.field` of a draft a failed job kept exported: its document was booked, sent or upgraded
+in e-conomic while the job ran, so it could not be rolled back."""
+
+
 class JobDocument(BaseModel):
     draftId: int = Field(description="Our invoice draft.")
     number: int = Field(description="The e-conomic draft invoice or order number.")

@@ -58,6 +58,7 @@ from shared.export.documents import (
 )
 from shared.export.model import (
     FINISHED,
+    MOVED,
     STATUS_ROUTE,
     DocumentType,
     ExportedDocument,
@@ -101,6 +102,8 @@ class EconomicApi(Protocol):
     def get_draft(self, kind: DocumentType, number: int) -> dict[str, Any] | None: ...
     def create_draft(self, kind: DocumentType, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
     def delete_draft(self, kind: DocumentType, number: int, *, idempotency_key: str) -> None: ...
+    def find_sent_orders(self, reference: str) -> list[dict[str, Any]]: ...
+    def find_booked(self, reference: str) -> list[dict[str, Any]]: ...
 
 
 class JobRepository(Protocol):
@@ -680,11 +683,11 @@ class ExportService:
 
     def _fail(self, job: Job, problems: Sequence[Problem], *, poisoned: bool) -> Job:
         job = self._current(job)  # the attempt may have fixed the draft list since `job` was read
-        leftovers = self._rollback(job)
+        leftovers, moved = self._rollback(job)
         failed = replace(
             self._current(job),
             state="failed",
-            errors=tuple(problems),
+            errors=(*problems, *moved),
             documents=(),
             leftovers=tuple(leftovers),
             poisoned=poisoned,
@@ -697,18 +700,21 @@ class ExportService:
             headers = {}
         return self._notify(failed, headers)
 
-    def _rollback(self, job: Job) -> list[ExportedDocument]:
-        """Deletes what this job created, releases its claims; returns the documents it could not delete."""
+    def _rollback(self, job: Job) -> tuple[list[ExportedDocument], list[Problem]]:
+        """Deletes what this job created, releases its claims; returns the documents it could not delete,
+        and the drafts it kept because their document moved on in e-conomic (sent, upgraded, booked)
+        while the job ran: reopening those would bill their notes twice."""
         if not job.tenant or not job.drafts:
-            return []
+            return [], []
         try:
             headers = self._ledger.headers(job.tenant)
             economic: EconomicApi | None = self._economic(job.tenant)
         except ApiError:
             economic = None
         except self._failures.transient:
-            return []
+            return [], []
         leftovers: list[ExportedDocument] = []
+        moved: list[Problem] = []
         kind = job.document_type
         for number in job.drafts:
             header = headers.get(number)
@@ -732,6 +738,10 @@ class ExportService:
                     candidates = [recorded] if doc is not None and _reference_of(doc) == ref else []
                 else:  # a create may have reached e-conomic without us learning its number
                     candidates = [_number(kind, doc) for doc in economic.find_drafts(kind, ref)]
+                where = None if candidates else _moved_on(economic, kind, ref)
+                if where is not None:
+                    moved.append(self._keep(job, header, where))
+                    continue
                 for candidate in candidates:
                     left = candidate
                     economic.delete_draft(kind, candidate, idempotency_key=f"{job.job_id}-{number}-delete-{candidate}")
@@ -755,7 +765,36 @@ class ExportService:
                 )
             except self._failures.transient:
                 log.warning("Export job %s: could not release draft %d", job.job_id, number)
-        return leftovers
+        return leftovers, moved
+
+    def _keep(self, job: Job, header: DraftHeader, where: str) -> Problem:
+        """The draft's document was `where` in e-conomic during the job: the draft stays (or becomes)
+        exported, for the accounting sync to follow; the job's errors say so."""
+        log.warning(
+            "Export job %s: draft %d was %s in e-conomic meanwhile; kept exported", job.job_id, header.number, where
+        )
+        if header.status != EXPORTED:
+            now = self._clock()
+            accounting = {
+                "system": "e-conomic",
+                "exportJob": job.job_id,
+                "documentType": job.document_type,
+                "documentNumber": header.accounting.get("documentNumber"),
+                "reference": reference_of(header),
+                "invoiceDate": job.invoice_date.isoformat(),
+                "exportedAt": now.isoformat(),
+            }
+            try:
+                self._ledger.put_header(
+                    replace(header, status=EXPORTED, accounting=accounting, updated_at=now), header.version
+                )
+            except self._failures.transient:
+                log.warning("Export job %s: could not mark draft %d exported", job.job_id, header.number)
+        return Problem(
+            MOVED,
+            f"draft {header.number} was {where} in e-conomic while the job ran, so it was not rolled back: "
+            "it stays exported and the accounting sync records its invoice number",
+        )
 
     def _notify(self, job: Job, headers: Mapping[int, DraftHeader]) -> Job:
         if job.notified_at is not None:
@@ -851,6 +890,21 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
     if previous is not None and previous != job_id:
         accounting["orphan"] = {"exportJob": previous}
     return accounting
+
+
+def _moved_on(economic: EconomicApi, kind: DocumentType, ref: str) -> str | None:
+    """Where a document of ours that is no longer a draft of its kind went, in the direction documents
+    move (sent order, invoice draft upgraded from the order, booked invoice); None: nowhere (deleted)."""
+    if kind == "order":
+        if economic.find_sent_orders(ref):
+            return "sent as an order"
+        if economic.find_drafts("draftInvoice", ref):
+            return "upgraded to an invoice draft"
+    booked = economic.find_booked(ref)
+    if booked:
+        numbers = sorted(str(d.get("bookedInvoiceNumber")) for d in booked)
+        return f"booked as invoice {', '.join(numbers)}"
+    return None
 
 
 def _released(accounting: Mapping[str, Any]) -> dict[str, Any]:

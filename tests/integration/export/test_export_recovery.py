@@ -17,6 +17,7 @@ from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.ledger import EXPORTED
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
+from tests.smtp_standin import SmtpStandIn
 
 
 def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(
@@ -235,3 +236,68 @@ def test_an_unusable_requested_by_address_is_refused_naming_the_field_before_any
     assert job.state == "failed"
     assert "requestedBy" in job.errors[0].message
     assert world.documents() == {}
+
+
+@pytest.mark.parametrize(("kind", "fate"), [("draftInvoice", "booked"), ("order", "booked"), ("order", "sent")])
+def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meantime(
+    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn, kind: str, fate: str
+) -> None:
+    """An attempt finishes (drafts exported) but cannot record the job; before the last attempt the
+    accountant books one of the documents. The last attempt fails and rolls back: the unbooked
+    document is deleted and its draft open again, but the booked one's draft stays exported (opening
+    it would bill its notes a second time) and the job says why."""
+    world = World(env, economic, customers=2)
+    started = world.start(documentType=kind)
+    job_id = started["jobId"]
+    text = world.message_for(job_id)
+    export = world.container.export
+    jobs = export._jobs
+    original = jobs.replace
+
+    def succeeded_is_not_saved(job: Any) -> Any:
+        if job.state == "succeeded":
+            raise ServiceRequestError("storage unavailable")
+        return original(job)
+
+    jobs.replace = succeeded_is_not_saved  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ServiceRequestError):
+            export.process(text, message_id="m-" + job_id, dequeue_count=1)
+    finally:
+        jobs.replace = original  # type: ignore[method-assign]
+    booked_draft, other = world.drafts
+    headers = world.headers()
+    assert headers[booked_draft].status == headers[other].status == EXPORTED
+    document = int(headers[booked_draft].accounting["documentNumber"])
+    if kind == "order":  # sent to the customer, then upgraded to an invoice draft and booked
+        world.agreement.send_order(document)
+    if fate == "booked":
+        if kind == "order":
+            document = world.agreement.upgrade_order(document)["draftInvoiceNumber"]
+        invoice = world.agreement.book(document)
+    economic.fail_next(503, times=50, path_contains="/customers", method="GET")
+
+    with pytest.raises(EconomicError, match="did not answer"):  # e-conomic unavailable on the last attempt
+        export.process(text, message_id="m-" + job_id, dequeue_count=5)
+
+    economic.clear_failures()
+    job = world.job(job_id)
+    assert job.state == "failed"
+    headers = world.headers()
+    assert headers[booked_draft].status == EXPORTED
+    assert headers[other].status == "open"
+    assert world.documents(kind) == {}  # the unbooked document is deleted
+    (moved,) = [p for p in job.errors if p.field == "economic.moved"]
+    where = f"booked as invoice {invoice['bookedInvoiceNumber']}" if fate == "booked" else "sent as an order"
+    assert f"draft {booked_draft} was {where}" in moved.message
+    (mail,) = smtp.wait_for(1)
+    assert "except 1 already booked or sent there" in str(mail.message["Subject"])
+    text = mail.message.get_content()
+    assert "Nothing was exported" not in text
+    assert f"draft {booked_draft} was {where}" in text
+    synced = world.container.invoice_sync.run(world.tenant)
+    assert synced.missing == ()
+    if fate == "booked":
+        assert [(b.draft, b.invoice_number) for b in synced.booked] == [(booked_draft, invoice["bookedInvoiceNumber"])]
+    else:
+        assert (synced.booked, synced.still_waiting) == ((), 1)
