@@ -738,7 +738,10 @@ class ExportService:
                     candidates = [recorded] if doc is not None and _reference_of(doc) == ref else []
                 else:  # a create may have reached e-conomic without us learning its number
                     candidates = [_number(kind, doc) for doc in economic.find_drafts(kind, ref)]
-                where = None if candidates else _moved_on(economic, kind, ref)
+                # A document we know was created and is no longer among the drafts: deleted, or moved on.
+                # (Not asked for drafts without a recorded number: mostly never created, and a rollback
+                # of a big job would ask e-conomic three more times per draft.)
+                where = _moved_on(economic, kind, ref) if not candidates and isinstance(recorded, int) else None
                 if where is not None:
                     moved.append(self._keep(job, header, where))
                     continue

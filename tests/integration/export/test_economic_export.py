@@ -219,10 +219,12 @@ def test_a_refused_document_rolls_back_every_document_of_the_job(
     world = World(env, economic, customers=3)
     started = world.start()
     economic.fail_on_create(position, status=400)
+    asked = economic.count("GET", "/invoices/booked")
 
     job = world.run(started["jobId"])
 
     assert job.state == "failed"
+    assert economic.count("GET", "/invoices/booked") == asked  # nothing was booked: no need to ask
     assert not job.poisoned
     assert world.documents() == {}
     assert all(h.status == OPEN and h.accounting == {} for h in world.headers().values())
