@@ -184,6 +184,9 @@ class Job:
 MOVED = "economic.moved"
 """The `Problem.field` of a draft a failed job kept exported: its document was booked, sent or upgraded
 in e-conomic while the job ran, so it could not be rolled back."""
+KEPT = "economic.kept"
+"""The `Problem.field` of an exported draft whose document a failed job could not delete: the draft
+stays exported with it (opening it could bill its notes twice, should the document be booked)."""
 
 
 class JobDocument(BaseModel):

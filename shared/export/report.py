@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.export.model import MOVED, Job
+from shared.export.model import KEPT, MOVED, Job
 
 DOCUMENT_NAMES = {"draftInvoice": ("draft invoice", "draft invoices"), "order": ("order", "orders")}
 
@@ -15,9 +15,10 @@ def subject(job: Job) -> str:
     if job.state == "succeeded":
         noun = one if count == 1 else many
         return f"e-conomic export done: {count} {noun} created for {job.tenant}"
-    kept = sum(1 for p in job.errors if p.field == MOVED)
+    kept = sum(1 for p in job.errors if p.field in (MOVED, KEPT))
     if kept:
-        return f"e-conomic export failed for {job.tenant}: rolled back, except {kept} already booked or sent there"
+        drafts = "draft" if kept == 1 else "drafts"
+        return f"e-conomic export failed for {job.tenant}: rolled back, except {kept} {drafts} kept exported"
     return f"e-conomic export failed for {job.tenant}: nothing was exported"
 
 
@@ -50,13 +51,13 @@ def body(job: Job, customers: Mapping[int, str]) -> str:
             ]
         lines += ["", "Book them in e-conomic when they are right; their invoice numbers come back to the drafts."]
     else:
-        if any(p.field == MOVED for p in job.errors):
+        if any(p.field in (MOVED, KEPT) for p in job.errors):
             lines.append(
                 "The export failed and was rolled back, except for drafts whose documents were booked, sent or "
-                "upgraded in e-conomic while the job ran (listed below as economic.moved): those stay exported, "
-                "and the accounting sync records their invoice numbers. Every other document this job had "
-                "created was deleted again; those drafts are unchanged and can be exported again once the "
-                "problems are fixed."
+                "upgraded in e-conomic while the job ran (economic.moved below), or could not be deleted there "
+                "(economic.kept): those stay exported, and the accounting sync records their invoice numbers. "
+                "Every other document this job had created was deleted again; those drafts are unchanged and "
+                "can be exported again once the problems are fixed."
             )
         else:
             lines.append(

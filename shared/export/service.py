@@ -58,6 +58,7 @@ from shared.export.documents import (
 )
 from shared.export.model import (
     FINISHED,
+    KEPT,
     MOVED,
     STATUS_ROUTE,
     DocumentType,
@@ -74,7 +75,7 @@ from shared.export.model import (
 )
 from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
 from shared.invoicing.directory import DirectoryService
-from shared.invoicing.ledger import EXPORTED, OPEN, DraftHeader, Ledger
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger
 from shared.invoicing.service import InvoicingService, export_job_of
 from shared.keys import OPERATOR_RIGHT, Principal
 from shared.secrets import SecretInvalid, SecretMissing
@@ -528,8 +529,8 @@ class ExportService:
                 header = headers.get(number)
                 if header is None:
                     problems.append(Problem("draft", f"draft {number} does not exist"))
-                elif header.status == EXPORTED and header.accounting.get("exportJob") == job.job_id:
-                    continue
+                elif header.status in (EXPORTED, BOOKED) and header.accounting.get("exportJob") == job.job_id:
+                    continue  # done by an earlier attempt (and booked since, perhaps)
                 elif header.status != OPEN:
                     problems.append(Problem("draft", f"draft {number} is {header.status}, no longer open"))
                 elif export_job_of(header) in others:
@@ -600,18 +601,27 @@ class ExportService:
         ref = reference_of(header)
         found = economic.find_drafts(kind, ref)
         orphan = header.accounting.get("orphan")
-        if isinstance(orphan, dict) and "reference" not in orphan:
-            # Left before references named the tenant: found by its number, and only if it is ours.
+        if isinstance(orphan, dict):
+            # Left by an earlier job whose rollback failed (or whose worker died): its content may be out
+            # of date, and that job may have been of the other document type. Deleted, then made anew.
+            left_kind = orphan.get("documentType")
+            kinds: tuple[DocumentType, ...] = (
+                (left_kind,) if left_kind in ("draftInvoice", "order") else ("draftInvoice", "order")
+            )
+            stale = [(k, doc) for k in kinds for doc in (found if k == kind else economic.find_drafts(k, ref))]
             left = orphan.get("documentNumber")
-            doc = economic.get_draft(kind, left) if isinstance(left, int) else None
-            if doc is not None and _reference_of(doc) == legacy_reference(header.number):
-                found = [*found, doc]
-        if found and orphan:
-            # Left by an earlier job whose rollback failed: its content may be out of date.
-            for doc in found:
-                stale = _number(kind, doc)
-                economic.delete_draft(kind, stale, idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale}")
-            found = []
+            if "reference" not in orphan and isinstance(left, int) and len(kinds) == 1:
+                # Left before references named the tenant: found by its number, and only if it is ours.
+                doc = economic.get_draft(kinds[0], left)
+                if doc is not None and _reference_of(doc) == legacy_reference(header.number):
+                    stale.append((kinds[0], doc))
+            for stale_kind, doc in stale:
+                gone = _number(stale_kind, doc)
+                economic.delete_draft(
+                    stale_kind, gone, idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale_kind}-{gone}"
+                )
+            if kind in kinds:
+                found = []
         if found:
             number = min(_number(kind, doc) for doc in found)
             log.info("Export job %s: draft %d already in e-conomic as %d (adopted)", job.job_id, header.number, number)
@@ -743,7 +753,14 @@ class ExportService:
                 # of a big job would ask e-conomic three more times per draft.)
                 where = _moved_on(economic, kind, ref) if not candidates and isinstance(recorded, int) else None
                 if where is not None:
-                    moved.append(self._keep(job, header, where))
+                    self._keep(job, header)
+                    moved.append(
+                        Problem(
+                            MOVED,
+                            f"draft {number} was {where} in e-conomic while the job ran, so it was not rolled "
+                            "back: it stays exported and the accounting sync records its invoice number",
+                        )
+                    )
                     continue
                 for candidate in candidates:
                     left = candidate
@@ -751,6 +768,20 @@ class ExportService:
                     left = None
             except self._undeletable as error:
                 log.warning("Export job %s: could not delete the document of draft %d: %s", job.job_id, number, error)
+                if header.status == EXPORTED:
+                    # Its document may still be a draft, or booked by now: opening the draft could bill its
+                    # notes twice. It stays exported (a consistent state); the sync follows the document.
+                    moved.append(
+                        Problem(
+                            KEPT,
+                            f"draft {number}: its e-conomic {_DOCUMENT[kind]} {recorded} could not be deleted "
+                            f"({_short(error)}), "
+                            "so the draft stays exported with it; the accounting sync records its invoice number "
+                            "once booked. If it should not be invoiced, delete it in e-conomic: the sync then flags "
+                            "the draft, which can then be reopened",
+                        )
+                    )
+                    continue
                 if left is None and isinstance(recorded, int):
                     left = recorded
             accounting = _released(header.accounting)
@@ -770,34 +801,28 @@ class ExportService:
                 log.warning("Export job %s: could not release draft %d", job.job_id, number)
         return leftovers, moved
 
-    def _keep(self, job: Job, header: DraftHeader, where: str) -> Problem:
-        """The draft's document was `where` in e-conomic during the job: the draft stays (or becomes)
-        exported, for the accounting sync to follow; the job's errors say so."""
-        log.warning(
-            "Export job %s: draft %d was %s in e-conomic meanwhile; kept exported", job.job_id, header.number, where
-        )
-        if header.status != EXPORTED:
-            now = self._clock()
-            accounting = {
-                "system": "e-conomic",
-                "exportJob": job.job_id,
-                "documentType": job.document_type,
-                "documentNumber": header.accounting.get("documentNumber"),
-                "reference": reference_of(header),
-                "invoiceDate": job.invoice_date.isoformat(),
-                "exportedAt": now.isoformat(),
-            }
-            try:
-                self._ledger.put_header(
-                    replace(header, status=EXPORTED, accounting=accounting, updated_at=now), header.version
-                )
-            except self._failures.transient:
-                log.warning("Export job %s: could not mark draft %d exported", job.job_id, header.number)
-        return Problem(
-            MOVED,
-            f"draft {header.number} was {where} in e-conomic while the job ran, so it was not rolled back: "
-            "it stays exported and the accounting sync records its invoice number",
-        )
+    def _keep(self, job: Job, header: DraftHeader) -> None:
+        """The draft's document moved on in e-conomic during the job: the draft stays (or becomes)
+        exported, for the accounting sync to follow."""
+        log.warning("Export job %s: draft %d moved on in e-conomic meanwhile; kept exported", job.job_id, header.number)
+        if header.status == EXPORTED:
+            return
+        now = self._clock()
+        accounting = {
+            "system": "e-conomic",
+            "exportJob": job.job_id,
+            "documentType": job.document_type,
+            "documentNumber": header.accounting.get("documentNumber"),
+            "reference": reference_of(header),
+            "invoiceDate": job.invoice_date.isoformat(),
+            "exportedAt": now.isoformat(),
+        }
+        try:
+            self._ledger.put_header(
+                replace(header, status=EXPORTED, accounting=accounting, updated_at=now), header.version
+            )
+        except self._failures.transient:
+            log.warning("Export job %s: could not mark draft %d exported", job.job_id, header.number)
 
     def _notify(self, job: Job, headers: Mapping[int, DraftHeader]) -> Job:
         if job.notified_at is not None:
@@ -893,6 +918,9 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
     if previous is not None and previous != job_id:
         accounting["orphan"] = {"exportJob": previous}
     return accounting
+
+
+_DOCUMENT: dict[str, str] = {"draftInvoice": "draft invoice", "order": "order"}
 
 
 def _moved_on(economic: EconomicApi, kind: DocumentType, ref: str) -> str | None:
