@@ -196,8 +196,10 @@ class ExportService:
             *failures.transient,
             *failures.rejected,
             *failures.auth,
+            *failures.unusable,
             Transient,
         )
+        """Whatever e-conomic does during a rollback, the rollback ends and the job is recorded failed."""
         self._clock = clock
         self._tz = timezone
         self._concurrency = max(1, concurrency)

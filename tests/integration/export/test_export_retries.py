@@ -120,3 +120,26 @@ def test_a_rollback_while_economic_is_down_does_not_reopen_a_draft_whose_documen
     synced = world.container.invoice_sync.run(world.tenant)
     assert [(b.draft, b.invoice_number) for b in synced.booked] == [(booked_draft, invoice["bookedInvoiceNumber"])]
     assert (synced.missing, synced.still_waiting) == ((), 1)
+
+
+def test_an_unusable_answer_during_the_rollback_still_ends_the_job_failed(
+    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn
+) -> None:
+    """e-conomic answers the rollback's lookups with something that is not a document (here a JSON
+    list): the job still ends `failed` with its e-mail, the drafts kept exported, instead of the
+    rollback escaping and leaving the job `running`."""
+    world = World(env, economic, customers=1)
+    job_id = world.start()["jobId"]
+    text = _finish_without_recording(world, job_id)
+    economic.fail_next(503, times=50, path_contains="/customers", method="GET")
+    economic.fail_next(200, times=50, path_contains="/invoices/drafts/", method="GET", body=["not", "a", "document"])
+
+    with pytest.raises(EconomicError):
+        world.container.export.process(text, message_id="m-" + job_id, dequeue_count=5)
+
+    economic.clear_failures()
+    job = world.job(job_id)
+    assert (job.state, job.poisoned) == ("failed", True)
+    assert [p.field for p in job.errors if p.field.startswith("economic.")] == ["economic.kept"]
+    assert [h.status for h in world.headers().values()] == [EXPORTED]
+    assert len(smtp.wait_for(1)) == 1
