@@ -296,8 +296,8 @@ class InvoiceSync:
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
             if numbers:
                 lease.advance(max(numbers))
-            if deadline is not None and self._clock() >= deadline:
-                complete = False  # the generator asks for no further page
+            if deadline is not None and self._clock() >= deadline and len(page) >= self._page_size:
+                complete = False  # the generator asks for no further page (a short page was the last)
                 break
         still = {n: h for n, h in headers.items() if h.status == EXPORTED}
         # Drafts booked on pages not read yet are not missing: only a complete run looks for those.

@@ -18,7 +18,7 @@ def subject(job: Job) -> str:
     kept = sum(1 for p in job.errors if p.field in (MOVED, KEPT))
     if kept:
         drafts = "draft" if kept == 1 else "drafts"
-        return f"e-conomic export failed for {job.tenant}: rolled back, except {kept} {drafts} kept exported"
+        return f"e-conomic export failed for {job.tenant}: rolled back, except {kept} {drafts} left in e-conomic"
     return f"e-conomic export failed for {job.tenant}: nothing was exported"
 
 

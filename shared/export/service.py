@@ -75,7 +75,7 @@ from shared.export.model import (
 )
 from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
 from shared.invoicing.directory import DirectoryService
-from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
 from shared.invoicing.service import InvoicingService, export_job_of
 from shared.keys import OPERATOR_RIGHT, Principal
 from shared.secrets import SecretInvalid, SecretMissing
@@ -612,18 +612,31 @@ class ExportService:
             )
             stale = [(k, doc) for k in kinds for doc in (found if k == kind else economic.find_drafts(k, ref))]
             left = orphan.get("documentNumber")
-            if "reference" not in orphan and isinstance(left, int) and len(kinds) == 1:
-                # Left before references named the tenant: found by its number, and only if it is ours.
+            left_ref = orphan.get("reference") or legacy_reference(header.number)
+            if left_ref != ref and isinstance(left, int) and len(kinds) == 1:
+                # Made under another reference (before references named the tenant): found by its
+                # number, and only if it still carries that reference (e-conomic reuses numbers).
                 doc = economic.get_draft(kinds[0], left)
-                if doc is not None and _reference_of(doc) == legacy_reference(header.number):
+                if doc is not None and _reference_of(doc) == left_ref:
                     stale.append((kinds[0], doc))
             for stale_kind, doc in stale:
                 gone = _number(stale_kind, doc)
                 economic.delete_draft(
                     stale_kind, gone, idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale_kind}-{gone}"
                 )
+            # The orphan is dealt with: recorded before posting, so a later attempt adopts what this one
+            # posts instead of deleting it as stale. The POST gets a fresh key: this job's own earlier
+            # POST (made before a crash, deleted just now among the stale ones) must not be replayed.
+            cleared = {k: v for k, v in header.accounting.items() if k != "orphan"}
+            stored = self._ledger.put_header(replace(header, accounting=cleared), header.version)
+            if stored is None:
+                raise Transient(f"draft {header.number} changed while its leftovers were deleted")
+            header = stored
+            fresh = True
             if kind in kinds:
                 found = []
+        else:
+            fresh = False
         if found:
             number = min(_number(kind, doc) for doc in found)
             log.info("Export job %s: draft %d already in e-conomic as %d (adopted)", job.job_id, header.number, number)
@@ -636,7 +649,7 @@ class ExportService:
                 invoice_date=job.invoice_date,
                 group=job.group_lines,
             )
-            number = self._post(job, economic, kind, ref, body, header.number)
+            number = self._post(job, economic, kind, ref, body, header.number, fresh=fresh)
         accounting = {
             **_released(header.accounting),
             "exportJob": job.job_id,
@@ -652,10 +665,19 @@ class ExportService:
         return number
 
     def _post(
-        self, job: Job, economic: EconomicApi, kind: DocumentType, ref: str, body: dict[str, Any], draft: int
+        self,
+        job: Job,
+        economic: EconomicApi,
+        kind: DocumentType,
+        ref: str,
+        body: dict[str, Any],
+        draft: int,
+        *,
+        fresh: bool = False,
     ) -> int:
-        """POSTs the document; after an answer that never came, looks it up before posting again."""
-        key = f"{job.job_id}-{draft}"
+        """POSTs the document; after an answer that never came, looks it up before posting again.
+        `fresh`: documents of the draft were just deleted; a key used before must not replay one."""
+        key = f"{job.job_id}-{draft}" + ("-after-orphans" if fresh else "")
         for attempt in range(1, 4):
             try:
                 return _number(kind, economic.create_draft(kind, body, idempotency_key=key))
@@ -732,6 +754,15 @@ class ExportService:
             header = headers.get(number)
             # Open drafts this job holds, and drafts it already marked exported before it failed
             # (a finish interrupted on the last attempt): all or nothing.
+            if header is not None and header.status == BOOKED and header.accounting.get("exportJob") == job.job_id:
+                moved.append(
+                    Problem(
+                        MOVED,
+                        f"draft {number} was booked as invoice {invoice_number(header)} in e-conomic while the job "
+                        "ran, so it was not rolled back: it stays booked",
+                    )
+                )
+                continue
             if (
                 header is None
                 or header.accounting.get("exportJob") != job.job_id
@@ -918,7 +949,12 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
     accounting = {**_kept(header.accounting), "exportJob": job_id}
     previous = export_job_of(header)
     if previous is not None and previous != job_id:
-        accounting["orphan"] = {"exportJob": previous}
+        # What that job recorded of its document goes along: its type, number and reference are how it
+        # is found again (by number, if it was made under another reference).
+        recorded = {
+            k: header.accounting[k] for k in ("documentType", "documentNumber", "reference") if k in header.accounting
+        }
+        accounting["orphan"] = {"exportJob": previous, **recorded}
     return accounting
 
 

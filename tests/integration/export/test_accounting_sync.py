@@ -234,6 +234,27 @@ def test_a_run_stops_reading_at_its_time_limit_keeps_what_it_read_and_the_next_r
     assert (rest.complete, [b.draft for b in rest.booked], rest.missing) == (True, [world.drafts[3]], (gone,))
 
 
+def test_a_run_whose_time_runs_out_on_the_last_page_is_still_complete(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=2)
+    booked, gone = world.drafts
+    world.agreement.book(number_of(world, booked))
+    del world.agreement.invoice_drafts[number_of(world, gone)]
+    clock = Clock()
+    sync = sync_of(world, clock=clock)
+
+    def the_page_takes_too_long(step: str) -> None:
+        if step == "watermark":
+            clock.now += timedelta(minutes=5)
+
+    sync.before_write = the_page_takes_too_long
+
+    result = sync.run(world.tenant, time_limit=timedelta(seconds=120))
+
+    assert (result.complete, [b.draft for b in result.booked], result.missing) == (True, [booked], (gone,))
+
+
 def test_the_first_run_reads_booked_invoices_from_a_month_before_the_oldest_export(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:

@@ -291,7 +291,7 @@ def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meant
     where = f"booked as invoice {invoice['bookedInvoiceNumber']}" if fate == "booked" else "sent as an order"
     assert f"draft {booked_draft} was {where}" in moved.message
     (mail,) = smtp.wait_for(1)
-    assert "rolled back, except 1 draft kept exported" in str(mail.message["Subject"])
+    assert "rolled back, except 1 draft left in e-conomic" in str(mail.message["Subject"])
     text = mail.message.get_content()
     assert "Nothing was exported" not in text
     assert f"draft {booked_draft} was {where}" in text

@@ -1,17 +1,22 @@
 """Export retries and rollbacks around documents that moved on in e-conomic while a job ran (booked by
-the accountant), and leftovers of the other document type."""
+the accountant), leftovers of the other document type or with the reference of before the tenant was
+in it, and stale claims of dead jobs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
-from shared.invoicing.ledger import BOOKED, EXPORTED
+from shared.export.model import Job
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from tests.economic_standin import EconomicStandin
-from tests.export_support import World
+from tests.export_support import World, now
 from tests.smtp_standin import SmtpStandIn
 
 
@@ -116,7 +121,7 @@ def test_a_rollback_while_economic_is_down_does_not_reopen_a_draft_whose_documen
     assert sorted(p.field for p in job.errors if p.field == "economic.kept") == ["economic.kept"] * 2
     assert job.leftovers == ()  # nothing to delete by hand: both drafts are exported with their documents
     (mail,) = smtp.wait_for(1)
-    assert "rolled back, except 2 drafts kept exported" in str(mail.message["Subject"])
+    assert "rolled back, except 2 drafts left in e-conomic" in str(mail.message["Subject"])
     synced = world.container.invoice_sync.run(world.tenant)
     assert [(b.draft, b.invoice_number) for b in synced.booked] == [(booked_draft, invoice["bookedInvoiceNumber"])]
     assert (synced.missing, synced.still_waiting) == ((), 1)
@@ -143,3 +148,190 @@ def test_an_unusable_answer_during_the_rollback_still_ends_the_job_failed(
     assert [p.field for p in job.errors if p.field.startswith("economic.")] == ["economic.kept"]
     assert [h.status for h in world.headers().values()] == [EXPORTED]
     assert len(smtp.wait_for(1)) == 1
+
+
+def _legacy_document(world: World, draft: int) -> int:
+    """A draft invoice as the export made it before references named the tenant (`IB-<draft>`)."""
+    client = world.container.export._economic(world.tenant)
+    body = {
+        "date": "2026-11-01",
+        "currency": "DKK",
+        "customer": {"customerNumber": 1},
+        "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
+        "paymentTerms": {"paymentTermsNumber": 1},
+        "layout": {"layoutNumber": 19},
+        "references": {"other": f"IB-{draft}"},
+        "lines": [
+            {
+                "lineNumber": 1,
+                "description": "made before the upgrade",
+                "product": {"productNumber": "1"},
+                "quantity": Decimal("1.00"),
+                "unitNetPrice": Decimal("950.00"),
+            }
+        ],
+    }
+    return int(
+        client.create_draft("draftInvoice", body, idempotency_key=f"legacy-{world.tenant}")["draftInvoiceNumber"]
+    )
+
+
+def _with_old_reference(world: World, draft: int) -> list[int]:
+    return [n for n, d in world.documents().items() if d["references"]["other"] == f"IB-{draft}"]
+
+
+def test_a_stale_claim_of_a_job_that_died_before_the_upgrade_has_its_old_document_removed(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A draft still claimed by an export job that died before references named the tenant (its
+    document carries `IB-<draft>`, its number recorded on the claim) is taken over by the next export,
+    which deletes that old document: one document per draft, never two to book."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    left = _legacy_document(world, draft)
+    _dead_job_claims(world, draft, {"documentType": "draftInvoice", "documentNumber": left})  # as written before
+
+    job = world.run(world.start()["jobId"])
+
+    assert job.state == "succeeded", job.errors
+    assert world.headers()[draft].status == EXPORTED
+    assert _with_old_reference(world, draft) == [], (
+        f"the dead job's document IB-{draft} is still in e-conomic next to the new one: {sorted(world.documents())}"
+    )
+    assert len(world.documents()) == 1
+
+
+def test_a_leftover_with_the_old_reference_recorded_by_a_rollback_after_the_upgrade_is_removed(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A job that created its document before references named the tenant is rolled back after, and
+    cannot delete it: the orphan records the old reference, and the next export deletes the document by
+    its number (it still carries that reference)."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    job_id = world.start()["jobId"]
+    text = world.message_for(job_id)
+    left = _legacy_document(world, draft)
+    header = world.headers()[draft]
+    claim = {"exportJob": job_id, "documentType": "draftInvoice", "documentNumber": left}  # attempt 1, pre-upgrade
+    assert world.container.export._ledger.put_header(replace(header, accounting=claim), header.version)
+    economic.fail_next(503, times=50, path_contains="/customers", method="GET")  # the last attempt fails ...
+    economic.fail_next(503, times=50, path_contains="/invoices/drafts/", method="DELETE")  # ... and cannot delete
+
+    with pytest.raises(EconomicError):
+        world.container.export.process(text, message_id="m-" + job_id, dequeue_count=5)
+
+    economic.clear_failures()
+    failed = world.job(job_id)
+    assert failed.state == "failed"
+    assert [(d.draft, d.number) for d in failed.leftovers] == [(draft, left)]
+    orphan = world.headers()[draft].accounting["orphan"]
+    assert (orphan["documentNumber"], orphan["reference"]) == (left, f"IB-{draft}")
+
+    again = world.run(world.start()["jobId"])
+
+    assert again.state == "succeeded", again.errors
+    assert _with_old_reference(world, draft) == [], (
+        f"leftover {left} (IB-{draft}) is still in e-conomic next to the new document: {sorted(world.documents())}"
+    )
+    assert len(world.documents()) == 1
+
+
+def test_a_failed_job_whose_own_draft_is_booked_does_not_report_nothing_exported(
+    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn
+) -> None:
+    """The job's first attempt exported both drafts but could not record the job; one document is booked
+    and the sync records it; the last attempt fails. The rollback deletes the other document, and the
+    job and its e-mail name the booked draft instead of saying nothing was exported."""
+    world = World(env, economic, customers=2)
+    job_id = world.start()["jobId"]
+    text = _finish_without_recording(world, job_id)
+    booked_draft, other = world.drafts
+    invoice = world.agreement.book(int(world.headers()[booked_draft].accounting["documentNumber"]))
+    synced = world.container.invoice_sync.run(world.tenant)
+    assert [b.draft for b in synced.booked] == [booked_draft]
+    economic.fail_next(503, times=50, path_contains="/customers", method="GET")
+
+    with pytest.raises(EconomicError):
+        world.container.export.process(text, message_id="m-" + job_id, dequeue_count=5)
+
+    economic.clear_failures()
+    job = world.job(job_id)
+    assert job.state == "failed"
+    headers = world.headers()
+    assert (headers[booked_draft].status, headers[other].status) == (BOOKED, OPEN)
+    (mail,) = smtp.wait_for(1)
+    subject = str(mail.message["Subject"])
+    body = mail.message.get_content()
+    assert "nothing was exported" not in subject, (
+        f"subject {subject!r} although draft {booked_draft} is booked as invoice {invoice['bookedInvoiceNumber']}"
+    )
+    assert "Nothing was exported" not in body
+    assert any(f"draft {booked_draft}" in p.message for p in job.errors), job.errors
+
+
+def _dead_job_claims(world: World, draft: int, recorded: dict[str, Any]) -> str:
+    """The draft is claimed by an export job that ended without releasing it (its worker died)."""
+    dead = "dead-job-" + world.tenant
+    stamp = now()
+    assert world.container.export._jobs.create(
+        Job(
+            job_id=dead,
+            tenant=world.tenant,
+            document_type="draftInvoice",
+            invoice_date=date(2026, 11, 1),
+            group_lines=False,
+            layout=None,
+            omit=(),
+            admin_mode=False,
+            requested_by="queue",
+            notify=(),
+            created_at=stamp,
+            updated_at=stamp,
+            state="failed",
+            attempts=5,
+            drafts=(draft,),
+            poisoned=True,
+        )
+    )
+    header = world.headers()[draft]
+    assert world.container.export._ledger.put_header(
+        replace(header, accounting={"exportJob": dead, **recorded}), header.version
+    )
+    return dead
+
+
+def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_document(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """The draft is still claimed by a dead job, so the export deletes that job's leftovers and posts
+    anew; the attempt dies before recording the new document's number. The next attempt adopts that
+    document: it neither deletes it as a leftover nor replays the first POST's key, which e-conomic
+    would answer with the deleted document's number."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    _dead_job_claims(world, draft, {})
+    started = world.start()
+    text = world.message_for(started["jobId"])
+    ledger = world.container.export._ledger
+    original = ledger.put_header
+
+    def record_fails(header: Any, expected: Any) -> Any:
+        if "documentNumber" in header.accounting and header.status == OPEN:
+            raise ServiceRequestError("storage unavailable")
+        return original(header, expected)
+
+    ledger.put_header = record_fails  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ServiceRequestError):
+            world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
+    finally:
+        ledger.put_header = original  # type: ignore[method-assign]
+    assert len(world.documents()) == 1
+
+    job = world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=2)
+
+    assert job.state == "succeeded", job.errors
+    documents = world.documents()
+    assert len(documents) == 1
+    assert world.headers()[draft].accounting["documentNumber"] in documents
