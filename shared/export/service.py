@@ -818,6 +818,9 @@ class ExportService:
                 if left is None and isinstance(recorded, int):
                     left = recorded
             accounting = _released(header.accounting)
+            earlier = header.accounting.get("orphan")
+            if isinstance(earlier, dict):
+                accounting["orphan"] = earlier  # not dealt with by this job: the next export still deletes it
             if left is not None:
                 leftovers.append(ExportedDocument(number, left))
                 accounting["orphan"] = {

@@ -335,3 +335,30 @@ def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_docum
     documents = world.documents()
     assert len(documents) == 1
     assert world.headers()[draft].accounting["documentNumber"] in documents
+
+
+def test_a_job_failing_before_it_cleans_up_a_stale_claim_leaves_the_leftover_for_the_next_export(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A dead job's claim carries its old-reference document; the next job takes the claim over but
+    fails its preflight (the customer is gone from e-conomic) before it gets to delete that document.
+    Its rollback keeps the record of the leftover, and the export after it deletes it."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    left = _legacy_document(world, draft)
+    _dead_job_claims(world, draft, {"documentType": "draftInvoice", "documentNumber": left})
+    started = world.start()
+    customer = world.agreement.customers.pop(1)  # after the request's own preflight
+
+    failed = world.run(started["jobId"])
+
+    assert failed.state == "failed"
+    assert any(p.field == "economic.customer" for p in failed.errors), failed.errors
+    assert world.headers()[draft].accounting["orphan"]["documentNumber"] == left
+    world.agreement.customers[1] = customer
+
+    again = world.run(world.start()["jobId"])
+
+    assert again.state == "succeeded", again.errors
+    assert _with_old_reference(world, draft) == []
+    assert len(world.documents()) == 1
