@@ -58,6 +58,9 @@ RUN_ALL_BUDGET = timedelta(minutes=7)
 """How long the timer starts new tenants: well inside host.json's 10-minute functionTimeout."""
 RUN_ALL_LIMIT = timedelta(minutes=9)
 """When the timer's runs stop reading pages, whichever tenant they are at: before the functionTimeout."""
+RECHECK_MISSING = timedelta(hours=24)
+"""How often a flagged draft is looked up by its reference again (each lookup is up to four requests;
+the listings, read every run anyway, still show a document that turns up as a draft)."""
 HTTP_LIMIT = timedelta(seconds=120)
 """When an HTTP run stops reading pages: well before the front end's 230-second request timeout."""
 PAGE_SIZE = 1000
@@ -404,7 +407,11 @@ class InvoiceSync:
             ref = reference_of(header)
             kind = str(header.accounting.get("documentType") or "draftInvoice")
             flagged = "missing" in header.accounting
-            place = _place(ref, kind, orders, invoice_drafts) or self._search(economic, ref, kind)
+            place = _place(ref, kind, orders, invoice_drafts)
+            if place is None and flagged and not _recheck_due(header, now):
+                located.still_missing.append(number)  # looked up by its reference less than a day ago
+                continue
+            place = place or self._search(economic, ref, kind)
             if place is not None and place[0] != "booked" and isinstance(place[1], int):
                 upgraded_to = place[1] if kind == "order" and place[0] == "draftInvoice" else None
                 if (
@@ -650,13 +657,28 @@ def _found(upgraded_to: int | None) -> Change:
 
 
 def _flag_missing(now: datetime, reason: str) -> Change:
+    """Flags the draft (or, flagged already, records when it was last looked for)."""
+
     def change(header: DraftHeader) -> DraftHeader | None:
-        if header.status != EXPORTED or "missing" in header.accounting:
+        if header.status != EXPORTED:
             return None
-        missing = {"since": now.isoformat(), "reason": reason}
+        earlier = header.accounting.get("missing")
+        if isinstance(earlier, Mapping):
+            missing = {**earlier, "checkedAt": now.isoformat()}
+        else:
+            missing = {"since": now.isoformat(), "reason": reason, "checkedAt": now.isoformat()}
         return replace(header, accounting={**header.accounting, "missing": missing})
 
     return change
+
+
+def _recheck_due(header: DraftHeader, now: datetime) -> bool:
+    missing = header.accounting.get("missing")
+    last = missing.get("checkedAt") or missing.get("since") if isinstance(missing, Mapping) else None
+    try:
+        return last is None or now - datetime.fromisoformat(str(last)) >= RECHECK_MISSING
+    except (TypeError, ValueError):
+        return True
 
 
 def _then(first: Change | None, second: Change) -> Change:

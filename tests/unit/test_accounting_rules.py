@@ -7,7 +7,7 @@ import io
 import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -144,8 +144,11 @@ def test_booking_again_with_the_same_number_changes_nothing_and_a_second_number_
 def test_a_booking_clears_the_missing_flag_and_never_touches_an_open_draft() -> None:
     flagged = _flag_missing(NOW, "gone")(header())
     assert flagged is not None
-    assert flagged.accounting["missing"] == {"since": NOW.isoformat(), "reason": "gone"}
-    assert _flag_missing(NOW, "again")(flagged) is None  # flagged once; `since` stays
+    assert flagged.accounting["missing"] == {"since": NOW.isoformat(), "reason": "gone", "checkedAt": NOW.isoformat()}
+    later = NOW + timedelta(days=1)
+    again = _flag_missing(later, "again")(flagged)
+    assert again is not None  # flagged once: `since` and the reason stay, only the last look moves
+    assert again.accounting["missing"] == {"since": NOW.isoformat(), "reason": "gone", "checkedAt": later.isoformat()}
 
     booked = _book(booked_record(invoice(10001), NOW))(flagged)
 

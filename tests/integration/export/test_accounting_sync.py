@@ -352,6 +352,37 @@ def test_a_draft_deleted_in_e_conomic_without_booking_is_flagged_not_reset(
     assert world.headers()[gone].accounting["missing"]["since"] == since
 
 
+def test_a_flagged_draft_is_looked_up_by_its_reference_once_a_day_not_every_run(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = exported(env, economic, customers=2)
+    gone, _ = world.drafts
+    del world.agreement.invoice_drafts[number_of(world, gone)]
+    clock = Clock()
+    sync = sync_of(world, clock=clock)
+    assert sync.run(world.tenant).missing == (gone,)
+
+    def lookups() -> int:
+        return sum(1 for s in economic.log if "references.other" in s.query.get("filter", ""))
+
+    before = lookups()
+    clock.now += timedelta(hours=1)
+    hourly = sync.run(world.tenant)
+    assert (hourly.still_missing, lookups() - before) == ((gone,), 0)
+
+    clock.now += timedelta(hours=24)
+    daily = sync.run(world.tenant)
+    assert daily.still_missing == (gone,)
+    assert lookups() - before == 2  # draft invoices, booked invoices
+    missing = world.headers()[gone].accounting["missing"]
+    assert missing["checkedAt"] == clock.now.isoformat()
+
+    booked = world.agreement.add_booked(5, references={"other": f"IB-{world.tenant}-{gone}"})  # by hand, low
+    clock.now += timedelta(hours=25)
+    found = sync.run(world.tenant)
+    assert [(b.draft, b.invoice_number) for b in found.booked] == [(gone, booked["bookedInvoiceNumber"])]
+
+
 def test_a_draft_booked_while_the_sync_read_is_found_by_its_reference(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
