@@ -87,26 +87,43 @@ def is_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+_MAX_DIGITS = 18
+"""More digits than any bound checked here has (MAX_ID has 16): such a number is refused by its rule
+before it is made an int, which for 1e600000 takes seconds, and for a string of over 4300 digits fails
+with Python's own message."""
+
+
+def whole_number(value: Any, rule: str) -> Any:
+    """`value` as an int when it is a whole number written as digits (optionally signed) or a whole
+    Decimal; refused with `rule` when it has more digits than any bound here; anything else unchanged."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value, re.ASCII):
+        if len(value.strip().lstrip("-").lstrip("0")) > _MAX_DIGITS:
+            raise _fail(rule)
+        return int(value)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        if value and value.adjusted() >= _MAX_DIGITS:
+            raise _fail(rule)
+        return int(value)
+    return value
+
+
 def _positive_id(value: Any) -> int:
+    rule = f"must be a positive whole number no larger than {MAX_ID}"
     if isinstance(value, bool):
         raise _fail("must be a positive whole number")
     if isinstance(value, str) and is_ascii_digits(value.strip()):
-        value = int(value.strip())
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        value = int(value)
+        value = whole_number(value, rule)
+    value = whole_number(value, rule) if isinstance(value, Decimal) else value
     if not isinstance(value, int):
         raise _fail("must be a positive whole number")
     if not 1 <= value <= MAX_ID:
-        raise _fail(f"must be a positive whole number no larger than {MAX_ID}")
+        raise _fail(rule)
     return value
 
 
 def _whole(minimum: int, maximum: int) -> PlainValidator:
     def check(value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value, re.ASCII):
-            value = int(value)
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            value = int(value)
+        value = whole_number(value, f"must be between {minimum} and {maximum}")
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail("must be a whole number")
         if not minimum <= value <= maximum:
@@ -131,28 +148,37 @@ _ISO_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?
 def parse_pause(value: Any) -> timedelta:
     """`HH:MM`, `HH:MM:SS`, whole minutes (number or digits) or an ISO 8601 duration (`PT30M`)."""
     rule = "must be HH:MM, HH:MM:SS, whole minutes or an ISO 8601 duration such as PT30M"
+    too_long = f"must be at most {MAX_SPAN.days} days"
     if isinstance(value, bool):
         raise _fail(rule)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        value = int(value)
+    value = whole_number(value, too_long) if isinstance(value, Decimal) else value
     if isinstance(value, int):
         if value < 0:
             raise _fail("must not be negative")
-        return timedelta(minutes=value)
+        return _bounded_pause(minutes=value)
     if not isinstance(value, str):
         raise _fail(rule)
     text = value.strip()
     if is_ascii_digits(text):
-        return timedelta(minutes=int(text))
+        return _bounded_pause(minutes=whole_number(text, too_long))
     clock = _CLOCK.fullmatch(text)
     if clock:
         hours, minutes, seconds = clock.groups()
         return timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
     iso = _ISO_DURATION.fullmatch(text)
     if iso and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
-        days, hours, minutes, seconds = (int(g or 0) for g in iso.groups())
-        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        days, hours, minutes, seconds = (whole_number(g or "0", too_long) for g in iso.groups())
+        return _bounded_pause(days=days, hours=hours, minutes=minutes, seconds=seconds)
     raise _fail(rule)
+
+
+def _bounded_pause(**parts: int) -> timedelta:
+    """The pause, refused when longer than any span may be (timedelta itself overflows at 10^9 days)."""
+    limit = MAX_SPAN.total_seconds()
+    seconds = parts.get("days", 0) * 86400 + parts.get("hours", 0) * 3600 + parts.get("minutes", 0) * 60
+    if seconds + parts.get("seconds", 0) > limit:
+        raise _fail(f"must be at most {MAX_SPAN.days} days")
+    return timedelta(**parts)
 
 
 def _quantity(value: Any) -> Decimal:
@@ -317,6 +343,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise BadRequest("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
     except json.JSONDecodeError as exc:
         rule = f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise BadRequest(f"The request body {rule}.", [FieldError("body", rule)]) from None
+    except ValueError:  # a number of over 4300 digits (Python's limit on reading ints)
+        rule = "has a number too long to read"
         raise BadRequest(f"The request body {rule}.", [FieldError("body", rule)]) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])

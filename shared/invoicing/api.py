@@ -22,7 +22,7 @@ from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, Di
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status, invoice_number
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
-from shared.validation import Email, PositiveId, ShortText, is_ascii_digits
+from shared.validation import Email, PositiveId, ShortText, is_ascii_digits, whole_number
 from shared.work import hours
 
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
@@ -67,10 +67,9 @@ def _name(value: str) -> str:
 
 def _whole(minimum: int, maximum: int) -> PlainValidator:
     def check(value: Any) -> int:
-        if isinstance(value, str) and is_ascii_digits(value.strip()):
-            value = int(value.strip())
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            value = int(value)
+        rule = f"must be a whole number between {minimum} and {maximum}"
+        if (isinstance(value, str) and is_ascii_digits(value.strip())) or isinstance(value, Decimal):
+            value = whole_number(value, rule)
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             raise _fail(f"must be a whole number between {minimum} and {maximum}")
         return value

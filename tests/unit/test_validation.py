@@ -19,6 +19,7 @@ from shared.validation import (
     check_span,
     parse_json_object,
     validate,
+    whole_number,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -532,3 +533,26 @@ def test_search_filters_that_are_not_an_object_are_refused() -> None:
     message = refused_field(ListAssignmentsIn, {"AdditionalSearchData": "everything"}, "AdditionalSearchData")
 
     assert message == "must be a JSON object"
+
+
+# --- numbers too long to read ---------------------------------------------------------------------------
+
+
+def test_numbers_with_more_digits_than_any_bound_are_refused_unread() -> None:
+    """Refused by the field's rule before being made an int: `int(Decimal("1E+600000"))` alone takes
+    seconds of CPU, and Python refuses digit strings of over 4300 digits with its own message."""
+    assert whole_number(Decimal("999999999999999999"), "rule") == 10**18 - 1
+    assert whole_number("-000999999999999999999", "rule") == -(10**18 - 1)
+    for value in (Decimal("1E+18"), Decimal("1E+600000"), "1" + "0" * 18, "9" * 5000):
+        with pytest.raises(ValueError, match="rule"):
+            whole_number(value, "rule")
+    assert whole_number(Decimal("1.5"), "rule") == Decimal("1.5")  # not whole: left to the caller's rule
+
+
+@pytest.mark.parametrize(
+    "pause", ["99999999999999999999", "P99999999999999999999D", "PT99999999999999999999M", "9" * 5000, "P32D", 44641]
+)
+def test_a_pause_longer_than_any_span_is_refused_by_its_rule(pause: Any) -> None:
+    body = {"dateFrom": "2026-10-05T08:00", "dateTo": "2026-10-05T10:30", "noInvoice": False, "extraCharge": False}
+
+    assert refusal(PositionNoteIn, {**body, "pause": pause}) == {"pause": "must be at most 31 days"}
