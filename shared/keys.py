@@ -84,7 +84,11 @@ class Principal:
 
     def require(self, right: str) -> None:
         if right not in self.rights:
-            raise Forbidden(f"This API key may not call {right}.")
+            raise Forbidden(
+                f"This API key may not call {right}.",
+                [FieldError("apikey", f"needs the {right} right (manage keys create --rights ...)")],
+                code="access_denied",
+            )
 
 
 class KeyRepository(Protocol):

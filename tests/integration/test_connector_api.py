@@ -168,6 +168,9 @@ def test_key_without_the_right_gets_403(host: DevHost, make_key: KeyMaker) -> No
 
     assert response.status_code == 403
     assert "CreateInvoicePositionNote" in response.json()["Message"]
+    assert [(e["Field"], e["Message"].split(" (")[0]) for e in response.json()["Errors"]] == [
+        ("apikey", "needs the CreateInvoicePositionNote right")
+    ]
     assert reader.list()["Count"] == 0
 
 
