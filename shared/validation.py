@@ -363,7 +363,8 @@ def validate(model: type[M], data: dict[str, Any], tz: ZoneInfo) -> M:
 
 
 def _field_error(error: Any) -> FieldError:
-    name = ".".join(str(part) for part in error["loc"]) or "body"
+    # `link[0].customerId`: list items as the service's own checks name them (never `link.0.customerId`).
+    name = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".") or "body"
     if error["type"] == "missing":
         return FieldError(name, "is required")
     if error["type"] in ("model_type", "model_attributes_type"):

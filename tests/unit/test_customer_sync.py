@@ -409,7 +409,7 @@ def test_the_request_model_reads_true_false_and_lists_of_numbers() -> None:
     assert errors == {
         "importNew": "must be true, false or a list of e-conomic customer numbers",
         "updateLinked": "item 1 must be an e-conomic customer number (a positive whole number)",
-        "link.0.customerNumber": "is required",
+        "link[0].customerNumber": "is required",
     }
 
 

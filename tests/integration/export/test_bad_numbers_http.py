@@ -90,7 +90,7 @@ def test_a_customer_number_with_a_huge_exponent_is_refused_at_once(app: App) -> 
             "SyncEconomicCustomers",
             b'{"link": [{"customerId": "' + b"1" * 5000 + b'", "customerNumber": 1}]}',
             None,
-            "link.0.customerId",
+            "link[0].customerId",
         ),
     ],
     ids=["reopen-draftId", "link-customerId"],
