@@ -56,10 +56,6 @@ module storage 'modules/storage.bicep' = {
     name: 'st${resourceToken}'
     deploymentContainerName: 'app-package-${resourceToken}'
     tablePrefix: tablePrefix
-    smtpHost: smtpHost
-    smtpPort: smtpPort
-    smtpUsername: smtpUsername
-    smtpFrom: smtpFrom
   }
 }
 
@@ -87,6 +83,10 @@ module functionApp 'modules/functionapp.bicep' = {
     keyVaultUrl: keyVault.outputs.url
     defaultTimezone: defaultTimezone
     tablePrefix: tablePrefix
+    smtpHost: smtpHost
+    smtpPort: smtpPort
+    smtpUsername: smtpUsername
+    smtpFrom: smtpFrom
   }
 }
 
