@@ -61,33 +61,58 @@ ACCOUNTING_SYNC_SCHEDULE = "0 15 * * * *"
 """Default of the app setting ACCOUNTING_SYNC_SCHEDULE: the invoice-number sync runs hourly at minute 15."""
 
 
-_CRON_RANGES = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-"""Seconds, minutes, hours, day of month, month, day of week: NCRONTAB's six fields."""
+_CRON_RANGES = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+"""Seconds, minutes, hours, day of month, month, day of week (0 Sunday to 6 Saturday): NCRONTAB's
+six fields, as the timer extension's NCrontab parses them."""
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+_CRON_NAMES: dict[int, tuple[tuple[str, ...], int]] = {4: (_MONTH_NAMES, 1), 5: (_DAY_NAMES, 0)}
+"""Months and days of the week may be named: any prefix of the English name, ignoring case."""
 
 
 def _valid_schedule(text: str) -> bool:
-    """A six-field NCRONTAB expression whose numbers are in range (names such as MON or JAN pass), or a
-    TimeSpan hh:mm:ss below a day."""
-    parts = text.split(":")
-    if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
-        hours, minutes, seconds = (int(p) for p in parts)
-        return hours < 24 and minutes < 60 and seconds < 60 and (hours, minutes, seconds) != (0, 0, 0)
+    """A six-field NCRONTAB expression as NCrontab reads it: values, `*`, ranges, lists and steps; numbers
+    in range; names (or their prefixes) only for months and days of the week; no `?`, `L`, `#`. A
+    TimeSpan such as 01:00:00 is not taken: the Flex Consumption plan refuses non-CRON schedules."""
     fields = text.split()
     if len(fields) != 6:
         return False
-    for field_text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
-        for number in re.findall(r"\d+", field_text):
-            step = f"/{number}" in field_text
-            if not (int(number) >= 1 if step else low <= int(number) <= high):
-                return False
-        if not re.fullmatch(r"[0-9A-Za-z*?/,\-]+", field_text):
+    for index, (field_text, (low, high)) in enumerate(zip(fields, _CRON_RANGES, strict=True)):
+        if not re.fullmatch(r"[0-9A-Za-z*/,\-]+", field_text, re.ASCII):
             return False
+        names, first = _CRON_NAMES.get(index, ((), 0))
+        numeric = field_text
+        for word in re.findall(r"[A-Za-z]+", field_text):
+            matches = [i for i, name in enumerate(names) if name.lower().startswith(word.lower())]
+            if not matches:
+                return False  # a letter where no name may stand, or no name's prefix
+            numeric = numeric.replace(word, str(first + matches[0]), 1)
+        for item in numeric.split(","):
+            base, _, step = item.partition("/")
+            if step and not (step.isdigit() and int(step) >= 1):
+                return False
+            bounds = [] if base == "*" else base.split("-")
+            if len(bounds) > 2 or not all(b.isdigit() and low <= int(b) <= high for b in bounds):
+                return False
     return True
 
 
 def sync_schedule(env: Mapping[str, str] | None = None) -> str:
     """The timer's schedule: ACCOUNTING_SYNC_SCHEDULE (an NCRONTAB expression with seconds, e.g.
-    `0 */30 * * * *`, or a TimeSpan such as `01:00:00`), else hourly. Read when the app is indexed; a
+    `0 */30 * * * *`), else hourly. Read when the app is indexed; a
     value of the wrong shape is logged and the default used, so one bad setting cannot stop every
     other function of the app from loading."""
     env = os.environ if env is None else env
@@ -97,8 +122,8 @@ def sync_schedule(env: Mapping[str, str] | None = None) -> str:
     if _valid_schedule(raw):
         return raw
     logging.getLogger("invoice_bridge.config").error(
-        "setting ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields (seconds first) "
-        "or a TimeSpan like 01:00:00; using %s",
+        "setting ACCOUNTING_SYNC_SCHEDULE must be an NCRONTAB expression with six fields (seconds first, "
+        "days of the week 0-6 or names, no '?'; a TimeSpan is not run on the Flex Consumption plan); using %s",
         ACCOUNTING_SYNC_SCHEDULE,
     )
     return ACCOUNTING_SYNC_SCHEDULE

@@ -181,6 +181,8 @@ def _economic_sync(tenant: str) -> int:
         print(f"  draft {number:>6}: deleted in e-conomic without being booked (flagged)")
     for number in result.still_missing:
         print(f"  draft {number:>6}: still missing in e-conomic")
+    for number in result.found_again:
+        print(f"  draft {number:>6}: in e-conomic again (flag removed)")
     for draft, invoice_draft in result.upgraded:
         print(f"  draft {draft:>6}: order upgraded to e-conomic invoice draft {invoice_draft}")
     for note in result.notes:

@@ -176,8 +176,9 @@ def test_syncing_another_tenant_needs_the_operator_right() -> None:
         (None, ACCOUNTING_SYNC_SCHEDULE),
         ("", ACCOUNTING_SYNC_SCHEDULE),
         ("0 */20 * * * *", "0 */20 * * * *"),
-        ("01:00:00", "01:00:00"),
         ("0 30 7 * * MON-FRI", "0 30 7 * * MON-FRI"),
+        ("0 0 6 1,15 jan,Jul Sun", "0 0 6 1,15 jan,Jul Sun"),
+        ("*/10 0-30/5 8-17 * * 1-5", "*/10 0-30/5 8-17 * * 1-5"),
     ],
 )
 def test_the_timer_schedule_comes_from_the_setting(value: str | None, expected: str) -> None:
@@ -185,7 +186,10 @@ def test_the_timer_schedule_comes_from_the_setting(value: str | None, expected: 
     assert sync_schedule(env) == expected
 
 
-@pytest.mark.parametrize("value", ["*/5 * * * *", "0 61 * * * *", "0 0 0 32 * *", "25:00:00", "00:00:00", "hourly"])
+@pytest.mark.parametrize(
+    "value",
+    ["*/5 * * * *", "0 61 * * * *", "0 0 0 32 * *", "25:00:00", "00:00:00", "01:00:00", "hourly", "0 0 6 * * MONX"],
+)
 def test_a_malformed_schedule_is_logged_and_the_hourly_default_used(
     value: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -64,3 +64,28 @@ def test_sync_prints_the_booked_invoice_numbers(env: dict[str, str], economic: E
     assert synced.returncode == 0, synced.stderr
     assert f"draft {draft:>6} -> booked invoice {invoice['bookedInvoiceNumber']}" in synced.stdout
     assert "0 draft(s) still waiting" in synced.stdout
+
+
+def test_sync_cli_says_when_a_flagged_draft_turns_up_in_e_conomic_again(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A flagged draft whose document is back in e-conomic: the CLI says the flag went, as the HTTP
+    answer does under `foundAgain`."""
+    world = World(env, economic, customers=1, notes=1)
+    job = world.run(world.start()["jobId"])
+    assert job.state == "succeeded", job.errors
+    (draft,) = world.drafts
+    number = int(world.headers()[draft].accounting["documentNumber"])
+    document = world.agreement.invoice_drafts.pop(number)
+    args = ("economic", "sync", "--tenant", world.tenant)
+
+    flagged = manage(world.env, *args)
+    assert flagged.returncode == 0, flagged.stderr
+    assert f"draft {draft:>6}: deleted in e-conomic without being booked (flagged)" in flagged.stdout
+    world.agreement.invoice_drafts[number] = document  # the accountant restored it
+
+    again = manage(world.env, *args)
+
+    assert again.returncode == 0, again.stderr
+    assert "missing" not in world.headers()[draft].accounting  # the run did remove the flag ...
+    assert f"draft {draft:>6}: in e-conomic again (flag removed)" in again.stdout, again.stdout
