@@ -82,3 +82,18 @@ def test_main_bicep_passes_each_module_only_parameters_it_declares_and_the_smtp_
             undeclared[name] = sorted(passed - declared)
     assert undeclared == {}, f"parameters a module does not declare (BCP037, azd up fails): {undeclared}"
     assert {"smtpHost", "smtpPort", "smtpUsername", "smtpFrom"} <= modules["functionApp"][1]
+
+
+def test_main_bicep_passes_every_required_module_parameter_and_uses_only_declared_outputs() -> None:
+    """What `bicep build` would refuse (no Bicep compiler can be installed here): a module parameter
+    without a default that main.bicep does not pass, or `module.outputs.x` that the module lacks."""
+    main = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    problems = []
+    for name, (path, passed) in _module_params(main).items():
+        text = (INFRA / path).read_text(encoding="utf-8")
+        required = {p for p, rest in re.findall(r"^param (\w+) ([^\n]*)", text, re.M) if "=" not in rest}
+        outputs = set(re.findall(r"^output (\w+)", text, re.M))
+        used = set(re.findall(rf"\b{name}\.outputs\.(\w+)", main))
+        problems += [f"{name}: required parameter {p} not passed" for p in sorted(required - passed)]
+        problems += [f"{name}: output {o} not declared" for o in sorted(used - outputs)]
+    assert problems == []
