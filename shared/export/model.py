@@ -178,7 +178,9 @@ class Job:
 
     @property
     def exported(self) -> int:
-        return len(self.documents) if self.state == "succeeded" else 0
+        """All selected drafts once the job succeeded; for a failed job, the drafts its rollback had to
+        leave exported (their documents were booked or sent meanwhile, or could not be deleted)."""
+        return len(self.documents) if self.state in ("succeeded", "failed") else 0
 
 
 MOVED = "economic.moved"
@@ -202,7 +204,11 @@ class JobError(BaseModel):
 class JobOut(BaseModel):
     success: bool = Field(description="True once every selected draft is in e-conomic.")
     total: int = Field(description="Drafts selected, including the omitted ones.")
-    exported: int = Field(description="Drafts exported (0 unless the job succeeded: all or nothing).")
+    exported: int = Field(
+        description="Drafts exported: all selected ones when the job succeeded. A failed job is rolled back "
+        "(0), except drafts whose documents were booked or sent in e-conomic meanwhile or could not be "
+        "deleted: those stay exported, are listed in documents and named in errors."
+    )
     jobId: str = Field(description="The job's id.")
     state: str = Field(description="queued, running, succeeded or failed.")
     tenant: str = Field(description="Whose drafts.")
@@ -210,7 +216,10 @@ class JobOut(BaseModel):
     invoiceDate: str = Field(description="The documents' date (YYYY-MM-DD).")
     attempts: int = Field(description="How often the queue has run the job.")
     poisoned: bool = Field(description="True when the message was given up and moved to economic-export-poison.")
-    documents: list[JobDocument] = Field(description="e-conomic numbers created, per draft.")
+    documents: list[JobDocument] = Field(
+        description="e-conomic document numbers per draft: every selected draft once the job succeeded; for a "
+        "failed job, the drafts its rollback left exported (see exported)."
+    )
     leftovers: list[JobDocument] = Field(
         description="Documents a failed job could not delete from e-conomic; delete them there by hand."
     )

@@ -64,6 +64,12 @@ def body(job: Job, customers: Mapping[int, str]) -> str:
                 "Nothing was exported: an export is all or nothing, and every document this job had created "
                 "was deleted again. The drafts are unchanged and can be exported again once the problems are fixed."
             )
+        if job.documents:
+            lines += ["", f"Left in e-conomic, draft -> e-conomic {one}:"]
+            lines += [
+                f"  {d.draft:>8} -> {d.number:<8} {customers.get(d.draft, '')}".rstrip()
+                for d in sorted(job.documents, key=lambda d: d.draft)
+            ]
         if job.poisoned:
             lines.append("The job was given up after repeated failures; its message is in economic-export-poison.")
         lines += ["", "Problems:"]

@@ -721,8 +721,8 @@ class ExportService:
         failed = replace(
             self._current(job),
             state="failed",
-            errors=(*problems, *moved),
-            documents=(),
+            errors=(*problems, *(problem for problem, _ in moved)),
+            documents=tuple(document for _, document in moved if document is not None),
             leftovers=tuple(leftovers),
             poisoned=poisoned,
         )
@@ -734,7 +734,7 @@ class ExportService:
             headers = {}
         return self._notify(failed, headers)
 
-    def _rollback(self, job: Job) -> tuple[list[ExportedDocument], list[Problem]]:
+    def _rollback(self, job: Job) -> tuple[list[ExportedDocument], list[tuple[Problem, ExportedDocument | None]]]:
         """Deletes what this job created, releases its claims; returns the documents it could not delete,
         and the drafts it kept because their document moved on in e-conomic (sent, upgraded, booked)
         while the job ran: reopening those would bill their notes twice."""
@@ -748,20 +748,20 @@ class ExportService:
         except self._failures.transient:
             return [], []
         leftovers: list[ExportedDocument] = []
-        moved: list[Problem] = []
+        moved: list[tuple[Problem, ExportedDocument | None]] = []
+        """Drafts kept: why, and their document (they are the failed job's `documents`)."""
         kind = job.document_type
         for number in job.drafts:
             header = headers.get(number)
             # Open drafts this job holds, and drafts it already marked exported before it failed
             # (a finish interrupted on the last attempt): all or nothing.
             if header is not None and header.status == BOOKED and header.accounting.get("exportJob") == job.job_id:
-                moved.append(
-                    Problem(
-                        MOVED,
-                        f"draft {number} was booked as invoice {invoice_number(header)} in e-conomic while the job "
-                        "ran, so it was not rolled back: it stays booked",
-                    )
+                problem = Problem(
+                    MOVED,
+                    f"draft {number} was booked as invoice {invoice_number(header)} in e-conomic while the job "
+                    "ran, so it was not rolled back: it stays booked",
                 )
+                moved.append((problem, _document(number, header.accounting.get("documentNumber"))))
                 continue
             if (
                 header is None
@@ -787,13 +787,12 @@ class ExportService:
                 where = _moved_on(economic, kind, ref) if not candidates and isinstance(recorded, int) else None
                 if where is not None:
                     self._keep(job, header)
-                    moved.append(
-                        Problem(
-                            MOVED,
-                            f"draft {number} was {where} in e-conomic while the job ran, so it was not rolled "
-                            "back: it stays exported and the accounting sync records its invoice number",
-                        )
+                    problem = Problem(
+                        MOVED,
+                        f"draft {number} was {where} in e-conomic while the job ran, so it was not rolled "
+                        "back: it stays exported and the accounting sync records its invoice number",
                     )
+                    moved.append((problem, _document(number, recorded)))
                     continue
                 for candidate in candidates:
                     left = candidate
@@ -804,16 +803,15 @@ class ExportService:
                 if header.status == EXPORTED:
                     # Its document may still be a draft, or booked by now: opening the draft could bill its
                     # notes twice. It stays exported (a consistent state); the sync follows the document.
-                    moved.append(
-                        Problem(
-                            KEPT,
-                            f"draft {number}: its e-conomic {_DOCUMENT[kind]} {recorded} could not be deleted "
-                            f"({_short(error)}), "
-                            "so the draft stays exported with it; the accounting sync records its invoice number "
-                            "once booked. If it should not be invoiced, delete it in e-conomic: the sync then flags "
-                            "the draft, which can then be reopened",
-                        )
+                    problem = Problem(
+                        KEPT,
+                        f"draft {number}: its e-conomic {_DOCUMENT[kind]} {recorded} could not be deleted "
+                        f"({_short(error)}), "
+                        "so the draft stays exported with it; the accounting sync records its invoice number "
+                        "once booked. If it should not be invoiced, delete it in e-conomic: the sync then flags "
+                        "the draft, which can then be reopened",
                     )
+                    moved.append((problem, _document(number, recorded)))
                     continue
                 if left is None and isinstance(recorded, int):
                     left = recorded
@@ -959,6 +957,10 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
         }
         accounting["orphan"] = {"exportJob": previous, **recorded}
     return accounting
+
+
+def _document(draft: int, number: object) -> ExportedDocument | None:
+    return ExportedDocument(draft, number) if isinstance(number, int) else None
 
 
 _DOCUMENT: dict[str, str] = {"draftInvoice": "draft invoice", "order": "order"}

@@ -268,7 +268,7 @@ def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meant
     booked_draft, other = world.drafts
     headers = world.headers()
     assert headers[booked_draft].status == headers[other].status == EXPORTED
-    document = int(headers[booked_draft].accounting["documentNumber"])
+    document = document_before = int(headers[booked_draft].accounting["documentNumber"])
     if kind == "order":  # sent to the customer, then upgraded to an invoice draft and booked
         world.agreement.send_order(document)
     if fate == "booked":
@@ -288,6 +288,8 @@ def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meant
     assert headers[other].status == "open"
     assert world.documents(kind) == {}  # the unbooked document is deleted
     (moved,) = [p for p in job.errors if p.field == "economic.moved"]
+    assert [(d.draft, d.number) for d in job.documents] == [(booked_draft, document_before)]
+    assert world.container.export.describe(job).exported == 1
     where = f"booked as invoice {invoice['bookedInvoiceNumber']}" if fate == "booked" else "sent as an order"
     assert f"draft {booked_draft} was {where}" in moved.message
     (mail,) = smtp.wait_for(1)

@@ -120,6 +120,10 @@ def test_a_rollback_while_economic_is_down_does_not_reopen_a_draft_whose_documen
     assert [h.status for h in world.headers().values()] == [EXPORTED, EXPORTED]
     assert sorted(p.field for p in job.errors if p.field == "economic.kept") == ["economic.kept"] * 2
     assert job.leftovers == ()  # nothing to delete by hand: both drafts are exported with their documents
+    numbers = {n: h.accounting["documentNumber"] for n, h in world.headers().items()}
+    assert sorted((d.draft, d.number) for d in job.documents) == sorted(numbers.items())
+    status = world.container.export.describe(job)
+    assert (status.success, status.exported) == (False, 2)
     (mail,) = smtp.wait_for(1)
     assert "rolled back, except 2 drafts left in e-conomic" in str(mail.message["Subject"])
     synced = world.container.invoice_sync.run(world.tenant)
