@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter  # type: ignore[import-untyped]  # no type information shipped
 
 from devhost.config import ConfigurationError, parse_timespan
+from shared.config import NCRONTAB_NAMES, ncrontab_name
 
 TIME_ZONE_SETTING = "WEBSITE_TIME_ZONE"
 MONITOR_THRESHOLD = timedelta(minutes=1)
@@ -40,23 +41,6 @@ NEVER = datetime.min.replace(tzinfo=UTC)
 """`default(DateTime)`: what the status holds for "never" (e.g. `Last` before the first run)."""
 
 _FIELD_NAMES = ("second", "minute", "hour", "day", "month", "day-of-week")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_NAMED_FIELDS = {4: (_MONTHS, 1), 5: (_DAYS, 0)}
-"""Six-field index -> (names, number of the first name), as `CrontabFieldImpl` declares them."""
 _NCRONTAB_CHARACTERS = re.compile(r"^[0-9A-Za-z*,/-]+$")
 _NAME = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]+(?![0-9A-Za-z])")
 _DAY_OF_WEEK_VALUE = re.compile(r"(?<![/0-9])[0-9]+")
@@ -168,10 +152,8 @@ def _normalize_field(index: int, field: str, text: str) -> str:
     name = _FIELD_NAMES[index]
     if not _NCRONTAB_CHARACTERS.match(field):
         raise ScheduleError(f"{text!r}: the {name} field {field!r} has characters NCRONTAB does not know")
-    named = _NAMED_FIELDS.get(index)
-    if named is not None:
-        names, first = named
-        field = _NAME.sub(lambda match: str(_name_value(match.group(0), names, first, text)), field)
+    if index in NCRONTAB_NAMES:
+        field = _NAME.sub(lambda match: str(_name_value(index, match.group(0), text)), field)
     if re.search("[A-Za-z]", field):
         raise ScheduleError(f"{text!r}: the {name} field {field!r} must be numbers, '*', '-', ',' and '/'")
     if index == 5 and any(int(value) > 6 for value in _DAY_OF_WEEK_VALUE.findall(field)):
@@ -179,12 +161,13 @@ def _normalize_field(index: int, field: str, text: str) -> str:
     return field
 
 
-def _name_value(word: str, names: tuple[str, ...], first: int, text: str) -> int:
+def _name_value(index: int, word: str, text: str) -> int:
     """`CrontabFieldImpl.ParseValue`: the first name that starts with `word`, ignoring case."""
-    for offset, name in enumerate(names):
-        if name.lower().startswith(word.lower()):
-            return first + offset
-    raise ScheduleError(f"{text!r}: {word!r} is not one of {', '.join(names)} (or a prefix of one)")
+    value = ncrontab_name(index, word)
+    if value is None:
+        names = NCRONTAB_NAMES[index][0]
+        raise ScheduleError(f"{text!r}: {word!r} is not one of {', '.join(names)} (or a prefix of one)")
+    return value
 
 
 def load_time_zone(environ: Mapping[str, str]) -> tzinfo:

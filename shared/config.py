@@ -64,23 +64,35 @@ ACCOUNTING_SYNC_SCHEDULE = "0 15 * * * *"
 _CRON_RANGES = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
 """Seconds, minutes, hours, day of month, month, day of week (0 Sunday to 6 Saturday): NCRONTAB's
 six fields, as the timer extension's NCrontab parses them."""
-_MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_CRON_NAMES: dict[int, tuple[tuple[str, ...], int]] = {4: (_MONTH_NAMES, 1), 5: (_DAY_NAMES, 0)}
-"""Months and days of the week may be named: any prefix of the English name, ignoring case."""
+NCRONTAB_NAMES: dict[int, tuple[tuple[str, ...], int]] = {
+    4: (
+        (
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+        1,
+    ),
+    5: (("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"), 0),
+}
+"""Six-field index -> (names, number of the first name), as NCrontab's `CrontabFieldImpl` declares them:
+months and days of the week may be named."""
+
+
+def ncrontab_name(index: int, word: str) -> int | None:
+    """The number NCrontab reads for `word` in field `index`: the first name it is a prefix of, ignoring
+    case (`CrontabFieldImpl.ParseValue`); None where no name fits or the field takes no names."""
+    names, first = NCRONTAB_NAMES.get(index, ((), 0))
+    return next((first + offset for offset, name in enumerate(names) if name.lower().startswith(word.lower())), None)
 
 
 def _valid_schedule(text: str) -> bool:
@@ -93,13 +105,12 @@ def _valid_schedule(text: str) -> bool:
     for index, (field_text, (low, high)) in enumerate(zip(fields, _CRON_RANGES, strict=True)):
         if not re.fullmatch(r"[0-9A-Za-z*/,\-]+", field_text, re.ASCII):
             return False
-        names, first = _CRON_NAMES.get(index, ((), 0))
         numeric = field_text
         for word in re.findall(r"[A-Za-z]+", field_text):
-            matches = [i for i, name in enumerate(names) if name.lower().startswith(word.lower())]
-            if not matches:
+            value = ncrontab_name(index, word)
+            if value is None:
                 return False  # a letter where no name may stand, or no name's prefix
-            numeric = numeric.replace(word, str(first + matches[0]), 1)
+            numeric = numeric.replace(word, str(value), 1)
         for item in numeric.split(","):
             base, _, step = item.partition("/")
             if step and not (step.isdigit() and int(step) >= 1):

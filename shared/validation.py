@@ -111,9 +111,8 @@ def _positive_id(value: Any) -> int:
     rule = f"must be a positive whole number no larger than {MAX_ID}"
     if isinstance(value, bool):
         raise _fail("must be a positive whole number")
-    if isinstance(value, str) and is_ascii_digits(value.strip()):
+    if (isinstance(value, str) and is_ascii_digits(value.strip())) or isinstance(value, Decimal):
         value = whole_number(value, rule)
-    value = whole_number(value, rule) if isinstance(value, Decimal) else value
     if not isinstance(value, int):
         raise _fail("must be a positive whole number")
     if not 1 <= value <= MAX_ID:

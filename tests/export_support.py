@@ -4,10 +4,13 @@ tests (and the benchmark) start from."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from azure.core.exceptions import ServiceRequestError
 from azure.storage.queue import QueueClient
 
 from devhost.processes import Azurite
@@ -15,7 +18,7 @@ from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
 from shared.export.model import ExportIn, Job
 from shared.invoicing.directory import Contract, Customer
-from shared.invoicing.ledger import DraftHeader
+from shared.invoicing.ledger import EXPORTED, DraftHeader
 from shared.invoicing.planning import Period
 from shared.keys import Principal
 from shared.repositories.work import TableWorkRepository
@@ -133,6 +136,84 @@ class World:
 
     def documents(self, kind: str = "draftInvoice") -> dict[int, dict[str, Any]]:
         return dict(self.agreement.drafts(kind))  # type: ignore[arg-type]
+
+    def create_document(
+        self, reference: str, *, key: str, description: str = "old", price: Decimal = Decimal("1.00")
+    ) -> int:
+        """A one-line draft invoice for customer 1 in e-conomic, made through the tenant's own client (as
+        an earlier export, or someone else, left it); its number."""
+        body = {
+            "date": INVOICE_DATE,
+            "currency": "DKK",
+            "customer": {"customerNumber": 1},
+            "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
+            "paymentTerms": {"paymentTermsNumber": 1},
+            "layout": {"layoutNumber": 19},
+            "references": {"other": reference},
+            "lines": [
+                {
+                    "lineNumber": 1,
+                    "description": description,
+                    "product": {"productNumber": "1"},
+                    "quantity": Decimal("1.00"),
+                    "unitNetPrice": price,
+                }
+            ],
+        }
+        client = self.container.export._economic(self.tenant)
+        return int(client.create_draft("draftInvoice", body, idempotency_key=key)["draftInvoiceNumber"])
+
+    def finish_without_recording(self, job_id: str) -> str:
+        """Runs the job's first attempt: every document is created and every draft marked exported, but
+        storing the job as succeeded fails (storage blip), so the queue will deliver the message again.
+        Returns the message."""
+        text = self.message_for(job_id)
+        export = self.container.export
+        jobs = export._jobs
+        original = jobs.replace
+
+        def succeeded_is_not_saved(job: Any) -> Any:
+            if job.state == "succeeded":
+                raise ServiceRequestError("storage unavailable")
+            return original(job)
+
+        jobs.replace = succeeded_is_not_saved  # type: ignore[method-assign]
+        try:
+            with pytest.raises(ServiceRequestError):
+                export.process(text, message_id="m-" + job_id, dequeue_count=1)
+        finally:
+            jobs.replace = original  # type: ignore[method-assign]
+        assert all(h.status == EXPORTED for h in self.headers().values())
+        return text
+
+    def claimed_by_dead_job(self, draft: int, recorded: dict[str, Any]) -> str:
+        """The draft is claimed by an export job that ended without releasing it (its worker died), with
+        what that job `recorded` of its document; the dead job's id."""
+        dead = "dead-job-" + self.tenant
+        stamp = now()
+        job = Job(
+            job_id=dead,
+            tenant=self.tenant,
+            document_type="draftInvoice",
+            invoice_date=date(2026, 11, 1),
+            group_lines=False,
+            layout=None,
+            omit=(),
+            admin_mode=False,
+            requested_by="queue",
+            notify=(),
+            created_at=stamp,
+            updated_at=stamp,
+            state="failed",
+            attempts=5,
+            drafts=(draft,),
+            poisoned=True,
+        )
+        assert self.container.export._jobs.create(job)
+        header = self.headers()[draft]
+        claim = {"exportJob": dead, **recorded}
+        assert self.container.export._ledger.put_header(replace(header, accounting=claim), header.version)
+        return dead
 
 
 def _settings(email: str) -> Any:

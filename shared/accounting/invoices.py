@@ -674,7 +674,7 @@ def _flag_missing(now: datetime, reason: str) -> Change:
 
 def _recheck_due(header: DraftHeader, now: datetime) -> bool:
     missing = header.accounting.get("missing")
-    last = missing.get("checkedAt") or missing.get("since") if isinstance(missing, Mapping) else None
+    last = (missing.get("checkedAt") or missing.get("since")) if isinstance(missing, Mapping) else None
     try:
         return last is None or now - datetime.fromisoformat(str(last)) >= RECHECK_MISSING
     except (TypeError, ValueError):

@@ -694,23 +694,7 @@ class ExportService:
         now = self._clock()
         todo = [headers[n] for n in documents if headers[n].status == OPEN]
         for chunk in _chunks(todo, self._ledger.max_transaction):
-            exported = [
-                replace(
-                    h,
-                    status=EXPORTED,
-                    accounting={
-                        "system": "e-conomic",
-                        "exportJob": job.job_id,
-                        "documentType": job.document_type,
-                        "documentNumber": documents[h.number],
-                        "reference": reference_of(h),
-                        "invoiceDate": job.invoice_date.isoformat(),
-                        "exportedAt": now.isoformat(),
-                    },
-                    updated_at=now,
-                )
-                for h in chunk
-            ]
+            exported = [_exported(job, h, documents[h.number], now) for h in chunk]
             if not self._ledger.replace_headers(exported):
                 raise Transient("a draft changed while the export was finishing")
         return self._ledger.headers(job.tenant)
@@ -841,20 +825,9 @@ class ExportService:
         log.warning("Export job %s: draft %d moved on in e-conomic meanwhile; kept exported", job.job_id, header.number)
         if header.status == EXPORTED:
             return
-        now = self._clock()
-        accounting = {
-            "system": "e-conomic",
-            "exportJob": job.job_id,
-            "documentType": job.document_type,
-            "documentNumber": header.accounting.get("documentNumber"),
-            "reference": reference_of(header),
-            "invoiceDate": job.invoice_date.isoformat(),
-            "exportedAt": now.isoformat(),
-        }
+        exported = _exported(job, header, header.accounting.get("documentNumber"), self._clock())
         try:
-            self._ledger.put_header(
-                replace(header, status=EXPORTED, accounting=accounting, updated_at=now), header.version
-            )
+            self._ledger.put_header(exported, header.version)
         except self._failures.transient:
             log.warning("Export job %s: could not mark draft %d exported", job.job_id, header.number)
 
@@ -957,6 +930,20 @@ def _claimed(header: DraftHeader, job_id: str) -> dict[str, Any]:
         }
         accounting["orphan"] = {"exportJob": previous, **recorded}
     return accounting
+
+
+def _exported(job: Job, header: DraftHeader, document_number: object, now: datetime) -> DraftHeader:
+    """The draft as this job leaves it exported: e-conomic's document and how to find it again."""
+    accounting = {
+        "system": "e-conomic",
+        "exportJob": job.job_id,
+        "documentType": job.document_type,
+        "documentNumber": document_number,
+        "reference": reference_of(header),
+        "invoiceDate": job.invoice_date.isoformat(),
+        "exportedAt": now.isoformat(),
+    }
+    return replace(header, status=EXPORTED, accounting=accounting, updated_at=now)
 
 
 def _document(draft: int, number: object) -> ExportedDocument | None:

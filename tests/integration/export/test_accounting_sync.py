@@ -60,6 +60,16 @@ def sync_of(world: World, *, page_size: int = 1000, clock: Callable[[], datetime
     )
 
 
+def each_page_takes(sync: InvoiceSync, clock: Clock, duration: timedelta) -> None:
+    """Reading and recording a page of booked invoices moves the sync's clock on by `duration`."""
+
+    def page_done(step: str) -> None:
+        if step == "watermark":
+            clock.now += duration
+
+    sync.before_write = page_done
+
+
 def number_of(world: World, draft: int) -> int:
     return int(world.headers()[draft].accounting["documentNumber"])
 
@@ -213,11 +223,7 @@ def test_a_run_stops_reading_at_its_time_limit_keeps_what_it_read_and_the_next_r
     clock = Clock()
     sync = sync_of(world, page_size=1, clock=clock)
 
-    def a_page_takes_a_minute(step: str) -> None:
-        if step == "watermark":
-            clock.now += timedelta(minutes=1)
-
-    sync.before_write = a_page_takes_a_minute
+    each_page_takes(sync, clock, timedelta(minutes=1))
     before = booked_calls(economic)
 
     cut = sync.run(world.tenant, time_limit=timedelta(seconds=150))
@@ -244,11 +250,7 @@ def test_a_run_whose_time_runs_out_on_the_last_page_is_still_complete(
     clock = Clock()
     sync = sync_of(world, clock=clock)
 
-    def the_page_takes_too_long(step: str) -> None:
-        if step == "watermark":
-            clock.now += timedelta(minutes=5)
-
-    sync.before_write = the_page_takes_too_long
+    each_page_takes(sync, clock, timedelta(minutes=5))
 
     result = sync.run(world.tenant, time_limit=timedelta(seconds=120))
 
@@ -534,11 +536,7 @@ def test_the_timers_run_stops_reading_at_its_time_limit_and_says_so(
         limit=timedelta(minutes=9),
     )
 
-    def a_page_takes_five_minutes(step: str) -> None:
-        if step == "watermark":
-            clock.now += timedelta(minutes=5)
-
-    sync.before_write = a_page_takes_five_minutes
+    each_page_takes(sync, clock, timedelta(minutes=5))
 
     outcome = sync.run_all()
 

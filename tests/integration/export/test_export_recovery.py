@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.ledger import EXPORTED
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
-from tests.smtp_standin import SmtpStandIn
 
 
 def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(
@@ -95,27 +93,9 @@ def test_deleting_several_documents_never_reuses_one_idempotency_key(
     rollback uses `...-delete-<number>`; the orphan clean-up must too."""
     world = World(env, economic, customers=1)
     (draft,) = world.drafts
-    client = world.container.export._economic(world.tenant)
-    body = {
-        "date": "2026-11-01",
-        "currency": "DKK",
-        "customer": {"customerNumber": 1},
-        "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
-        "paymentTerms": {"paymentTermsNumber": 1},
-        "layout": {"layoutNumber": 19},
-        "references": {"other": f"IB-{world.tenant}-{draft}"},
-        "lines": [
-            {
-                "lineNumber": 1,
-                "description": "old",
-                "product": {"productNumber": "1"},
-                "quantity": Decimal("1.00"),
-                "unitNetPrice": Decimal("1.00"),
-            }
-        ],
-    }
-    first = client.create_draft("draftInvoice", body, idempotency_key="old-1")["draftInvoiceNumber"]
-    client.create_draft("draftInvoice", body, idempotency_key="old-2")
+    reference = f"IB-{world.tenant}-{draft}"
+    first = world.create_document(reference, key="old-1")
+    world.create_document(reference, key="old-2")
     header = world.headers()[draft]
     orphan = {"orphan": {"documentType": "draftInvoice", "documentNumber": first, "exportJob": "earlier-job"}}
     assert world.container.export._ledger.put_header(replace(header, accounting=orphan), header.version)
@@ -138,27 +118,8 @@ def test_an_orphan_left_with_an_old_reference_is_deleted_and_nothing_else_with_t
     old reference (another tenant's, on a shared agreement) stays."""
     world = World(env, economic, customers=1)
     (draft,) = world.drafts
-    client = world.container.export._economic(world.tenant)
-    body = {
-        "date": "2026-11-01",
-        "currency": "DKK",
-        "customer": {"customerNumber": 1},
-        "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
-        "paymentTerms": {"paymentTermsNumber": 1},
-        "layout": {"layoutNumber": 19},
-        "references": {"other": f"IB-{draft}"},
-        "lines": [
-            {
-                "lineNumber": 1,
-                "description": "old",
-                "product": {"productNumber": "1"},
-                "quantity": Decimal("1.00"),
-                "unitNetPrice": Decimal("1.00"),
-            }
-        ],
-    }
-    left = client.create_draft("draftInvoice", body, idempotency_key="old-1")["draftInvoiceNumber"]
-    someone_elses = client.create_draft("draftInvoice", body, idempotency_key="old-2")["draftInvoiceNumber"]
+    left = world.create_document(f"IB-{draft}", key="old-1")
+    someone_elses = world.create_document(f"IB-{draft}", key="old-2")
     header = world.headers()[draft]
     orphan = {"orphan": {"documentType": "draftInvoice", "documentNumber": left, "exportJob": "earlier-job"}}
     assert world.container.export._ledger.put_header(replace(header, accounting=orphan), header.version)
@@ -236,70 +197,3 @@ def test_an_unusable_requested_by_address_is_refused_naming_the_field_before_any
     assert job.state == "failed"
     assert "requestedBy" in job.errors[0].message
     assert world.documents() == {}
-
-
-@pytest.mark.parametrize(("kind", "fate"), [("draftInvoice", "booked"), ("order", "booked"), ("order", "sent")])
-def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meantime(
-    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn, kind: str, fate: str
-) -> None:
-    """An attempt finishes (drafts exported) but cannot record the job; before the last attempt the
-    accountant books one of the documents. The last attempt fails and rolls back: the unbooked
-    document is deleted and its draft open again, but the booked one's draft stays exported (opening
-    it would bill its notes a second time) and the job says why."""
-    world = World(env, economic, customers=2)
-    started = world.start(documentType=kind)
-    job_id = started["jobId"]
-    text = world.message_for(job_id)
-    export = world.container.export
-    jobs = export._jobs
-    original = jobs.replace
-
-    def succeeded_is_not_saved(job: Any) -> Any:
-        if job.state == "succeeded":
-            raise ServiceRequestError("storage unavailable")
-        return original(job)
-
-    jobs.replace = succeeded_is_not_saved  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ServiceRequestError):
-            export.process(text, message_id="m-" + job_id, dequeue_count=1)
-    finally:
-        jobs.replace = original  # type: ignore[method-assign]
-    booked_draft, other = world.drafts
-    headers = world.headers()
-    assert headers[booked_draft].status == headers[other].status == EXPORTED
-    document = document_before = int(headers[booked_draft].accounting["documentNumber"])
-    if kind == "order":  # sent to the customer, then upgraded to an invoice draft and booked
-        world.agreement.send_order(document)
-    if fate == "booked":
-        if kind == "order":
-            document = world.agreement.upgrade_order(document)["draftInvoiceNumber"]
-        invoice = world.agreement.book(document)
-    economic.fail_next(503, times=50, path_contains="/customers", method="GET")
-
-    with pytest.raises(EconomicError, match="did not answer"):  # e-conomic unavailable on the last attempt
-        export.process(text, message_id="m-" + job_id, dequeue_count=5)
-
-    economic.clear_failures()
-    job = world.job(job_id)
-    assert job.state == "failed"
-    headers = world.headers()
-    assert headers[booked_draft].status == EXPORTED
-    assert headers[other].status == "open"
-    assert world.documents(kind) == {}  # the unbooked document is deleted
-    (moved,) = [p for p in job.errors if p.field == "economic.moved"]
-    assert [(d.draft, d.number) for d in job.documents] == [(booked_draft, document_before)]
-    assert world.container.export.describe(job).exported == 1
-    where = f"booked as invoice {invoice['bookedInvoiceNumber']}" if fate == "booked" else "sent as an order"
-    assert f"draft {booked_draft} was {where}" in moved.message
-    (mail,) = smtp.wait_for(1)
-    assert "rolled back, except 1 draft left in e-conomic" in str(mail.message["Subject"])
-    text = mail.message.get_content()
-    assert "Nothing was exported" not in text
-    assert f"draft {booked_draft} was {where}" in text
-    synced = world.container.invoice_sync.run(world.tenant)
-    assert synced.missing == ()
-    if fate == "booked":
-        assert [(b.draft, b.invoice_number) for b in synced.booked] == [(booked_draft, invoice["bookedInvoiceNumber"])]
-    else:
-        assert (synced.booked, synced.still_waiting) == ((), 1)

@@ -5,7 +5,6 @@ in it, and stale claims of dead jobs."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,34 +12,10 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
-from shared.export.model import Job
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from tests.economic_standin import EconomicStandin
-from tests.export_support import World, now
+from tests.export_support import World
 from tests.smtp_standin import SmtpStandIn
-
-
-def _finish_without_recording(world: World, job_id: str) -> str:
-    """Runs the job's first attempt: every document is created and every draft marked exported, but
-    storing the job as succeeded fails (storage blip), so the queue will deliver the message again."""
-    text = world.message_for(job_id)
-    export = world.container.export
-    jobs = export._jobs
-    original = jobs.replace
-
-    def succeeded_is_not_saved(job: Any) -> Any:
-        if job.state == "succeeded":
-            raise ServiceRequestError("storage unavailable")
-        return original(job)
-
-    jobs.replace = succeeded_is_not_saved  # type: ignore[method-assign]
-    try:
-        with pytest.raises(ServiceRequestError):
-            export.process(text, message_id="m-" + job_id, dequeue_count=1)
-    finally:
-        jobs.replace = original  # type: ignore[method-assign]
-    assert all(h.status == EXPORTED for h in world.headers().values())
-    return text
 
 
 def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_roll_back_the_others(
@@ -52,7 +27,7 @@ def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_rol
     and roll back (delete) the other drafts' good documents."""
     world = World(env, economic, customers=2)
     job_id = world.start()["jobId"]
-    text = _finish_without_recording(world, job_id)
+    text = world.finish_without_recording(job_id)
     booked_draft, other = world.drafts
     headers = world.headers()
     world.agreement.book(int(headers[booked_draft].accounting["documentNumber"]))
@@ -105,7 +80,7 @@ def test_a_rollback_while_economic_is_down_does_not_reopen_a_draft_whose_documen
     opening the draft would bill its notes twice); the job says so, and the sync records the number."""
     world = World(env, economic, customers=2)
     job_id = world.start()["jobId"]
-    text = _finish_without_recording(world, job_id)
+    text = world.finish_without_recording(job_id)
     booked_draft, _ = world.drafts
     document = int(world.headers()[booked_draft].accounting["documentNumber"])
     invoice = world.agreement.book(document)
@@ -139,7 +114,7 @@ def test_an_unusable_answer_during_the_rollback_still_ends_the_job_failed(
     rollback escaping and leaving the job `running`."""
     world = World(env, economic, customers=1)
     job_id = world.start()["jobId"]
-    text = _finish_without_recording(world, job_id)
+    text = world.finish_without_recording(job_id)
     economic.fail_next(503, times=50, path_contains="/customers", method="GET")
     economic.fail_next(200, times=50, path_contains="/invoices/drafts/", method="GET", body=["not", "a", "document"])
 
@@ -156,27 +131,8 @@ def test_an_unusable_answer_during_the_rollback_still_ends_the_job_failed(
 
 def _legacy_document(world: World, draft: int) -> int:
     """A draft invoice as the export made it before references named the tenant (`IB-<draft>`)."""
-    client = world.container.export._economic(world.tenant)
-    body = {
-        "date": "2026-11-01",
-        "currency": "DKK",
-        "customer": {"customerNumber": 1},
-        "recipient": {"name": "Acme A/S", "vatZone": {"vatZoneNumber": 1}},
-        "paymentTerms": {"paymentTermsNumber": 1},
-        "layout": {"layoutNumber": 19},
-        "references": {"other": f"IB-{draft}"},
-        "lines": [
-            {
-                "lineNumber": 1,
-                "description": "made before the upgrade",
-                "product": {"productNumber": "1"},
-                "quantity": Decimal("1.00"),
-                "unitNetPrice": Decimal("950.00"),
-            }
-        ],
-    }
-    return int(
-        client.create_draft("draftInvoice", body, idempotency_key=f"legacy-{world.tenant}")["draftInvoiceNumber"]
+    return world.create_document(
+        f"IB-{draft}", key=f"legacy-{world.tenant}", description="made before the upgrade", price=Decimal("950.00")
     )
 
 
@@ -193,7 +149,7 @@ def test_a_stale_claim_of_a_job_that_died_before_the_upgrade_has_its_old_documen
     world = World(env, economic, customers=1)
     (draft,) = world.drafts
     left = _legacy_document(world, draft)
-    _dead_job_claims(world, draft, {"documentType": "draftInvoice", "documentNumber": left})  # as written before
+    world.claimed_by_dead_job(draft, {"documentType": "draftInvoice", "documentNumber": left})  # as written before
 
     job = world.run(world.start()["jobId"])
 
@@ -249,7 +205,7 @@ def test_a_failed_job_whose_own_draft_is_booked_does_not_report_nothing_exported
     job and its e-mail name the booked draft instead of saying nothing was exported."""
     world = World(env, economic, customers=2)
     job_id = world.start()["jobId"]
-    text = _finish_without_recording(world, job_id)
+    text = world.finish_without_recording(job_id)
     booked_draft, other = world.drafts
     invoice = world.agreement.book(int(world.headers()[booked_draft].accounting["documentNumber"]))
     synced = world.container.invoice_sync.run(world.tenant)
@@ -274,37 +230,6 @@ def test_a_failed_job_whose_own_draft_is_booked_does_not_report_nothing_exported
     assert any(f"draft {booked_draft}" in p.message for p in job.errors), job.errors
 
 
-def _dead_job_claims(world: World, draft: int, recorded: dict[str, Any]) -> str:
-    """The draft is claimed by an export job that ended without releasing it (its worker died)."""
-    dead = "dead-job-" + world.tenant
-    stamp = now()
-    assert world.container.export._jobs.create(
-        Job(
-            job_id=dead,
-            tenant=world.tenant,
-            document_type="draftInvoice",
-            invoice_date=date(2026, 11, 1),
-            group_lines=False,
-            layout=None,
-            omit=(),
-            admin_mode=False,
-            requested_by="queue",
-            notify=(),
-            created_at=stamp,
-            updated_at=stamp,
-            state="failed",
-            attempts=5,
-            drafts=(draft,),
-            poisoned=True,
-        )
-    )
-    header = world.headers()[draft]
-    assert world.container.export._ledger.put_header(
-        replace(header, accounting={"exportJob": dead, **recorded}), header.version
-    )
-    return dead
-
-
 def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_document(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
@@ -314,7 +239,7 @@ def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_docum
     would answer with the deleted document's number."""
     world = World(env, economic, customers=1)
     (draft,) = world.drafts
-    _dead_job_claims(world, draft, {})
+    world.claimed_by_dead_job(draft, {})
     started = world.start()
     text = world.message_for(started["jobId"])
     ledger = world.container.export._ledger
@@ -350,7 +275,7 @@ def test_a_job_failing_before_it_cleans_up_a_stale_claim_leaves_the_leftover_for
     world = World(env, economic, customers=1)
     (draft,) = world.drafts
     left = _legacy_document(world, draft)
-    _dead_job_claims(world, draft, {"documentType": "draftInvoice", "documentNumber": left})
+    world.claimed_by_dead_job(draft, {"documentType": "draftInvoice", "documentNumber": left})
     started = world.start()
     customer = world.agreement.customers.pop(1)  # after the request's own preflight
 
@@ -366,3 +291,55 @@ def test_a_job_failing_before_it_cleans_up_a_stale_claim_leaves_the_leftover_for
     assert again.state == "succeeded", again.errors
     assert _with_old_reference(world, draft) == []
     assert len(world.documents()) == 1
+
+
+@pytest.mark.parametrize(("kind", "fate"), [("draftInvoice", "booked"), ("order", "booked"), ("order", "sent")])
+def test_a_rollback_never_reopens_a_draft_whose_document_was_booked_in_the_meantime(
+    env: dict[str, str], economic: EconomicStandin, smtp: SmtpStandIn, kind: str, fate: str
+) -> None:
+    """An attempt finishes (drafts exported) but cannot record the job; before the last attempt the
+    accountant books one of the documents. The last attempt fails and rolls back: the unbooked
+    document is deleted and its draft open again, but the booked one's draft stays exported (opening
+    it would bill its notes a second time) and the job says why."""
+    world = World(env, economic, customers=2)
+    job_id = world.start(documentType=kind)["jobId"]
+    text = world.finish_without_recording(job_id)
+    export = world.container.export
+    booked_draft, other = world.drafts
+    headers = world.headers()
+    assert headers[booked_draft].status == headers[other].status == EXPORTED
+    document = document_before = int(headers[booked_draft].accounting["documentNumber"])
+    if kind == "order":  # sent to the customer, then upgraded to an invoice draft and booked
+        world.agreement.send_order(document)
+    if fate == "booked":
+        if kind == "order":
+            document = world.agreement.upgrade_order(document)["draftInvoiceNumber"]
+        invoice = world.agreement.book(document)
+    economic.fail_next(503, times=50, path_contains="/customers", method="GET")
+
+    with pytest.raises(EconomicError, match="did not answer"):  # e-conomic unavailable on the last attempt
+        export.process(text, message_id="m-" + job_id, dequeue_count=5)
+
+    economic.clear_failures()
+    job = world.job(job_id)
+    assert job.state == "failed"
+    headers = world.headers()
+    assert headers[booked_draft].status == EXPORTED
+    assert headers[other].status == "open"
+    assert world.documents(kind) == {}  # the unbooked document is deleted
+    (moved,) = [p for p in job.errors if p.field == "economic.moved"]
+    assert [(d.draft, d.number) for d in job.documents] == [(booked_draft, document_before)]
+    assert world.container.export.describe(job).exported == 1
+    where = f"booked as invoice {invoice['bookedInvoiceNumber']}" if fate == "booked" else "sent as an order"
+    assert f"draft {booked_draft} was {where}" in moved.message
+    (mail,) = smtp.wait_for(1)
+    assert "rolled back, except 1 draft left in e-conomic" in str(mail.message["Subject"])
+    text = mail.message.get_content()
+    assert "Nothing was exported" not in text
+    assert f"draft {booked_draft} was {where}" in text
+    synced = world.container.invoice_sync.run(world.tenant)
+    assert synced.missing == ()
+    if fate == "booked":
+        assert [(b.draft, b.invoice_number) for b in synced.booked] == [(booked_draft, invoice["bookedInvoiceNumber"])]
+    else:
+        assert (synced.booked, synced.still_waiting) == ((), 1)
