@@ -15,7 +15,7 @@ import pytest
 
 import shared.keys
 from shared.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from shared.keys import CONNECTOR_RIGHTS, ApiKey, KeyService, Principal
+from shared.keys import CONNECTOR_RIGHTS, KEY_PREFIX, ApiKey, KeyService, Principal
 from shared.secrets import SecretValue
 from tests.unit.fakes import FakeClock, FakeKeyRepository
 from tests.unit.test_secrets import secrets_from
@@ -89,8 +89,10 @@ def test_every_created_key_is_different(keys: KeyService) -> None:
 
 
 def test_repository_holds_only_a_digest_of_the_key(keys: KeyService, repo: FakeKeyRepository) -> None:
-    _, raw = keys.create("acme", name="Dispatch Logic App")
-    secret = raw.rsplit("_", 1)[1]
+    created, raw = keys.create("acme", name="Dispatch Logic App")
+    # The secret part follows `<prefix><key id>_`; it may itself contain "_" (URL-safe base64).
+    secret = raw.removeprefix(f"{KEY_PREFIX}{created.key_id}_")
+    assert len(secret) >= 40
 
     [stored] = repo.all()
     for value in dataclasses.astuple(stored):
@@ -225,18 +227,20 @@ def test_malformed_key_is_unauthorized(keys: KeyService, mangle: Any) -> None:
 
 
 def test_known_key_id_with_the_wrong_secret_is_unauthorized(keys: KeyService) -> None:
-    _, raw = keys.create("acme")
-    prefix, secret = raw.rsplit("_", 1)
+    created, raw = keys.create("acme")
+    prefix = f"{KEY_PREFIX}{created.key_id}"
+    secret = raw.removeprefix(prefix + "_")  # may itself contain "_" (URL-safe base64)
     other = ("B" if secret[0] != "B" else "C") + secret[1:]
 
     refused(keys, f"{prefix}_{other}")
 
 
 def test_one_tenants_key_id_with_another_keys_secret_is_unauthorized(keys: KeyService) -> None:
-    _, first = keys.create("acme")
-    _, second = keys.create("globex")
+    first_key, _ = keys.create("acme")
+    second_key, second = keys.create("globex")
+    second_secret = second.removeprefix(f"{KEY_PREFIX}{second_key.key_id}_")
 
-    refused(keys, first.rsplit("_", 1)[0] + "_" + second.rsplit("_", 1)[1])
+    refused(keys, f"{KEY_PREFIX}{first_key.key_id}_{second_secret}")
 
 
 def test_revoked_key_is_unauthorized(keys: KeyService, clock: FakeClock) -> None:
