@@ -57,9 +57,9 @@ from shared.export.model import ExportIn, Job
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED
 from shared.invoicing.planning import Period
-from shared.keys import Principal
+from shared.platform.keys import Principal
+from shared.platform.secrets import economic_grant_token_ref
 from shared.repositories.work import to_entity
-from shared.secrets import economic_grant_token_ref
 from shared.timing import RoundTrips, measure_round_trips
 from shared.work import POSITION_NOTE, WorkRecord
 from tests.economic_standin import EconomicStandin

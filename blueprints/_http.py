@@ -1,4 +1,4 @@
-"""Conversion between the platform's HTTP objects and `shared.api_types` (the only place that does it),
+"""Conversion between the platform's HTTP objects and `shared.web.types` (the only place that does it),
 and the registration of one Functions route per operation spec."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable
 
 import azure.functions as func
 
-from shared.api_types import ApiRequest, ApiResponse
 from shared.config import ConfigError
 from shared.container import container
-from shared.errors import ServiceUnavailable
-from shared.http_api import error_response
+from shared.errors import Unavailable
 from shared.observability import request_context
-from shared.operations import OperationSpec
+from shared.web.registry import AnySpec
+from shared.web.status import error_response
+from shared.web.types import ApiRequest, ApiResponse
 
 
 def to_api_request(req: func.HttpRequest) -> ApiRequest:
@@ -42,7 +42,7 @@ def serve(operation_id: str, req: func.HttpRequest) -> func.HttpResponse:
         try:
             api = container().api
         except ConfigError as error:
-            return to_http_response(error_response(ServiceUnavailable(f"Not configured: {error}.")))
+            return to_http_response(error_response(Unavailable(f"Not configured: {error}.")))
         return to_http_response(api.handle(operation_id, request))
 
 
@@ -56,7 +56,7 @@ def _trigger_for(operation_id: str) -> Callable[[func.HttpRequest], func.HttpRes
     return trigger
 
 
-def register_operations(bp: func.Blueprint, specs: Iterable[OperationSpec]) -> None:
+def register_operations(bp: func.Blueprint, specs: Iterable[AnySpec]) -> None:
     """One HTTP-triggered function per spec, named by its operationId."""
     for spec in specs:
         trigger = _trigger_for(spec.operation_id)

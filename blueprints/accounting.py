@@ -6,9 +6,9 @@ import logging
 import azure.functions as func
 
 from blueprints._http import register_operations
+from shared.accounting.routes import ACCOUNTING_OPERATIONS
 from shared.config import sync_schedule
 from shared.container import container
-from shared.operations import ACCOUNTING_OPERATIONS
 
 bp = func.Blueprint()
 register_operations(bp, ACCOUNTING_OPERATIONS)

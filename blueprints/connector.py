@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from blueprints._http import register_operations
-from shared.operations import CONNECTOR_OPERATIONS
+from shared.connector.routes import CONNECTOR_OPERATIONS
 
 bp = func.Blueprint()
 register_operations(bp, CONNECTOR_OPERATIONS)

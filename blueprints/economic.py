@@ -8,7 +8,7 @@ import azure.functions as func
 from blueprints._http import register_operations
 from shared.config import EXPORT_QUEUE
 from shared.container import container
-from shared.operations import ECONOMIC_OPERATIONS
+from shared.export.routes import ECONOMIC_OPERATIONS
 
 bp = func.Blueprint()
 register_operations(bp, ECONOMIC_OPERATIONS)

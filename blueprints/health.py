@@ -3,10 +3,10 @@
 import azure.functions as func
 
 from blueprints._http import to_http_response
-from shared.api_types import ApiResponse
 from shared.config import ConfigError
 from shared.container import container
 from shared.health import check
+from shared.web.types import ApiResponse
 
 bp = func.Blueprint()
 

@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from blueprints._http import register_operations
-from shared.operations import INVOICING_OPERATIONS
+from shared.invoicing.routes import INVOICING_OPERATIONS
 
 bp = func.Blueprint()
 register_operations(bp, INVOICING_OPERATIONS)

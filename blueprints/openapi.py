@@ -5,8 +5,8 @@ Swagger" action and Power Platform. Anonymous (it holds no data), not throttled,
 import azure.functions as func
 
 from blueprints._http import to_api_request, to_http_response
-from shared.api_types import ApiResponse
-from shared.openapi import SPEC_ROUTE, document_for_request
+from shared.web.openapi import SPEC_ROUTE, document_for_request
+from shared.web.types import ApiResponse
 
 bp = func.Blueprint()
 

@@ -66,7 +66,7 @@ class Sandbox:
 
     def expected_settings(self) -> dict[str, str]:
         """The app settings that point the app at this sandbox (as in local.settings.example.json)."""
-        from shared.secrets import economic_grant_token_ref
+        from shared.platform.secrets import economic_grant_token_ref
 
         return {
             "ECONOMIC_BASE_URL": self.economic_url,

@@ -169,7 +169,7 @@ class Settings:
     key_cache_seconds: int = 15
     max_body_bytes: int = 1024 * 1024
     key_vault_url: str | None = None
-    """Secrets come from this vault when set, else from app settings (`shared.secrets`)."""
+    """Secrets come from this vault when set, else from app settings (`shared.platform.secrets`)."""
     secret_cache_seconds: int = SECRET_CACHE_SECONDS
     secret_max_staleness_seconds: int = SECRET_MAX_STALENESS_SECONDS
     invoicing_lease_seconds: int = 300

@@ -6,25 +6,27 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.accounting.api import sync_handlers
-from shared.accounting.customers import CustomerSync, customer_sync_handlers
+from shared.accounting.customers import CustomerSync
 from shared.accounting.invoices import InvoiceSync
+from shared.accounting.ports import AccountingServices
 from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings
-from shared.connector import ConnectorService
-from shared.export.api import export_handlers
+from shared.connector.ports import ConnectorServices
+from shared.connector.service import ConnectorService
+from shared.export.ports import ExportServices
 from shared.export.service import ExportService, Failures, Mailer
-from shared.http_api import HttpApi, connector_handlers
-from shared.idempotency import Idempotency
-from shared.invoicing.api import invoicing_handlers
 from shared.invoicing.directory import DirectoryService
+from shared.invoicing.ports import InvoicingServices
 from shared.invoicing.service import Draft, InvoicingService
-from shared.keys import KeyService
 from shared.operations import ALL_OPERATIONS
+from shared.platform.idempotency import Idempotency
+from shared.platform.keys import KeyService
+from shared.platform.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore, SecretValue
+from shared.platform.throttle import SlidingWindowLimiter
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.billing import TableDirectoryRepository, TableTenantSettings
 from shared.repositories.export import TableJobRepository
@@ -33,8 +35,7 @@ from shared.repositories.invoicing import TableLedger
 from shared.repositories.keys import TableKeyRepository
 from shared.repositories.throttle import TableWindowStore
 from shared.repositories.work import TableWorkRepository
-from shared.secrets import EnvironmentSource, Secrets, SecretSource, SecretStore, SecretValue
-from shared.throttle import SlidingWindowLimiter
+from shared.web.pipeline import HttpApi
 
 if TYPE_CHECKING:
     from shared.adapters.economic import EconomicClient
@@ -55,20 +56,47 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
-class Container:
+class Services:
+    """Every service, built once per process; what the HTTP handlers are handed (each feature's
+    `ports.py` names, as a Protocol, the part it needs)."""
+
     settings: Settings
     storage: StorageAccount
     keys: KeyService
     idempotency: Idempotency
-    api: HttpApi
-    """Every key-authenticated HTTP operation (`shared.operations`)."""
     secrets: Secrets
+    connector: ConnectorService
     directory: DirectoryService
     invoicing: InvoicingService
     export: ExportService
     tenant_settings: TableTenantSettings
     invoice_sync: InvoiceSync
     customer_sync: CustomerSync
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    def tenant_exists(self, tenant: str) -> bool:
+        """A tenant exists while it has API keys."""
+        return bool(self.keys.list(tenant))
+
+    def render_pdf(self, draft: Draft) -> bytes:
+        from shared.invoicing.pdf import render  # fpdf2 is imported on the first PDF, not at cold start
+
+        return render(draft, created=utcnow())
+
+
+@dataclass(frozen=True)
+class Container(Services):
+    api: HttpApi
+    """Every key-authenticated HTTP operation (`shared.operations`), handed the services above."""
+
+
+def _serves_every_feature(
+    services: Services,
+) -> tuple[ConnectorServices, InvoicingServices, ExportServices, AccountingServices]:
+    """Checked by mypy: the services satisfy what every feature's handlers need."""
+    return services, services, services, services
 
 
 def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
@@ -153,28 +181,13 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     )
     export.before_run = invoice_sync.watch
     customer_sync = CustomerSync(directory, export_connections, _export_failures(), invoicing.drafted_customers)
-    api = HttpApi(
-        keys=keys,
-        limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
-        idempotency=idempotency,
-        timezone=settings.default_timezone,
-        max_body_bytes=settings.max_body_bytes,
-        specs=ALL_OPERATIONS,
-        handlers={
-            **connector_handlers(connector),
-            **invoicing_handlers(directory, invoicing, _concept_pdf),
-            **export_handlers(export, tenant_settings),
-            **sync_handlers(invoice_sync, utcnow, tenant_exists),
-            **customer_sync_handlers(customer_sync),
-        },
-    )
-    return Container(
+    services = Services(
         settings=settings,
         storage=storage,
         keys=keys,
         idempotency=idempotency,
-        api=api,
         secrets=secrets,
+        connector=connector,
         directory=directory,
         invoicing=invoicing,
         export=export,
@@ -182,6 +195,16 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         invoice_sync=invoice_sync,
         customer_sync=customer_sync,
     )
+    api = HttpApi(
+        keys=keys,
+        limiter=SlidingWindowLimiter(TableWindowStore(storage.table_ref(TABLES["throttle"]))),
+        idempotency=idempotency,
+        timezone=settings.default_timezone,
+        max_body_bytes=settings.max_body_bytes,
+        specs=ALL_OPERATIONS,
+        services=services,
+    )
+    return Container(**{f.name: getattr(services, f.name) for f in fields(Services)}, api=api)
 
 
 class EconomicConnections:
@@ -256,12 +279,6 @@ def _mailer_factory(env: Mapping[str, str], secrets: Secrets) -> Callable[[], Ma
         return SmtpMailer(smtp, password_reader(secrets.smtp_password)) if smtp is not None else None
 
     return mailer
-
-
-def _concept_pdf(draft: Draft) -> bytes:
-    from shared.invoicing.pdf import render  # fpdf2 is imported on the first PDF, not at cold start
-
-    return render(draft, created=utcnow())
 
 
 @functools.cache

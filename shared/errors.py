@@ -1,17 +1,22 @@
-"""Errors the API answers with. Every one carries the connector's `Message`/`Success` envelope.
+"""Errors by meaning, in one module. Services, repositories and adapters raise these and nothing else
+crosses a layer: a repository wraps `AzureError`, the e-conomic adapter wraps `requests` and e-conomic's
+answers. Each feature's `ports.py` names the ones it raises.
 
-Logic Apps and Power Automate treat any 2xx as success and carry on, so a failure is always a real
-HTTP error status, never a 200 with `Success: false`.
+None of them knows HTTP: one table at the HTTP edge (`shared.web.status`) maps each to a status code and
+the connector's `Message`/`Success` envelope, and the queue worker decides "retry or give up" from the
+same classes (`Unavailable` is the only kind worth retrying).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class FieldError:
+    """One rule one input field breaks: `field` as the caller wrote it (`link[0].customerId`)."""
+
     field: str
     message: str
 
@@ -19,69 +24,105 @@ class FieldError:
         return {"Field": self.field, "Message": self.message}
 
 
-@dataclass
-class ApiError(Exception):
-    message: str
-    errors: list[FieldError] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    code: str = ""
-    """A short machine-readable reason where one status has several (403 `access_denied` / `economic`)."""
-    status: ClassVar[int] = 500
+class DomainError(Exception):
+    """A request that cannot be carried out, with a readable message and the fields it concerns.
+
+    `code` is a short machine-readable reason where one meaning has several causes (`access_denied`,
+    `economic`, `busy`, `multiple`, `reseller`); `retry_after` (seconds) says when trying again may help.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        errors: Iterable[FieldError] = (),
+        *,
+        code: str = "",
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = list(errors)
+        self.code = code
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.message
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"Message": self.message, "Success": False}
-        if self.code:
-            body["Code"] = self.code
-        if self.errors:
-            body["Errors"] = [e.as_dict() for e in self.errors]
-        return body
+
+class Invalid(DomainError):
+    """The input breaks a rule; `errors` names each field and rule. Sending it again cannot help."""
 
 
-class BadRequest(ApiError):
-    status = 400
+class Unauthenticated(DomainError):
+    """No credentials, or credentials nobody issued."""
 
 
-class Unauthorized(ApiError):
-    status = 401
+class Denied(DomainError):
+    """The caller is known but lacks the right (or the scope) for this."""
 
 
-class Forbidden(ApiError):
-    status = 403
+class NotFound(DomainError):
+    """What the request names does not exist (for this caller)."""
 
 
-class NotFound(ApiError):
-    status = 404
+class Conflict(DomainError):
+    """The thing's current state does not allow it (held by a job, changed meanwhile, used differently)."""
 
 
-class Conflict(ApiError):
-    status = 409
+class Busy(Conflict):
+    """Someone else is working on it right now; trying again after `retry_after` may succeed."""
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
+class TooLarge(DomainError):
+    """The input is larger than the service takes."""
 
 
-class Unprocessable(ApiError):
-    status = 422
+class Rejected(DomainError):
+    """Well-formed input that cannot be carried out as asked: it references what is missing, breaks a
+    precondition, or reuses an idempotency key for something else. Each reason is in `errors`."""
 
 
-class TooManyRequests(ApiError):
-    status = 429
+class RateLimited(DomainError):
+    """The caller's budget of calls is spent; `retry_after` says when the next one is admitted."""
 
 
-class BadGateway(ApiError):
-    """An outside system (e-conomic) answered something we cannot use."""
-
-    status = 502
-
-
-class ServiceUnavailable(ApiError):
-    status = 503
+class Unavailable(DomainError):
+    """Something this service depends on cannot be reached now (storage, Key Vault, a lease held by a
+    crashed run): retry after `retry_after`. The only kind of failure a queue retry may cure."""
 
 
-def validation_failed(errors: list[FieldError]) -> BadRequest:
+class StorageUnavailable(Unavailable):
+    """Table or queue storage did not answer, or answered with an error not handled as a domain answer."""
+
+
+# -- the accounting system (e-conomic) ------------------------------------------------------------------
+
+
+class AccountingError(DomainError):
+    """e-conomic could not do what was asked. Subclasses say why; the message never holds a token."""
+
+
+class AccountingRefused(AccountingError):
+    """e-conomic refused the request (validation, a filter it does not take): permanent for this input."""
+
+
+class AccountingNotFound(AccountingRefused):
+    """e-conomic has no such resource."""
+
+
+class AccountingAuthFailed(AccountingError):
+    """The tenant's e-conomic tokens are missing or were refused."""
+
+
+class AccountingUnavailable(Unavailable, AccountingError):
+    """e-conomic did not answer, or answered 429/5xx after every attempt: try again later."""
+
+
+class AccountingUnusable(AccountingError):
+    """e-conomic answered with something that cannot be used (not JSON, no collection)."""
+
+
+def invalid(errors: list[FieldError]) -> Invalid:
+    """The 400 for a list of field errors, its message naming each field once."""
     fields = ", ".join(dict.fromkeys(e.field for e in errors))
-    return BadRequest(f"The request is invalid: {fields}.", errors)
+    return Invalid(f"The request is invalid: {fields}.", errors)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.adapters.storage import StorageAccount
-from shared.secrets import SecretError, Secrets
+from shared.platform.secrets import SecretError, Secrets
 
 
 @dataclass(frozen=True)

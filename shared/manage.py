@@ -17,13 +17,21 @@ from zoneinfo import ZoneInfo
 from shared.accounting.customers import CustomerSyncIn, format_report
 from shared.config import ConfigError
 from shared.container import build
-from shared.errors import ApiError
+from shared.errors import DomainError
 from shared.export.model import SettingsIn
 from shared.invoicing.directory import TenantSettings
 from shared.invoicing.importing import read_directory_file
-from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey, validate_tenant
 from shared.local_settings import load_local_settings
-from shared.secrets import API_KEY_PEPPER, FIXED_SECRETS, SecretMissing, SecretRef, Secrets, economic_grant_token_ref
+from shared.platform.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, ApiKey
+from shared.platform.secrets import (
+    API_KEY_PEPPER,
+    FIXED_SECRETS,
+    SecretMissing,
+    SecretRef,
+    Secrets,
+    economic_grant_token_ref,
+)
+from shared.platform.tenants import TENANT_RE, validate_tenant
 from shared.validation import validate
 
 
@@ -104,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 def _secret_refs(tenants: list[str]) -> list[SecretRef]:
     for tenant in tenants:
         if not TENANT_RE.fullmatch(tenant):
-            raise ApiError(f"{tenant!r} is not a tenant id.")
+            raise DomainError(f"{tenant!r} is not a tenant id.")
     return [*FIXED_SECRETS, *(economic_grant_token_ref(t) for t in tenants)]
 
 
@@ -239,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"No keys for tenant {args.tenant}.")
         elif args.command == "revoke":
             print(f"Revoked {_describe(keys.revoke(args.key_id))}")
-    except ApiError as error:
+    except DomainError as error:
         details = "; ".join(f"{e.field} {e.message}" for e in error.errors)
         print(f"error: {error.message}{' ' + details if details else ''}", file=sys.stderr)
         return 2
@@ -255,7 +263,7 @@ def _check_secrets(secrets: Secrets, refs: list[SecretRef]) -> int:
         try:
             secrets.api_key_pepper() if ref == API_KEY_PEPPER else secrets.store.get(ref)
             print(f"ok       {secrets.store.where(ref)}")
-        except ApiError as error:
+        except DomainError as error:
             failed += 1
             print(f"missing  {error.message}" if isinstance(error, SecretMissing) else f"error    {error.message}")
     return 1 if failed else 0

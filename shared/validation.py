@@ -17,10 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo
+from pydantic import BaseModel, PlainValidator, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from shared.errors import BadRequest, FieldError, validation_failed
+from shared.errors import FieldError, Invalid, invalid
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -120,7 +120,7 @@ def _positive_id(value: Any) -> int:
     return value
 
 
-def _whole(minimum: int, maximum: int) -> PlainValidator:
+def whole_between(minimum: int, maximum: int) -> PlainValidator:
     def check(value: Any) -> int:
         value = whole_number(value, f"must be between {minimum} and {maximum}")
         if isinstance(value, bool) or not isinstance(value, int):
@@ -229,125 +229,22 @@ LongText = Annotated[str, _text(8000)]
 Email = Annotated[str, PlainValidator(_email, json_schema_input_type=str)]
 
 
-class _Body(BaseModel):
-    # Unknown fields are ignored: flows built for newer connector versions must keep working.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-_WHEN = (
-    "ISO 8601 date and time: with an offset (2024-05-02T08:00+02:00), in UTC (...Z), or without one "
-    "for local time in the service's time zone (DEFAULT_TIMEZONE)"
-)
-_FROM = Field(description=f"Start of the work. {_WHEN}.")
-_TO = Field(description=f"End of the work; after dateFrom and at most 31 days later. {_WHEN}.")
-_TICKET = Field(None, description="The ticket the work was done for; a positive whole number.")
-
-
-class ActivityRecordingIn(_Body):
-    dateFrom: DateTimeField = _FROM
-    dateTo: DateTimeField = _TO
-    Quantity: QuantityValue | None = Field(None, description="Quantity booked, at most 4 decimals; 0 up to 1,000,000.")
-    bookText: Text | None = Field(None, description="Booking text of the activity recording.")
-    noteText: LongText | None = Field(None, description="Longer note text of the activity recording.")
-    ticketID: PositiveId | None = _TICKET
-    projectId: PositiveId | None = Field(None, description="The project the work belongs to.")
-    projectPhaseId: PositiveId | None = Field(None, description="The project phase the work belongs to.")
-    projectPhaseTaskId: PositiveId | None = Field(None, description="The task within the project phase.")
-
-    @property
-    def pause(self) -> timedelta:
-        return timedelta(0)
-
-
-class PositionNoteIn(_Body):
-    dateFrom: DateTimeField = _FROM
-    dateTo: DateTimeField = _TO
-    noInvoice: Flag = Field(description="true: the time is not billable (it is recorded, never invoiced).")
-    extraCharge: Flag = Field(description="true: the service contract's surcharge is added as its own invoice line.")
-    pause: Pause | None = Field(
-        None, description="Unbilled break within the span: HH:MM, HH:MM:SS, minutes, or ISO 8601 (PT15M)."
-    )
-    hint: Text | None = Field(None, description="What was done; printed on the invoice line.")
-    username: ShortText | None = Field(None, description="Who did the work; printed on the invoice line.")
-    ticketID: PositiveId | None = Field(
-        None, description="The ticket the work was done for; invoices its customer when there is no service contract."
-    )
-    ticketPositionID: PositiveId | None = Field(None, description="The position within the ticket.")
-    serviceContractID: PositiveId | None = Field(
-        None, description="The service contract that prices the time (rate, surcharge, rounding)."
-    )
-
-
-class SearchFilters(_Body):
-    ShowActivityRecordings: Flag | None = Field(None, description="Include activity recordings (default true).")
-    ShowPositionNotes: Flag | None = Field(None, description="Include position notes (default true).")
-    DateTimeFrom: DateTimeOrEpoch | None = Field(
-        None, description="Only work that starts at or after this time (ISO 8601 or Unix seconds)."
-    )
-    DateTimeTo: DateTimeOrEpoch | None = Field(
-        None, description="Only work that ends at or before this time (ISO 8601 or Unix seconds)."
-    )
-    IsInvoice: Flag | None = Field(None, description="true: only billable work; false: only non-billable work.")
-    TicketId: PositiveId | None = Field(None, description="Only work for this ticket.")
-    ServiceContractId: PositiveId | None = Field(None, description="Only work under this service contract.")
-    UserIds: Text | None = Field(None, description="Only work of these users: user names, comma-separated.")
-    Project: ShortText | None = Field(None, description="Only work for this project id.")
-
-
-ORDER_COLUMNS = {
-    1: "CreationDate",
-    2: "AlterationDate",
-    3: "TicketId",
-    4: "UserName",
-    5: "Minutes",
-    6: "MinAssignmentTime",
-    7: "MaxAssignmentTime",
-}
-
-
-class ListAssignmentsIn(_Body):
-    # The connector marks these required and always sends them; plain HTTP callers get its defaults.
-    Skip: Annotated[int, _whole(0, 10_000_000)] = Field(0, description="How many assignments to skip (paging).")
-    PageSize: Annotated[int, _whole(1, 1000)] = Field(50, description="Assignments per page, 1-1000.")
-    OrderByAsc: Flag = Field(False, description="true: ascending order; false: descending (newest first).")
-    OrderColumns: Annotated[int, _whole(1, len(ORDER_COLUMNS))] = Field(
-        6,
-        description="Sort by: 1 creation, 2 alteration, 3 ticket, 4 user, 5 minutes, 6 start time, 7 end time.",
-    )
-    TakeAll: Flag = Field(False, description="true: every matching assignment in one page.")
-    Search: ShortText | None = Field(
-        None, description="Case-insensitive text to find in texts, hint, user name or ids."
-    )
-    AdditionalSearchData: SearchFilters | None = Field(None, description="Further filters.")
-
-
-def check_span(date_from: datetime, date_to: datetime, pause: timedelta) -> list[FieldError]:
-    errors = []
-    if date_to <= date_from:
-        errors.append(FieldError("dateTo", "must be after dateFrom"))
-    elif date_to - date_from > MAX_SPAN:
-        errors.append(FieldError("dateTo", f"must be at most {MAX_SPAN.days} days after dateFrom"))
-    elif pause >= date_to - date_from:
-        errors.append(FieldError("pause", "must be shorter than the time between dateFrom and dateTo"))
-    return errors
-
-
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
-        raise BadRequest("The request body must be a JSON object.", [FieldError("body", "is required")])
+        raise Invalid("The request body must be a JSON object.", [FieldError("body", "is required")])
     try:
         # utf-8-sig: some Windows clients start the body with a byte-order mark.
         data = json.loads(body.decode("utf-8-sig"), parse_float=Decimal)
     except UnicodeDecodeError:
-        raise BadRequest("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
+        raise Invalid("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
     except json.JSONDecodeError as exc:
         rule = f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        raise BadRequest(f"The request body {rule}.", [FieldError("body", rule)]) from None
+        raise Invalid(f"The request body {rule}.", [FieldError("body", rule)]) from None
     except ValueError:  # a number of over 4300 digits (Python's limit on reading ints)
         rule = "has a number too long to read"
-        raise BadRequest(f"The request body {rule}.", [FieldError("body", rule)]) from None
+        raise Invalid(f"The request body {rule}.", [FieldError("body", rule)]) from None
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
+        raise Invalid("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
     return data
 
 
@@ -358,7 +255,7 @@ def validate(model: type[M], data: dict[str, Any], tz: ZoneInfo) -> M:
     try:
         return model.model_validate(data, context={"tz": tz})
     except ValidationError as exc:
-        raise validation_failed([_field_error(e) for e in exc.errors(include_url=False)]) from None
+        raise invalid([_field_error(e) for e in exc.errors(include_url=False)]) from None
 
 
 def _field_error(error: Any) -> FieldError:

@@ -13,7 +13,7 @@ import requests
 from devhost.functions import FunctionTable, build_function_table
 from devhost.processes import Azurite, DevHost, run_azurite, run_devhost
 from shared.container import build
-from shared.keys import CONNECTOR_RIGHTS
+from shared.platform.keys import CONNECTOR_RIGHTS
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_PEPPER = "test-only-pepper-0123456789abcdef-not-a-secret"

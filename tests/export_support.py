@@ -20,9 +20,9 @@ from shared.export.model import ExportIn, Job
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED, DraftHeader
 from shared.invoicing.planning import Period
-from shared.keys import Principal
+from shared.platform.keys import Principal
+from shared.platform.secrets import economic_grant_token_ref
 from shared.repositories.work import TableWorkRepository
-from shared.secrets import economic_grant_token_ref
 from tests.conftest import app_env_for
 from tests.economic_standin import Agreement, EconomicStandin
 from tests.invoicing_support import BERLIN, note

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.accounting.invoices import HTTP_LIMIT
-from shared.api_types import ApiResponse
-from shared.errors import FieldError, Forbidden, NotFound
+from shared.errors import Denied, FieldError
 from shared.export.model import TenantField
-from shared.keys import OPERATOR_RIGHT, Principal
+from shared.platform.keys import OPERATOR_RIGHT, Principal
+from shared.web.types import ApiResponse
 
 if TYPE_CHECKING:
-    from shared.accounting.invoices import InvoiceSync, SyncState
+    from shared.accounting.invoices import SyncState
 
 Handler = Callable[[Any], ApiResponse]
 
@@ -97,32 +96,9 @@ def tenant_for(who: Principal, reseller: str | None) -> str:
     """The tenant a sync call is about: the key's own, or another one for an operator."""
     tenant = reseller or who.tenant
     if tenant != who.tenant and OPERATOR_RIGHT not in who.rights:
-        raise Forbidden(
+        raise Denied(
             "Insufficient access level: syncing another tenant needs the operator right.",
             [FieldError("reseller", "needs an API key with the operator right")],
             code="access_denied",
         )
     return tenant
-
-
-def sync_handlers(
-    sync: InvoiceSync, clock: Callable[[], datetime], tenant_exists: Callable[[str], bool]
-) -> dict[str, Handler]:
-    def known(call: Any) -> str:
-        tenant = tenant_for(call.principal, call.data.reseller)
-        if tenant != call.principal.tenant and not tenant_exists(tenant):
-            raise NotFound(
-                f"Reseller {tenant} not found.", [FieldError("reseller", f"no tenant {tenant}")], code="reseller"
-            )
-        return tenant
-
-    def run(call: Any) -> ApiResponse:
-        tenant = known(call)
-        result = sync.run(tenant, trigger="http", time_limit=HTTP_LIMIT)
-        return ApiResponse(200, SyncOut.model_validate(result.as_dict()).model_dump(mode="json"))
-
-    def status(call: Any) -> ApiResponse:
-        state = sync.state(known(call))
-        return ApiResponse(200, state_out(state, clock()).model_dump(mode="json"))
-
-    return {"SyncEconomicInvoices": run, "GetEconomicSync": status}

@@ -26,13 +26,13 @@ from typing import Annotated, Any, Protocol
 from pydantic import Field, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
-from shared.api_types import ApiResponse
-from shared.errors import BadGateway, FieldError, ServiceUnavailable, Unprocessable
+from shared.errors import AccountingUnusable, FieldError, Rejected, Unavailable
 from shared.export.service import Failures, _economic_refused
-from shared.invoicing.api import Currency, CustomerIn, Name, _In, _Out
 from shared.invoicing.directory import Customer, DirectoryService, Entry
-from shared.secrets import SecretInvalid, SecretMissing
+from shared.invoicing.schemas import Currency, CustomerIn, Name, WireIn, WireOut
+from shared.platform.secrets import SecretInvalid, SecretMissing
 from shared.validation import EMAIL, Flag, PositiveId
+from shared.web.types import ApiResponse
 
 MAX_LIST = 10_000
 """Most numbers (or link pairs) one request may name."""
@@ -80,12 +80,12 @@ Selection = Annotated[bool | list[int], PlainValidator(_selection, json_schema_i
 """`true`: every one that can be done; `false`: none; a list: exactly these e-conomic customer numbers."""
 
 
-class LinkIn(_In):
+class LinkIn(WireIn):
     customerId: PositiveId = Field(description="Our customer (must exist).")
     customerNumber: PositiveId = Field(description="The e-conomic customer number to link it to (must exist there).")
 
 
-class CustomerSyncIn(_In):
+class CustomerSyncIn(WireIn):
     importNew: Selection = Field(
         False,
         description="true: import every importable new e-conomic customer (barred ones are skipped); or a list of "
@@ -109,13 +109,13 @@ class CustomerSyncIn(_In):
 # -- report ----------------------------------------------------------------------------------------
 
 
-class Difference(_Out):
+class Difference(WireOut):
     field: str = Field(description="name, email or currency.")
     ours: str | None = Field(description="Our value (before an update).")
     economic: str | None = Field(description="e-conomic's value (for email: the address we would take).")
 
 
-class CustomerRow(_Out):
+class CustomerRow(WireOut):
     customerNumber: int | None = Field(description="The e-conomic customer number (null: not linked).")
     customerId: int | None = Field(description="Our customer id (null: none of ours is linked to it).")
     name: str | None = Field(description="Our name; e-conomic's for customers that are not ours.")
@@ -131,14 +131,14 @@ class LinkedRow(CustomerRow):
     previousCustomerNumber: int | None = Field(description="The e-conomic number it was linked to before (null: none).")
 
 
-class SkippedRow(_Out):
+class SkippedRow(WireOut):
     customerNumber: int | None = Field(description="The e-conomic customer number.")
     customerId: int | None = Field(description="Our customer id (null for a customer not imported).")
     action: str = Field(description="importNew or updateLinked.")
     reason: str = Field(description="Why it was not done.")
 
 
-class CustomerCounts(_Out):
+class CustomerCounts(WireOut):
     """Rows in each list of the report."""
 
     linked: int = Field(description="Rows in linked.")
@@ -152,7 +152,7 @@ class CustomerCounts(_Out):
     skipped: int = Field(description="Rows in skipped.")
 
 
-class CustomerReport(_Out):
+class CustomerReport(WireOut):
     linked: list[CustomerRow] = Field(description="Linked to an e-conomic customer with the same data.")
     differs: list[CustomerRow] = Field(description="Linked, but name, e-mail or currency differ.")
     new: list[CustomerRow] = Field(description="e-conomic customers no customer of ours is linked to.")
@@ -242,7 +242,7 @@ class CustomerSync:
 
     def apply(self, tenant: str, request: CustomerSyncIn) -> CustomerReport:
         """Links, imports and updates as asked, then reports the categories as they are afterwards
-        (or would be, for a dry run). Raises `Unprocessable` (nothing written) for any problem with an
+        (or would be, for a dry run). Raises `Rejected` (nothing written) for any problem with an
         explicit list or a link pair."""
         remote = self._remote(tenant)
         directory = self._directory.load(tenant)
@@ -261,7 +261,7 @@ class CustomerSync:
         plan.import_new(request.importNew)
         plan.update_linked(request.updateLinked)
         if plan.problems:
-            raise Unprocessable(
+            raise Rejected(
                 f"The customer sync cannot run: {len(plan.problems)} problem(s) found; nothing was changed.",
                 plan.problems,
             )
@@ -269,9 +269,7 @@ class CustomerSync:
             entries: list[tuple[str, Entry]] = [(f"customer {cid}", c) for cid, c in sorted(plan.changed.items())]
             problems = self._directory.import_entries(tenant, entries)
             if problems:  # customers reference nothing, so this is not expected
-                raise Unprocessable(
-                    "The customers could not be stored.", [FieldError("customers", p) for p in problems]
-                )
+                raise Rejected("The customers could not be stored.", [FieldError("customers", p) for p in problems])
         return plan.report(request.dryRun)
 
     def _remote(self, tenant: str) -> dict[int, Remote]:
@@ -284,13 +282,13 @@ class CustomerSync:
         except self._failures.auth as error:
             raise _economic_refused(tenant, error) from None
         except self._failures.transient as error:
-            raise ServiceUnavailable(
-                f"e-conomic cannot be reached right now ({error}); retry shortly.", headers={"Retry-After": "30"}
+            raise Unavailable(
+                f"e-conomic cannot be reached right now ({error}); retry shortly.", retry_after=30
             ) from None
         except self._failures.rejected as error:
-            raise BadGateway(f"e-conomic refused to list its customers: {error}") from None
+            raise AccountingUnusable(f"e-conomic refused to list its customers: {error}") from None
         except self._failures.unusable as error:
-            raise BadGateway(f"e-conomic's list of customers could not be read: {error}") from None
+            raise AccountingUnusable(f"e-conomic's list of customers could not be read: {error}") from None
         return {number: Remote.of(number, c) for number, c in raw.items() if isinstance(c, Mapping)}
 
 
@@ -661,18 +659,6 @@ def _summary(counts: CustomerCounts, dry_run: bool | None) -> str:
 # -- HTTP and CLI ------------------------------------------------------------------------------------
 
 Handler = Callable[[Any], ApiResponse]
-
-
-def customer_sync_handlers(sync: CustomerSync) -> dict[str, Handler]:
-    """Handlers by operationId; each gets `shared.http_api.Call` (tenant from the key)."""
-
-    def compare(call: Any) -> ApiResponse:
-        return ApiResponse(200, sync.compare(str(call.principal.tenant)).model_dump(mode="json"))
-
-    def apply(call: Any) -> ApiResponse:
-        return ApiResponse(200, sync.apply(str(call.principal.tenant), call.data).model_dump(mode="json"))
-
-    return {"CompareEconomicCustomers": compare, "SyncEconomicCustomers": apply}
 
 
 def _line(row: CustomerRow) -> str:

@@ -41,10 +41,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.errors import BadGateway, Conflict, FieldError, Forbidden, ServiceUnavailable
+from shared.errors import AccountingUnusable, Conflict, Denied, FieldError, Unavailable
 from shared.export.documents import REFERENCE_PREFIX, reference_of
 from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
-from shared.secrets import SecretInvalid, SecretMissing
+from shared.platform.secrets import SecretInvalid, SecretMissing
 
 if TYPE_CHECKING:
     from shared.export.service import Failures
@@ -505,7 +505,7 @@ class InvoiceSync:
             raise SyncBusy(
                 f"An accounting sync for {tenant} is running; retry after it ends.",
                 [FieldError("reseller", f"a sync of {tenant} runs until {current.running_until.isoformat()} at most")],
-                headers={"Retry-After": "30"},
+                retry_after=30,
                 code="busy",
             )
         self.before_write("lease")
@@ -513,7 +513,7 @@ class InvoiceSync:
         if taken is None:
             raise SyncBusy(
                 f"An accounting sync for {tenant} has just started; retry after it ends.",
-                headers={"Retry-After": "30"},
+                retry_after=30,
                 code="busy",
             )
         return taken
@@ -522,7 +522,7 @@ class InvoiceSync:
         try:
             return self._economic(tenant)
         except (SecretMissing, SecretInvalid) as error:
-            raise Forbidden(
+            raise Denied(
                 f"The e-conomic integration of {tenant} is not valid: {error.message}",
                 [FieldError("economic", "the e-conomic tokens are missing or were refused")],
                 code="economic",
@@ -530,20 +530,20 @@ class InvoiceSync:
 
     def _as_api_error(self, tenant: str, error: Exception) -> Exception:
         if isinstance(error, self._failures.auth):
-            return Forbidden(
+            return Denied(
                 f"The e-conomic integration of {tenant} is not valid: {error}",
                 [FieldError("economic", "the e-conomic tokens are missing or were refused")],
                 code="economic",
             )
         if isinstance(error, self._failures.transient):
-            return ServiceUnavailable(
+            return Unavailable(
                 f"e-conomic or storage cannot be reached right now ({error}); retry shortly.",
-                headers={"Retry-After": "30"},
+                retry_after=30,
             )
         if isinstance(error, self._failures.rejected):
-            return BadGateway(f"e-conomic refused the sync's questions: {error}")
+            return AccountingUnusable(f"e-conomic refused the sync's questions: {error}")
         if isinstance(error, self._failures.unusable):
-            return BadGateway(f"e-conomic answered the sync with something it cannot use: {error}")
+            return AccountingUnusable(f"e-conomic answered the sync with something it cannot use: {error}")
         return error
 
     def _save(self, state: SyncState) -> SyncState:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from shared.secrets import SecretValue
+from shared.platform.secrets import SecretValue
 
 log = logging.getLogger("invoice_bridge.economic")
 

@@ -25,7 +25,7 @@ from azure.core.pipeline import PipelineResponse
 from azure.core.pipeline.policies import RetryPolicy
 from azure.keyvault.secrets import SecretClient
 
-from shared.secrets import SecretRef, SecretValue, SourceUnavailable
+from shared.platform.secrets import SecretRef, SecretValue, SourceUnavailable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

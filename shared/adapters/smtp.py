@@ -7,7 +7,7 @@ Settings (app settings; e-mail is off while `SMTP_HOST` is unset):
 - `SMTP_SECURITY`: `starttls` (default: plain connect, then STARTTLS, refused if the server does not
   offer it), `ssl` (TLS from the first byte, "SMTPS") or `none` (plain text; with a user name only
   towards a loopback host, so that a password never crosses a network unencrypted).
-- `SMTP_USERNAME`: log in as this user (the password is the secret `SMTP_PASSWORD`, `shared.secrets`);
+- `SMTP_USERNAME`: log in as this user (the password is the secret `SMTP_PASSWORD`, `shared.platform.secrets`);
   unset: send without logging in.
 - `SMTP_FROM`: the sender, `billing@example.com` or `Invoice Bridge <billing@example.com>`; required.
 
@@ -38,7 +38,7 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Literal, Protocol, cast, get_args
 
 from shared.config import ConfigError
-from shared.secrets import SecretValue
+from shared.platform.secrets import SecretValue
 
 log = logging.getLogger("invoice_bridge.smtp")
 

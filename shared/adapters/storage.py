@@ -9,18 +9,22 @@ settings: `<name>` holds a connection string (Azurite locally), or `<name>__acco
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import requests
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 
 from shared.config import ConfigError
+from shared.errors import StorageUnavailable
 from shared.timing import round_trip
 
 if TYPE_CHECKING:
@@ -35,6 +39,42 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "retry_total": 2,
     "retry_backoff_factor": 0.2,
 }
+
+
+log = logging.getLogger("invoice_bridge.storage")
+
+STORAGE_RETRY_AFTER = 5
+"""Seconds a caller is asked to wait after a storage outage (Logic Apps retries a 503 with it)."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+
+def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """`AzureError` that escapes `method` becomes `StorageUnavailable`: outages and timeouts, and answers
+    the repository did not handle as a domain answer (a repository catches `ResourceNotFoundError` and
+    the like itself, where they mean something)."""
+
+    @functools.wraps(method)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except AzureError as error:
+            log.warning("storage call %s failed: %s", method.__qualname__, type(error).__name__)
+            raise StorageUnavailable(
+                "Storage is unavailable right now; retry shortly.", retry_after=STORAGE_RETRY_AFTER
+            ) from error
+
+    return wrapped
+
+
+def repository(cls: C) -> C:
+    """Class decorator for a storage repository: every public method wraps the SDK's errors."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(member):
+            setattr(cls, name, storage_errors(member))
+    return cls
 
 
 POOL_SIZE = 64
@@ -159,6 +199,7 @@ class StorageAccount:
                 self._tables[full_name] = client
         return client
 
+    @storage_errors
     def send(self, queue_name: str, text: str) -> None:
         """Puts `text` on the queue as it is (host.json `messageEncoding` is "none"), creating the queue
         on first use."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic import Field as _Field
 from pydantic_core import PydanticCustomError
 
-from shared.keys import TENANT_RE
+from shared.platform.tenants import TENANT_RE
 from shared.validation import Email, Flag, PositiveId
 
 DocumentType = Literal["draftInvoice", "order"]

@@ -37,16 +37,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from shared.api_types import ApiResponse
 from shared.errors import (
-    ApiError,
-    BadGateway,
+    AccountingUnusable,
     Conflict,
+    Denied,
+    DomainError,
     FieldError,
-    Forbidden,
     NotFound,
-    ServiceUnavailable,
-    Unprocessable,
+    Rejected,
+    Unavailable,
 )
 from shared.export import report
 from shared.export.documents import (
@@ -77,8 +76,9 @@ from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
 from shared.invoicing.service import InvoicingService, export_job_of
-from shared.keys import OPERATOR_RIGHT, Principal
-from shared.secrets import SecretInvalid, SecretMissing
+from shared.platform.keys import OPERATOR_RIGHT, Principal
+from shared.platform.secrets import SecretInvalid, SecretMissing
+from shared.web.types import ApiResponse
 
 log = logging.getLogger("invoice_bridge.export")
 
@@ -151,8 +151,8 @@ class Transient(Exception):
     """Wraps a transient failure with a readable reason for the job record."""
 
 
-def _economic_refused(tenant: str, error: Exception) -> Forbidden:
-    return Forbidden(
+def _economic_refused(tenant: str, error: Exception) -> Denied:
+    return Denied(
         f"The e-conomic integration of {tenant} is not valid: {error}",
         [FieldError("economic", "the e-conomic tokens are missing or were refused")],
         code="economic",
@@ -214,7 +214,7 @@ class ExportService:
         tenant = data.reseller or who.tenant
         if (tenant != who.tenant or data.adminMode) and OPERATOR_RIGHT not in who.rights:
             field = "adminMode" if data.adminMode else "reseller"
-            raise Forbidden(
+            raise Denied(
                 "Insufficient access level: exporting for another tenant or in admin mode needs the operator right.",
                 [FieldError(field, "needs an API key with the operator right")],
                 code="access_denied",
@@ -243,13 +243,13 @@ class ExportService:
             except self._failures.auth as error:
                 raise _economic_refused(tenant, error) from None
             except self._failures.transient as error:
-                raise ServiceUnavailable(
-                    f"e-conomic cannot be reached right now ({error}); retry shortly.", headers={"Retry-After": "30"}
+                raise Unavailable(
+                    f"e-conomic cannot be reached right now ({error}); retry shortly.", retry_after=30
                 ) from None
             except self._failures.rejected as error:
-                raise BadGateway(f"e-conomic refused to answer the preflight's questions: {error}") from None
+                raise AccountingUnusable(f"e-conomic refused to answer the preflight's questions: {error}") from None
             if problems:
-                raise Unprocessable(
+                raise Rejected(
                     f"The export cannot run: {len(problems)} problem(s) found before anything was created.",
                     [FieldError(p.field, p.message) for p in problems],
                     code="multiple",
@@ -482,7 +482,7 @@ class ExportService:
             raise ExportFailed(
                 [Problem("economic", f"the e-conomic integration is not valid: {error.message}")]
             ) from None
-        except ApiError as error:  # the vault is unavailable: retry later
+        except DomainError as error:  # the vault is unavailable: retry later
             raise Transient(error.message) from None
 
     def _check(
@@ -727,7 +727,7 @@ class ExportService:
         try:
             headers = self._ledger.headers(job.tenant)
             economic: EconomicApi | None = self._economic(job.tenant)
-        except ApiError:
+        except DomainError:
             economic = None
         except self._failures.transient:
             return [], []

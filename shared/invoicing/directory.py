@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+from shared.errors import Conflict, FieldError, NotFound, Rejected
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class DirectoryService:
         if isinstance(entry, Customer | Contract):
             errors += _reassignment_conflicts(entry, directory)
         if errors:
-            raise Unprocessable("The entry references something that does not exist or does not match.", errors)
+            raise Rejected("The entry references something that does not exist or does not match.", errors)
         self._repo.put(tenant, entry)
         return entry
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from shared.errors import ApiError
-from shared.invoicing.api import ContractIn, CustomerIn, TicketIn, entry_from
+from shared.errors import DomainError
 from shared.invoicing.directory import Entry
+from shared.invoicing.schemas import ContractIn, CustomerIn, TicketIn, entry_from
 from shared.validation import validate
 
 _MODELS: dict[str, tuple[type[BaseModel], str]] = {
@@ -48,7 +48,7 @@ def read_directory_file(path: Path, tz: ZoneInfo) -> tuple[list[tuple[str, Entry
         model, _ = _MODELS[kind]
         try:
             entries.append((label, entry_from(validate(model, data, tz))))  # type: ignore[arg-type]
-        except ApiError as error:
+        except DomainError as error:
             problems += [f"{label}: {e.field} {e.message}" for e in error.errors] or [f"{label}: {error.message}"]
     return entries, problems
 

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+from shared.errors import Conflict, FieldError, NotFound, Rejected
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import (
     DELETED,
@@ -216,7 +216,7 @@ class InvoicingService:
     def open_draft(self, tenant: str, number: int) -> Draft:
         draft = self.get(tenant, number)
         if draft.header.status not in LIVE:
-            raise Unprocessable(
+            raise Rejected(
                 f"Invoice draft {number} is {draft.header.status}.",
                 [FieldError("draftId", f"draft {number} is {_status_text(draft.header)}")],
             )
@@ -228,7 +228,7 @@ class InvoicingService:
         header = _existing(headers, number)
         self._not_exporting(header)
         if header.status != OPEN:
-            raise Unprocessable(
+            raise Rejected(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
                 [FieldError("draftId", f"draft {number} is {_status_text(header)}, only open drafts can be deleted")],
             )
@@ -252,7 +252,7 @@ class InvoicingService:
         header = _existing(headers, number)
         missing = header.accounting.get("missing") if header.status == EXPORTED else None
         if not missing:
-            raise Unprocessable(
+            raise Rejected(
                 f"Invoice draft {number} cannot be reopened.",
                 [
                     FieldError(
@@ -276,7 +276,7 @@ class InvoicingService:
     def merge(self, tenant: str, numbers: Sequence[int]) -> Draft:
         wanted = sorted(set(numbers))
         if not 2 <= len(wanted) <= MAX_MERGE:
-            raise Unprocessable(
+            raise Rejected(
                 "Name at least two different drafts to merge.",
                 [FieldError("draftIds", f"must name 2 to {MAX_MERGE} different drafts")],
             )
@@ -289,14 +289,14 @@ class InvoicingService:
             elif header.status != OPEN:
                 errors.append(FieldError("draftIds", f"draft {number} is {_status_text(header)}, not open"))
         if errors:
-            raise Unprocessable("Only open drafts can be merged.", errors)
+            raise Rejected("Only open drafts can be merged.", errors)
         chosen = [headers[n] for n in wanted]
         for header in chosen:
             self._not_exporting(header)
         customers = {h.customer.customer_id for h in chosen}
         if len(customers) > 1:
             listing = ", ".join(f"draft {h.number}: customer {h.customer.customer_id}" for h in chosen)
-            raise Unprocessable(
+            raise Rejected(
                 "Only drafts of the same customer can be merged.",
                 [FieldError("draftIds", f"the drafts belong to different customers ({listing})")],
             )

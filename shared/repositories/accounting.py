@@ -16,6 +16,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.accounting.invoices import SyncState
+from shared.adapters.storage import repository
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq
 
@@ -23,6 +24,7 @@ ROW = "invoices"
 MAX_RESULT = 30_000
 
 
+@repository
 class TableSyncStates:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

@@ -12,6 +12,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.adapters.storage import repository
 from shared.invoicing.directory import Contract, Customer, Directory, Entry, TenantSettings, Ticket
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq
@@ -26,6 +27,7 @@ def row_key(kind: type[Entry], entry_id: int) -> str:
     return f"{_PREFIX[kind]}-{entry_id:016d}"
 
 
+@repository
 class TableDirectoryRepository:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table
@@ -141,6 +143,7 @@ def _from_entity(e: dict[str, Any]) -> Entry:
     )
 
 
+@repository
 class TableTenantSettings:
     """The tenant's own settings, one row (`settings`) in its Billing partition."""
 

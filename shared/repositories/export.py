@@ -18,12 +18,14 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.adapters.storage import repository
 from shared.export.model import ExportedDocument, Job, Problem
 
 ROW = "job"
 MAX_ERRORS = 200
 
 
+@repository
 class TableJobRepository:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

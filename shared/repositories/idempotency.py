@@ -21,10 +21,12 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.idempotency import IdempotencyRecord
+from shared.adapters.storage import repository
+from shared.platform.idempotency import IdempotencyRecord
 from shared.repositories.odata import literal
 
 
+@repository
 class TableIdempotencyRepository:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

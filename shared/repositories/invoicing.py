@@ -24,6 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
+from shared.adapters.storage import repository
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BilledNote, DraftHeader, Link, Totals
 from shared.invoicing.planning import NoteBilling, Period
@@ -56,6 +57,7 @@ def draft_row(number: int) -> str:
     return f"invoicing-draft-{number:010d}"
 
 
+@repository
 class TableLedger:
     def __init__(self, table: Callable[[], TableClient], *, max_transaction: int = MAX_TRANSACTION) -> None:
         self._table = table

@@ -8,12 +8,14 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.keys import LEGACY_SHA256, ApiKey
+from shared.adapters.storage import repository
+from shared.platform.keys import LEGACY_SHA256, ApiKey
 from shared.repositories.odata import eq
 
 ROW = "key"
 
 
+@repository
 class TableKeyRepository:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

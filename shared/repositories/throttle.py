@@ -15,6 +15,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
+from shared.adapters.storage import repository
 from shared.repositories.entity import int64, plain
 
 ROW = "window"
@@ -33,6 +34,7 @@ def decode(base: int, blob: bytes) -> list[int]:
     return [base + o for o in offsets]
 
 
+@repository
 class TableWindowStore:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

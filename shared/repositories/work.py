@@ -12,6 +12,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient
 
+from shared.adapters.storage import repository
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import all_of, eq, literal
 from shared.work import Kind, WorkQuery, WorkRecord
@@ -27,6 +28,7 @@ _IDS = {
 _TEXTS = {"BookText": "book_text", "NoteText": "note_text", "Hint": "hint", "Username": "username"}
 
 
+@repository
 class TableWorkRepository:
     def __init__(self, table: Callable[[], TableClient]) -> None:
         self._table = table

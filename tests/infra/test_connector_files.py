@@ -7,8 +7,8 @@ import json
 
 from jsonschema import Draft4Validator, Draft7Validator
 
-from shared.openapi import CONNECTOR_COMMAND, connector_files
 from shared.operations import ALL_OPERATIONS
+from shared.web.openapi import CONNECTOR_COMMAND, connector_files
 from tests.conftest import REPO
 from tests.reference import power_platform_schema
 

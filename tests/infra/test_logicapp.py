@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from shared.connector.schemas import PositionNoteIn
 from shared.operations import ALL_OPERATIONS
-from shared.validation import PositionNoteIn
 from tests.conftest import REPO
 
 LOGICAPP = REPO / "infra" / "logicapp"

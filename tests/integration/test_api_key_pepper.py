@@ -14,7 +14,7 @@ import requests
 
 from devhost.processes import Azurite, DevHost, run_devhost
 from shared.container import TABLES, build
-from shared.keys import CONNECTOR_RIGHTS, ApiKey
+from shared.platform.keys import CONNECTOR_RIGHTS, ApiKey
 from shared.repositories.keys import TableKeyRepository
 from tests.conftest import TEST_PEPPER, Client, app_env_for
 from tests.integration.test_connector_api import NOTE

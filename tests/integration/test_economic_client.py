@@ -26,7 +26,7 @@ from shared.adapters.economic import (
     document_number,
     dumps,
 )
-from shared.secrets import SecretValue
+from shared.platform.secrets import SecretValue
 from tests.economic_standin import Agreement, EconomicStandin
 
 APP = "app-secret-5c1e9b7d"

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from shared.adapters.storage import StorageAccount, StorageConnection
-from shared.idempotency import IdempotencyRecord
+from shared.platform.idempotency import IdempotencyRecord
 from shared.repositories.idempotency import TableIdempotencyRepository
 
 

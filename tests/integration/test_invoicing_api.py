@@ -11,7 +11,7 @@ import pypdf
 import requests
 
 from devhost.processes import DevHost
-from shared.keys import ADMIN_RIGHT, CONNECTOR_RIGHTS
+from shared.platform.keys import ADMIN_RIGHT, CONNECTOR_RIGHTS
 from tests.conftest import Client, KeyMaker
 
 

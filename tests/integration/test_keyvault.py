@@ -14,8 +14,8 @@ from azure.keyvault.secrets import SecretClient
 
 from shared.adapters.keyvault import KeyVaultSource
 from shared.container import build
-from shared.errors import ApiError
-from shared.secrets import (
+from shared.errors import DomainError
+from shared.platform.secrets import (
     API_KEY_PEPPER,
     ECONOMIC_APP_SECRET_TOKEN,
     SMTP_PASSWORD,
@@ -27,6 +27,7 @@ from shared.secrets import (
     SecretValue,
     economic_grant_token_ref,
 )
+from shared.web.status import error_body, error_response, http_status
 from tests.keyvault_standin import SCOPE, TENANT_ID, KeyVaultStandIn, StaticCredential, make_certificate
 from tests.unit.test_secrets import FakeClock, wait_until
 
@@ -118,7 +119,7 @@ def test_a_secret_missing_from_the_vault_is_503_naming_it(vault: KeyVaultStandIn
     with pytest.raises(SecretMissing) as caught:
         secrets.smtp_password()
 
-    assert caught.value.status == 503
+    assert http_status(caught.value) == 503
     assert "Key Vault secret smtp-password is missing" in caught.value.message
     assert vault.reads(NAME) == 1  # Key Vault's 404 SecretNotFound is an answer, not an outage: no retry
 
@@ -162,12 +163,12 @@ def test_vault_unreachable_beyond_the_staleness_limit_is_503_naming_the_secret(
     with pytest.raises(SecretUnavailable) as caught:
         secrets.smtp_password()
 
-    assert caught.value.status == 503
+    assert http_status(caught.value) == 503
     assert caught.value.message == (
         "Secret unavailable: Key Vault secret smtp-password cannot be read right now (Key Vault is unreachable); "
         "retry shortly."
     )
-    assert caught.value.headers["Retry-After"] == "1"
+    assert error_response(caught.value).headers["Retry-After"] == "1"
 
 
 def test_vault_unreachable_on_a_cold_start_is_503_and_the_vault_is_read_once_it_is_back(
@@ -213,7 +214,7 @@ def test_throttled_without_a_cached_value_is_503_with_key_vaults_retry_after(
         secrets.smtp_password()
 
     assert "throttling" in caught.value.message
-    assert caught.value.headers["Retry-After"] == "12"
+    assert error_response(caught.value).headers["Retry-After"] == "12"
 
 
 def test_a_vault_error_is_retried_once_then_the_cached_value_serves(
@@ -303,8 +304,8 @@ def test_a_secret_value_never_appears_in_logs_or_errors(
         try:
             got = read(secrets, None)
             shown.extend([repr(got), str(got), f"{got}"])
-        except ApiError as error:
-            shown.extend([str(error), repr(error), json.dumps(error.body()), repr(error.headers)])
+        except DomainError as error:
+            shown.extend([str(error), repr(error), json.dumps(error_body(error)), repr(error_response(error).headers)])
 
     vault.set_secret(ref.key_vault_name, value)
     attempt()  # cold fetch

@@ -10,7 +10,7 @@ import requests
 
 from devhost.processes import DevHost
 from shared.container import TABLES, build
-from shared.idempotency import IdempotencyRecord
+from shared.platform.idempotency import IdempotencyRecord
 from shared.repositories.idempotency import TableIdempotencyRepository
 
 

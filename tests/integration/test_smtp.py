@@ -24,7 +24,7 @@ from shared.adapters.smtp import (
     password_reader,
 )
 from shared.config import ConfigError
-from shared.secrets import EnvironmentSource, Secrets, SecretStore, SecretValue
+from shared.platform.secrets import EnvironmentSource, Secrets, SecretStore, SecretValue
 from tests.smtp_standin import SmtpStandIn, make_certificate
 
 SENDER = "Invoice Bridge <billing@bridge.example>"

@@ -7,8 +7,8 @@ import threading
 import time
 
 from shared.container import TABLES, build
+from shared.platform.throttle import SlidingWindowLimiter
 from shared.repositories.throttle import TableWindowStore
-from shared.throttle import SlidingWindowLimiter
 
 
 def hammer(

@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.idempotency import IdempotencyRecord
 from shared.invoicing.directory import Contract, Customer, Directory, Entry, with_entry
 from shared.invoicing.ledger import BilledNote, DraftHeader, Link
-from shared.keys import ApiKey
+from shared.platform.idempotency import IdempotencyRecord
+from shared.platform.keys import ApiKey
 from shared.work import WorkQuery, WorkRecord
 
 

@@ -25,15 +25,15 @@ from shared.accounting.invoices import (
     ours,
 )
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
-from shared.errors import Forbidden
+from shared.errors import Denied
 from shared.export.documents import reference_of
-from shared.invoicing.api import pdf_name, summary
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
 from shared.invoicing.pdf import render
 from shared.invoicing.planning import Period
+from shared.invoicing.schemas import pdf_name, summary
 from shared.invoicing.service import Draft
-from shared.keys import Principal
+from shared.platform.keys import Principal
 from shared.repositories.accounting import fitted
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -164,7 +164,7 @@ def test_syncing_another_tenant_needs_the_operator_right() -> None:
     assert tenant_for(reseller, None) == "acme"
     assert tenant_for(reseller, "acme") == "acme"
     assert tenant_for(operator, "acme") == "acme"
-    with pytest.raises(Forbidden) as refused:
+    with pytest.raises(Denied) as refused:
         tenant_for(reseller, "globex")
     assert refused.value.code == "access_denied"
     assert refused.value.errors[0].field == "reseller"

@@ -6,7 +6,8 @@ import pytest
 
 from shared.adapters.storage import StorageConnection
 from shared.config import ConfigError, Settings
-from shared.validation import PositionNoteIn, validate
+from shared.connector.schemas import PositionNoteIn
+from shared.validation import validate
 
 
 def test_defaults_match_the_documented_ones() -> None:

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.connector import ConnectorService
-from shared.errors import ApiError
-from shared.keys import CONNECTOR_RIGHTS, Principal
-from shared.validation import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, validate
+from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.service import ConnectorService
+from shared.errors import DomainError
+from shared.platform.keys import CONNECTOR_RIGHTS, Principal
+from shared.validation import validate
+from shared.web.status import error_body, http_status
 from shared.work import WorkRecord
 from tests.unit.fakes import FakeClock, FakeWorkRepository
 
@@ -164,19 +166,19 @@ def test_position_note_with_an_impossible_span_is_refused(
 ) -> None:
     data = note_in(start, end) if pause is None else note_in(start, end, pause=pause)
 
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         service.create_position_note(ALICE, data)
 
-    assert caught.value.status == 400
-    assert [e["Field"] for e in caught.value.body()["Errors"]] == [field]
+    assert http_status(caught.value) == 400
+    assert [e["Field"] for e in error_body(caught.value)["Errors"]] == [field]
     assert repo.count("acme") == 0
 
 
 def test_activity_recording_ending_before_it_starts_is_refused(service: ConnectorService) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         service.create_activity_recording(ALICE, recording_in("2024-05-02T10:00:00Z", "2024-05-02T09:00:00Z"))
 
-    assert caught.value.status == 400
+    assert http_status(caught.value) == 400
 
 
 # --- listing -------------------------------------------------------------------------------------
@@ -395,24 +397,24 @@ def test_date_filters_keep_records_inside_the_range(service: ConnectorService, s
 
 
 def test_date_filter_to_before_from_is_refused(service: ConnectorService, seeded: dict[str, str]) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         listing(
             service, AdditionalSearchData={"DateTimeFrom": "2024-05-04T00:00:00", "DateTimeTo": "2024-05-02T00:00:00"}
         )
 
-    assert caught.value.status == 400
-    assert [e["Field"] for e in caught.value.body()["Errors"]] == ["AdditionalSearchData.DateTimeTo"]
+    assert http_status(caught.value) == 400
+    assert [e["Field"] for e in error_body(caught.value)["Errors"]] == ["AdditionalSearchData.DateTimeTo"]
 
 
 @pytest.mark.parametrize("project", ["abc", "0", "-3", "7a", "1.5", "²", "٤"])
 def test_project_filter_that_is_not_a_project_id_is_refused(
     service: ConnectorService, seeded: dict[str, str], project: str
 ) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         listing(service, AdditionalSearchData={"Project": project})
 
-    assert caught.value.status == 400
-    assert [e["Field"] for e in caught.value.body()["Errors"]] == ["AdditionalSearchData.Project"]
+    assert http_status(caught.value) == 400
+    assert [e["Field"] for e in error_body(caught.value)["Errors"]] == ["AdditionalSearchData.Project"]
 
 
 def test_listing_never_shows_another_tenants_records(service: ConnectorService, seeded: dict[str, str]) -> None:
@@ -516,10 +518,10 @@ def test_pause_longer_than_the_real_span_in_the_spring_dst_night_is_refused(
     service: ConnectorService, repo: FakeWorkRepository
 ) -> None:
     # 01:30 (+01:00) to 03:30 (+02:00) is one real hour; a pause of 1:30 leaves -30 minutes of work.
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         service.create_position_note(ALICE, note_in("2024-03-31T01:30:00", "2024-03-31T03:30:00", pause="01:30"))
 
-    assert [e["Field"] for e in caught.value.body()["Errors"]] == ["pause"]
+    assert [e["Field"] for e in error_body(caught.value)["Errors"]] == ["pause"]
     assert repo.count("acme") == 0
 
 

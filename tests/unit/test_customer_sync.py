@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,14 +15,15 @@ from shared.accounting.customers import (
     CustomerReport,
     CustomerSync,
     CustomerSyncIn,
-    customer_sync_handlers,
     format_report,
 )
-from shared.errors import ApiError, BadGateway, BadRequest, Forbidden, ServiceUnavailable, Unprocessable
+from shared.accounting.routes import compare_customers, sync_customers
+from shared.errors import AccountingUnusable, Denied, DomainError, Invalid, Rejected, Unavailable
 from shared.export.service import Failures
 from shared.invoicing.directory import Contract, Customer, DirectoryService
-from shared.secrets import SecretMissing
+from shared.platform.secrets import SecretMissing
 from shared.validation import validate
+from shared.web.status import error_body, error_response, http_status
 from tests.unit.fakes import FakeDirectoryRepository
 
 TENANT = "acme"
@@ -87,7 +88,7 @@ class World:
 
     def refused(self, **request: Any) -> dict[str, str]:
         before = self.stored()
-        with pytest.raises(Unprocessable) as caught:
+        with pytest.raises(Rejected) as caught:
             self.apply(**request)
         assert self.stored() == before
         return {e.field: e.message for e in caught.value.errors}
@@ -360,12 +361,12 @@ def test_several_e_mail_addresses_import_the_first_valid_one_and_match_any() -> 
 @pytest.mark.parametrize(
     ("error", "expected", "status"),
     [
-        (TokensRefused("401 the grant token was refused"), Forbidden, 403),
-        (Unreachable("timed out"), ServiceUnavailable, 503),
-        (Refused("400 bad filter"), BadGateway, 502),
+        (TokensRefused("401 the grant token was refused"), Denied, 403),
+        (Unreachable("timed out"), Unavailable, 503),
+        (Refused("400 bad filter"), AccountingUnusable, 502),
     ],
 )
-def test_e_conomic_failures_become_http_errors(error: Exception, expected: type[ApiError], status: int) -> None:
+def test_e_conomic_failures_become_http_errors(error: Exception, expected: type[DomainError], status: int) -> None:
     world = World(ECONOMIC, ACME)
     world.economic.error = error
 
@@ -374,12 +375,12 @@ def test_e_conomic_failures_become_http_errors(error: Exception, expected: type[
     with pytest.raises(expected) as caught:
         world.apply(importNew=True)
 
-    assert caught.value.status == status
+    assert http_status(caught.value) == status
     assert world.stored() == {1: ACME}
-    if expected is Forbidden:
+    if expected is Denied:
         assert caught.value.code == "economic"
-    if expected is ServiceUnavailable:
-        assert caught.value.headers == {"Retry-After": "30"}
+    if expected is Unavailable:
+        assert error_response(caught.value).headers == {"Retry-After": "30"}
 
 
 def test_missing_tokens_are_a_403_that_names_the_problem_but_not_a_token() -> None:
@@ -388,12 +389,12 @@ def test_missing_tokens_are_a_403_that_names_the_problem_but_not_a_token() -> No
 
     sync = CustomerSync(DirectoryService(FakeDirectoryRepository()), connect, FAILURES, lambda tenant: set())
 
-    with pytest.raises(Forbidden) as caught:
+    with pytest.raises(Denied) as caught:
         sync.compare(TENANT)
 
     assert caught.value.code == "economic"
     assert "not configured" in caught.value.message
-    assert TOKEN not in str(caught.value.body())
+    assert TOKEN not in str(error_body(caught.value))
 
 
 def test_the_request_model_reads_true_false_and_lists_of_numbers() -> None:
@@ -403,7 +404,7 @@ def test_the_request_model_reads_true_false_and_lists_of_numbers() -> None:
 
     assert (parsed.importNew, parsed.updateLinked, parsed.link, parsed.dryRun) == (True, [5001, 5002], [], True)
     assert validate(CustomerSyncIn, {}, berlin).importNew is False
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         validate(CustomerSyncIn, {"importNew": "all", "updateLinked": [1, 0], "link": [{"customerId": 1}]}, berlin)
     errors = {e.field: e.message for e in caught.value.errors}
     assert errors == {
@@ -415,12 +416,12 @@ def test_the_request_model_reads_true_false_and_lists_of_numbers() -> None:
 
 def test_the_handlers_answer_the_report_as_json() -> None:
     world = World(ECONOMIC, ACME)
-    handlers = customer_sync_handlers(world.sync)
+    services: Any = SimpleNamespace(customer_sync=world.sync)
     principal = SimpleNamespace(tenant=TENANT)
 
-    compared = handlers["CompareEconomicCustomers"](SimpleNamespace(principal=principal, data=None))
-    synced = handlers["SyncEconomicCustomers"](
-        SimpleNamespace(principal=principal, data=CustomerSyncIn(importNew=[5003], dryRun=False))
+    compared = compare_customers(services, cast(Any, SimpleNamespace(principal=principal, data=None)))
+    synced = sync_customers(
+        services, cast(Any, SimpleNamespace(principal=principal, data=CustomerSyncIn(importNew=[5003], dryRun=False)))
     )
 
     assert compared.status == 200

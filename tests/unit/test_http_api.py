@@ -3,6 +3,7 @@ app's registered routes stay in step."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
@@ -12,13 +13,14 @@ import pytest
 from pydantic import BaseModel
 
 from devhost.functions import FunctionTable
-from shared.api_types import ApiRequest, ApiResponse
-from shared.http_api import Call, HttpApi
-from shared.idempotency import Idempotency
-from shared.keys import ADMIN_RIGHT, KeyService
-from shared.operations import ALL_OPERATIONS, OperationSpec
-from shared.secrets import SecretValue
-from shared.throttle import SlidingWindowLimiter
+from shared.operations import ALL_OPERATIONS
+from shared.platform.idempotency import Idempotency
+from shared.platform.keys import ADMIN_RIGHT, KeyService
+from shared.platform.secrets import SecretValue
+from shared.platform.throttle import SlidingWindowLimiter
+from shared.web.pipeline import HttpApi
+from shared.web.registry import AnySpec, Call, OperationSpec
+from shared.web.types import ApiRequest, ApiResponse
 from tests.unit.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
 
 PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
@@ -29,12 +31,12 @@ class DraftIn(BaseModel):
     note: str = ""
 
 
-SPEC = OperationSpec(
+SPEC: AnySpec = OperationSpec(
     "ReadDraft", "GET", "things/{draftId}", right=ADMIN_RIGHT, summary="t", model=DraftIn, source="body_or_query"
 )
 
 
-def _api(specs: tuple[OperationSpec, ...], handlers: dict[str, Any]) -> tuple[HttpApi, KeyService]:
+def _api(specs: tuple[AnySpec, ...], handlers: dict[str, Any]) -> tuple[HttpApi, KeyService]:
     clock = FakeClock()
     keys = KeyService(
         FakeKeyRepository(), clock=clock.now, pepper=lambda: PEPPER, default_limit=100, default_period_seconds=60
@@ -47,10 +49,17 @@ def _api(specs: tuple[OperationSpec, ...], handlers: dict[str, Any]) -> tuple[Ht
         ),
         timezone=ZoneInfo("Europe/Berlin"),
         max_body_bytes=1000,
-        specs=specs,
-        handlers=handlers,
+        specs=tuple(_bound(spec, handlers.get(spec.operation_id)) for spec in specs),
+        services=None,
     )
     return api, keys
+
+
+def _bound(spec: AnySpec, handler: Any) -> AnySpec:
+    """The spec holding `handler` (a function of the call alone), or as it is when there is none."""
+    if handler is None:
+        return spec
+    return dataclasses.replace(spec, handler=lambda services, call: handler(call))
 
 
 def _echo(call: Call) -> ApiResponse:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.api_types import ApiResponse
-from shared.errors import ApiError, BadRequest, Conflict, Unprocessable
-from shared.idempotency import Idempotency, fingerprint
+from shared.errors import Conflict, DomainError, Invalid, Rejected
+from shared.platform.idempotency import Idempotency, fingerprint
+from shared.web.status import error_body, error_response, http_status
+from shared.web.types import ApiResponse
 from tests.unit.fakes import FakeClock, FakeIdempotencyRepository
 
 LEASE = timedelta(seconds=30)
@@ -62,8 +63,8 @@ def run(
     return idem.run(scope, operation, key, body_print, action)
 
 
-def field_errors(error: ApiError) -> list[str]:
-    return [e["Field"] for e in error.body()["Errors"]]
+def field_errors(error: DomainError) -> list[str]:
+    return [e["Field"] for e in error_body(error)["Errors"]]
 
 
 # --- first run and replay ------------------------------------------------------------------------
@@ -110,10 +111,10 @@ def test_same_key_with_another_body_is_unprocessable(idem: Idempotency) -> None:
     run(idem, Action())
     other = Action()
 
-    with pytest.raises(Unprocessable) as caught:
+    with pytest.raises(Rejected) as caught:
         run(idem, other, body_print=fingerprint({**BODY, "hint": "something else"}))
 
-    assert caught.value.status == 422
+    assert http_status(caught.value) == 422
     assert field_errors(caught.value) == ["Idempotency-Key"]
     assert other.runs == []
 
@@ -131,7 +132,7 @@ def test_body_fingerprint_ignores_key_order_but_not_values() -> None:
 def test_repeat_while_the_first_is_still_running_is_a_conflict_with_retry_after(
     idem: Idempotency, clock: FakeClock
 ) -> None:
-    seen: list[ApiError] = []
+    seen: list[DomainError] = []
     inner = Action()
 
     def first(generation: str) -> ApiResponse:
@@ -145,8 +146,8 @@ def test_repeat_while_the_first_is_still_running_is_a_conflict_with_retry_after(
     response = run(idem, first)
 
     [conflict] = seen
-    assert conflict.status == 409
-    assert 1 <= int(conflict.headers["Retry-After"]) <= (LEASE - timedelta(seconds=20)).seconds + 1
+    assert http_status(conflict) == 409
+    assert 1 <= int(error_response(conflict).headers["Retry-After"]) <= (LEASE - timedelta(seconds=20)).seconds + 1
     assert inner.runs == []
     assert response.status == 200
 
@@ -161,7 +162,7 @@ def test_retry_after_the_advertised_wait_takes_over_a_claim_that_is_still_not_do
         outer_generation.append(generation)
         with pytest.raises(Conflict) as caught:
             run(idem, Action())
-        clock.advance(timedelta(seconds=int(caught.value.headers["Retry-After"])))
+        clock.advance(timedelta(seconds=int(error_response(caught.value).headers["Retry-After"])))
         run(idem, takeover)
         return Action()(generation)
 
@@ -245,9 +246,9 @@ def test_action_that_raises_releases_the_key_so_a_retry_runs_again(idem: Idempot
 
 def test_action_that_raises_an_api_error_releases_the_key(idem: Idempotency) -> None:
     def refuses(_generation: str) -> ApiResponse:
-        raise BadRequest("dateTo must be after dateFrom")
+        raise Invalid("dateTo must be after dateFrom")
 
-    with pytest.raises(BadRequest):
+    with pytest.raises(Invalid):
         run(idem, refuses)
     retry = Action()
     run(idem, retry)
@@ -310,10 +311,10 @@ def test_same_key_for_two_tenants_is_independent(idem: Idempotency) -> None:
 def test_invalid_key_is_refused_naming_the_header(idem: Idempotency, key: str) -> None:
     action = Action()
 
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         run(idem, action, key=key)
 
-    assert caught.value.status == 400
+    assert http_status(caught.value) == 400
     assert field_errors(caught.value) == ["Idempotency-Key"]
     assert action.runs == []
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from shared.errors import BadRequest, Conflict, Unprocessable
-from shared.invoicing.api import CustomerIn
+from shared.errors import Conflict, Invalid, Rejected
 from shared.invoicing.directory import Contract, Customer, DirectoryService, Entry, Ticket
 from shared.invoicing.ledger import DELETED, MERGED, OPEN, VOID
 from shared.invoicing.planning import Period, plan_run
+from shared.invoicing.schemas import CustomerIn
 from shared.invoicing.service import DraftFilter, InvoicingService
 from shared.validation import validate
 from shared.work import ACTIVITY_RECORDING
@@ -168,7 +168,7 @@ def test_delete_releases_the_notes_and_the_number_is_never_reused(clock: FakeClo
     assert released == 1
     assert [d.number for d in rerun.drafts] == [2]
     assert invoicing.get("acme", 1).header.status == DELETED
-    with pytest.raises(Unprocessable):
+    with pytest.raises(Rejected):
         invoicing.delete("acme", 1)
 
 
@@ -201,12 +201,12 @@ def test_merge_refuses_other_customers_and_drafts_that_are_not_open(clock: FakeC
     invoicing = service(ledger, clock)
     invoicing.run("acme", OCT)
 
-    with pytest.raises(Unprocessable) as different:
+    with pytest.raises(Rejected) as different:
         invoicing.merge("acme", [1, 2])
     invoicing.delete("acme", 2)
-    with pytest.raises(Unprocessable) as deleted:
+    with pytest.raises(Rejected) as deleted:
         invoicing.merge("acme", [1, 2])
-    with pytest.raises(Unprocessable) as single:
+    with pytest.raises(Rejected) as single:
         invoicing.merge("acme", [1, 1])
 
     assert "different customers" in different.value.errors[0].message
@@ -256,7 +256,7 @@ def test_directory_refuses_missing_references_and_deleting_what_is_referenced() 
     svc = DirectoryService(FakeDirectoryRepository())
     svc.put("acme", Customer(1, "Acme", 77, "a@example.com", "EUR"))
 
-    with pytest.raises(Unprocessable) as missing:
+    with pytest.raises(Rejected) as missing:
         svc.put("acme", Ticket(5, 2, 9))
     svc.put("acme", Contract(9, 1, "P", Decimal(80)))
     svc.put("acme", Ticket(5, 1, 9))
@@ -305,7 +305,7 @@ def test_open_drafts_of_a_status_filter(clock: FakeClock) -> None:
 def test_a_customer_name_follows_the_text_rules(name: str, rule: str) -> None:
     body = {"customerId": 1, "name": name, "accountingSystemId": 5001, "billingEmail": "a@b.example", "currency": "EUR"}
 
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         validate(CustomerIn, body, BERLIN)
 
     assert [(e.field, rule in e.message) for e in caught.value.errors] == [("name", True)]

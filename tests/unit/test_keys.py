@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-import shared.keys
-from shared.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from shared.keys import CONNECTOR_RIGHTS, KEY_PREFIX, ApiKey, KeyService, Principal
-from shared.secrets import SecretValue
+import shared.platform.keys
+from shared.errors import Denied, DomainError, Invalid, NotFound, Unauthenticated, Unavailable
+from shared.platform.keys import CONNECTOR_RIGHTS, KEY_PREFIX, ApiKey, KeyService, Principal
+from shared.platform.secrets import SecretValue
+from shared.web.status import error_body, error_response, http_status
 from tests.unit.fakes import FakeClock, FakeKeyRepository
 from tests.unit.test_secrets import secrets_from
 
@@ -55,20 +56,20 @@ def keys(repo: FakeKeyRepository, clock: FakeClock) -> KeyService:
     return service(repo, clock)
 
 
-def refused(keys: KeyService, raw: str | None) -> Unauthorized:
-    with pytest.raises(Unauthorized) as caught:
+def refused(keys: KeyService, raw: str | None) -> Unauthenticated:
+    with pytest.raises(Unauthenticated) as caught:
         keys.authenticate(raw)
     error = caught.value
-    assert error.status == 401
+    assert http_status(error) == 401
     if raw and raw.strip():
         assert raw.strip() not in str(error)
-        assert raw.strip() not in repr(error.body())
+        assert raw.strip() not in repr(error_body(error))
     return error
 
 
-def bad_request_fields(error: ApiError) -> list[str]:
-    assert error.status == 400
-    return [e["Field"] for e in error.body()["Errors"]]
+def bad_request_fields(error: DomainError) -> list[str]:
+    assert http_status(error) == 400
+    return [e["Field"] for e in error_body(error)["Errors"]]
 
 
 # --- creating ------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ def test_key_without_limit_or_period_gets_the_configured_defaults(repo: FakeKeyR
 
 @pytest.mark.parametrize("tenant", ["", "-acme", "_acme", "ac me", "acme/evil", "ä", "a" * 65])
 def test_invalid_tenant_is_refused_naming_the_tenant(keys: KeyService, repo: FakeKeyRepository, tenant: str) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.create(tenant)
 
     assert bad_request_fields(caught.value) == ["tenant"]
@@ -138,7 +139,7 @@ def test_valid_tenant_is_accepted(keys: KeyService, tenant: str) -> None:
 def test_unknown_or_missing_rights_are_refused_naming_the_rights(
     keys: KeyService, repo: FakeKeyRepository, rights: list[str]
 ) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.create("acme", rights=rights)
 
     assert bad_request_fields(caught.value) == ["rights"]
@@ -158,7 +159,7 @@ def test_unknown_or_missing_rights_are_refused_naming_the_rights(
 def test_out_of_range_settings_are_refused_naming_the_field(
     keys: KeyService, repo: FakeKeyRepository, settings: dict[str, Any], field: str
 ) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.create("acme", **settings)
 
     assert bad_request_fields(caught.value) == [field]
@@ -166,7 +167,7 @@ def test_out_of_range_settings_are_refused_naming_the_field(
 
 
 def test_all_out_of_range_settings_are_reported_together(keys: KeyService) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.create("acme", limit=0, period_seconds=0)
 
     assert bad_request_fields(caught.value) == ["limit", "period"]
@@ -276,7 +277,7 @@ def test_revoking_an_unknown_key_is_not_found(keys: KeyService) -> None:
     with pytest.raises(NotFound) as caught:
         keys.revoke("0123456789abcdef")
 
-    assert caught.value.status == 404
+    assert http_status(caught.value) == 404
 
 
 # --- rights --------------------------------------------------------------------------------------
@@ -286,10 +287,10 @@ def test_principal_without_a_right_is_forbidden(keys: KeyService) -> None:
     _, raw = keys.create("acme", rights=["GetServiceAssignmentsDispatcher"])
     who = keys.authenticate(raw)
 
-    with pytest.raises(Forbidden) as caught:
+    with pytest.raises(Denied) as caught:
         who.require("CreateInvoicePositionNote")
 
-    assert caught.value.status == 403
+    assert http_status(caught.value) == 403
     assert "CreateInvoicePositionNote" in caught.value.message
 
 
@@ -313,7 +314,7 @@ class FakeMonotonic:
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     fake = FakeMonotonic()
-    monkeypatch.setattr(shared.keys, "time", types.SimpleNamespace(monotonic=fake.monotonic))
+    monkeypatch.setattr(shared.platform.keys, "time", types.SimpleNamespace(monotonic=fake.monotonic))
     return fake
 
 
@@ -422,7 +423,7 @@ def test_list_of_a_tenant_without_keys_is_empty(keys: KeyService) -> None:
 
 
 def test_list_with_an_invalid_tenant_is_refused(keys: KeyService) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.list("not a tenant")
 
     assert bad_request_fields(caught.value) == ["tenant"]
@@ -539,12 +540,12 @@ def test_without_a_pepper_keys_are_neither_checked_nor_made_503_naming_the_setti
 ) -> None:
     keys = service(repo, clock, pepper=secrets_from({}).api_key_pepper)
 
-    with pytest.raises(ServiceUnavailable) as caught:
+    with pytest.raises(Unavailable) as caught:
         keys.authenticate("ib_0123456789abcdef_" + "k" * 43) if call == "authenticate" else keys.create("acme")
 
-    assert caught.value.status == 503
+    assert http_status(caught.value) == 503
     assert "API_KEY_PEPPER" in caught.value.message
-    assert caught.value.headers["Retry-After"].isdigit()
+    assert error_response(caught.value).headers["Retry-After"].isdigit()
     assert repo.all() == []
 
 
@@ -552,12 +553,17 @@ def test_a_short_pepper_is_refused_with_503_without_showing_it(repo: FakeKeyRepo
     short = "Sh0rt-pepper-value"
     keys = service(repo, clock, pepper=secrets_from({"API_KEY_PEPPER": short}).api_key_pepper)
 
-    with pytest.raises(ServiceUnavailable) as caught:
+    with pytest.raises(Unavailable) as caught:
         keys.authenticate("ib_0123456789abcdef_" + "k" * 43)
 
     assert "API_KEY_PEPPER" in caught.value.message
     assert "at least 32 characters" in caught.value.message
-    for shown in (str(caught.value), repr(caught.value), repr(caught.value.body()), repr(caught.value.headers)):
+    for shown in (
+        str(caught.value),
+        repr(caught.value),
+        repr(error_body(caught.value)),
+        repr(error_response(caught.value).headers),
+    ):
         assert short not in shown
 
 
@@ -570,7 +576,7 @@ def test_a_key_may_carry_its_users_e_mail_which_the_caller_then_has(keys: KeySer
 
 
 def test_a_malformed_e_mail_is_refused_naming_the_field(keys: KeyService) -> None:
-    with pytest.raises(BadRequest) as caught:
+    with pytest.raises(Invalid) as caught:
         keys.create("acme", email="not an address")
 
     assert [e.field for e in caught.value.errors] == ["email"]

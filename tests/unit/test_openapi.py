@@ -11,9 +11,10 @@ from jsonschema import Draft4Validator
 from openapi_spec_validator import OpenAPIV2SpecValidator
 from pydantic import BaseModel, Field, RootModel
 
-from shared.openapi import build_document, document_for_request, swagger_path
-from shared.operations import ALL_OPERATIONS, OperationSpec
-from shared.validation import PositionNoteIn
+from shared.connector.schemas import PositionNoteIn
+from shared.operations import ALL_OPERATIONS
+from shared.web.openapi import build_document, document_for_request, swagger_path
+from shared.web.registry import AnySpec, OperationSpec
 from tests.reference import FILE_RESPONSE_REFUSAL, power_platform_schema, swagger_2_errors
 
 
@@ -47,7 +48,7 @@ class RunOut(BaseModel):
     lines: list[Line]
 
 
-FUTURE = (
+FUTURE: tuple[AnySpec, ...] = (
     OperationSpec("GetDraft", "GET", "invoicing/drafts/{draftId:int}", "admin", "Read a draft", DraftQuery, "query"),
     OperationSpec("ReplaceLines", "PUT", "invoicing/drafts/{draftId}/lines", "admin", "Replace lines", Lines),
     OperationSpec("DeleteDraft", "DELETE", "invoicing/drafts/{draftId:int}", "admin", "Delete a draft"),
@@ -178,7 +179,10 @@ def test_examples_become_a_single_example() -> None:
 
 
 def test_two_specs_for_one_path_and_method_are_refused() -> None:
-    twice = (FUTURE[2], OperationSpec("DeleteAgain", "DELETE", "invoicing/drafts/{draftId}", "admin", "Again"))
+    twice: tuple[AnySpec, ...] = (
+        FUTURE[2],
+        OperationSpec("DeleteAgain", "DELETE", "invoicing/drafts/{draftId}", "admin", "Again"),
+    )
 
     with pytest.raises(ValueError, match="two operations"):
         build_document(twice)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.secrets import (
+from shared.platform.secrets import (
     API_KEY_PEPPER,
     ECONOMIC_APP_SECRET_TOKEN,
     SMTP_PASSWORD,
@@ -30,6 +30,7 @@ from shared.secrets import (
     SourceUnavailable,
     economic_grant_token_ref,
 )
+from shared.web.status import error_response, http_status
 
 TTL = 3600.0
 MAX_STALENESS = 86400.0
@@ -161,10 +162,10 @@ def test_outage_beyond_the_staleness_limit_is_503_naming_the_secret(
         store.get(REF)
 
     error = caught.value
-    assert error.status == 503
+    assert http_status(error) == 503
     assert "fake secret smtp-password" in error.message
     assert "vault unreachable" in error.message
-    assert error.headers["Retry-After"] == "1"
+    assert error_response(error).headers["Retry-After"] == "1"
     assert error.secret == "fake secret smtp-password"
 
 
@@ -174,7 +175,7 @@ def test_outage_without_a_cached_value_is_503(store: SecretStore, source: FakeSo
     with pytest.raises(SecretUnavailable) as caught:
         store.get(REF)
 
-    assert caught.value.headers["Retry-After"] == "7"
+    assert error_response(caught.value).headers["Retry-After"] == "7"
 
 
 def test_after_a_failure_the_source_is_left_alone_for_a_growing_while(
@@ -211,7 +212,7 @@ def test_the_sources_retry_after_is_the_least_back_off(
 
     with pytest.raises(SecretUnavailable) as caught:
         store.get(REF)
-    assert caught.value.headers["Retry-After"] == "1"
+    assert error_response(caught.value).headers["Retry-After"] == "1"
     clock.now += 1
     assert store.get(REF).reveal() == "v1"
     assert source.fetches[NAME] == 2
@@ -240,7 +241,7 @@ def test_missing_secret_is_503_naming_it_and_what_it_is_for(store: SecretStore, 
     with pytest.raises(SecretMissing) as caught:
         store.get(REF)
 
-    assert caught.value.status == 503
+    assert http_status(caught.value) == 503
     assert (
         caught.value.message
         == "Not configured: fake secret smtp-password is missing; it is needed to send notification mail."

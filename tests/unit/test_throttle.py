@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.throttle import Contended, Decision, SlidingWindowLimiter
+from shared.platform.throttle import Contended, Decision, SlidingWindowLimiter
 from tests.unit.fakes import FakeWindowStore
 from tests.unit.throttle_support import (
     SecondsClock,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from shared.throttle import Decision, SlidingWindowLimiter
+from shared.platform.throttle import Decision, SlidingWindowLimiter
 from tests.unit.fakes import FakeWindowStore
 from tests.unit.throttle_support import (
     SecondsClock,

@@ -11,16 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel
 
-from shared.errors import ApiError
-from shared.validation import (
-    ActivityRecordingIn,
-    ListAssignmentsIn,
-    PositionNoteIn,
-    check_span,
-    parse_json_object,
-    validate,
-    whole_number,
-)
+from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
+from shared.errors import DomainError
+from shared.validation import parse_json_object, validate, whole_number
+from shared.web.status import error_body, http_status
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -38,11 +32,11 @@ def note(**changes: Any) -> dict[str, Any]:
 
 def refusal(model: type[BaseModel], data: dict[str, Any], tz: ZoneInfo = BERLIN) -> dict[str, str]:
     """The 400 answer's errors as {Field: Message}; fails the test when the body is accepted."""
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         validate(model, data, tz)
     error = caught.value
-    assert error.status == 400
-    body = error.body()
+    assert http_status(error) == 400
+    body = error_body(error)
     assert body["Success"] is False
     errors: dict[str, str] = {e["Field"]: e["Message"] for e in body["Errors"]}
     for field in errors:
@@ -57,10 +51,10 @@ def refused_field(model: type[BaseModel], data: dict[str, Any], field: str) -> s
 
 
 def body_error(raw: bytes) -> dict[str, Any]:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         parse_json_object(raw)
-    assert caught.value.status == 400
-    body = caught.value.body()
+    assert http_status(caught.value) == 400
+    body = error_body(caught.value)
     assert body["Success"] is False
     return body
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 
-from shared.throttle import Decision
+from shared.platform.throttle import Decision
 
 
 class SecondsClock:

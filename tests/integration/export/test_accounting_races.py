@@ -12,7 +12,7 @@ import pytest
 
 from shared.accounting.invoices import InvoiceSync
 from shared.container import TABLES, _export_failures
-from shared.errors import BadGateway
+from shared.errors import AccountingUnusable
 from shared.invoicing.ledger import BOOKED, EXPORTED
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
@@ -127,12 +127,12 @@ def test_a_malformed_answer_from_e_conomic_is_a_clear_502_not_a_500(
 ) -> None:
     """invoices.py `_as_api_error`: only EconomicRejected/NotFound/Auth/Unavailable are mapped. An answer
     e-conomic (or a proxy in front of it) gives with 200 but no `collection` raises the adapter's base
-    `EconomicError` (economic.py `pages`), which is no ApiError: the HTTP caller gets a bare 500."""
+    `EconomicError` (economic.py `pages`), which is no DomainError: the HTTP caller gets a bare 500."""
     world = exported(env, economic)
     economic.fail_next(200, body={"message": "Down for maintenance"}, path_contains="/invoices/booked")
     sync = sync_of(world)
 
-    with pytest.raises(BadGateway) as caught:
+    with pytest.raises(AccountingUnusable) as caught:
         sync.run(world.tenant)
 
     assert "collection" in caught.value.message
@@ -197,16 +197,21 @@ def test_an_operator_syncing_a_tenant_that_does_not_exist_gets_a_404_and_nothing
     row, so the timer visits the phantom tenant every hour and GET .../sync answers 200 for it."""
     from types import SimpleNamespace
 
-    from shared.accounting.api import SyncIn, sync_handlers
+    from shared.accounting.api import SyncIn
+    from shared.accounting.routes import sync_invoices
     from shared.errors import NotFound
 
     world = World(env, economic, customers=1, notes=1)
     phantom = "no-such-" + world.tenant
-    handlers = sync_handlers(world.container.invoice_sync, lambda: datetime.now(UTC), lambda t: t == world.tenant)
-    call = SimpleNamespace(principal=world.principal("reseller", "operator"), data=SyncIn(reseller=phantom))
+    services: Any = SimpleNamespace(
+        invoice_sync=world.container.invoice_sync,
+        now=lambda: datetime.now(UTC),
+        tenant_exists=lambda t: t == world.tenant,
+    )
+    call: Any = SimpleNamespace(principal=world.principal("reseller", "operator"), data=SyncIn(reseller=phantom))
 
     try:
-        response = handlers["SyncEconomicInvoices"](call)
+        response = sync_invoices(services, call)
     except NotFound:
         pass
     else:

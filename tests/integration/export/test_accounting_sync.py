@@ -14,16 +14,17 @@ import pypdf
 import pytest
 
 from shared.accounting.invoices import LEASE, InvoiceSync, SyncBusy, SyncResult
-from shared.connector import ConnectorService
+from shared.connector.schemas import ListAssignmentsIn
+from shared.connector.service import ConnectorService
 from shared.container import TABLES, _export_failures
-from shared.errors import Forbidden, Unprocessable
-from shared.invoicing.api import draft_out
+from shared.errors import Denied, Rejected
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from shared.invoicing.pdf import render
+from shared.invoicing.schemas import draft_out
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
 from shared.repositories.work import TableWorkRepository
-from shared.validation import ListAssignmentsIn, validate
+from shared.validation import validate
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
 
@@ -457,7 +458,7 @@ def test_refused_tokens_are_a_403_and_recorded_on_the_state(env: dict[str, str],
     world = exported(env, economic, customers=1)
     economic.revoke(world.agreement.grant_token)
 
-    with pytest.raises(Forbidden) as caught:
+    with pytest.raises(Denied) as caught:
         world.container.invoice_sync.run(world.tenant)
 
     assert caught.value.code == "economic"
@@ -475,7 +476,7 @@ def test_a_flagged_draft_can_be_reopened_and_exported_again_and_no_other_can(
     old_document = number_of(world, gone)
     del world.agreement.invoice_drafts[old_document]
     world.container.invoice_sync.run(world.tenant)
-    with pytest.raises(Unprocessable) as refused:
+    with pytest.raises(Rejected) as refused:
         world.container.invoicing.reopen(world.tenant, kept)
     assert "accounting.missing" in refused.value.errors[0].message
 

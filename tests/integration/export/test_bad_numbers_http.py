@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from shared.api_types import ApiRequest, ApiResponse
-from shared.keys import ADMIN_RIGHT, RESELLER_RIGHT
+from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
+from shared.web.types import ApiRequest, ApiResponse
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
 

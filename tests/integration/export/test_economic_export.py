@@ -16,19 +16,20 @@ import pytest
 from pydantic import ValidationError
 
 from shared.adapters.economic import EconomicUnavailable
-from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
+from shared.errors import Conflict, Denied, DomainError, NotFound, Rejected
 from shared.export.model import ExportIn
 from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
+from shared.web.status import error_body
 from tests.economic_standin import EconomicStandin
 from tests.export_support import INVOICE_DATE, World
 from tests.smtp_standin import SmtpStandIn
 
 
-def refusal(world: World, *rights: str, **fields: Any) -> ApiError:
-    with pytest.raises(ApiError) as caught:
+def refusal(world: World, *rights: str, **fields: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
         world.start(*rights, **fields)
     return caught.value
 
@@ -141,7 +142,7 @@ def test_preflight_lists_every_problem_and_creates_nothing(env: dict[str, str], 
 
     error = refusal(world)
 
-    assert isinstance(error, Unprocessable)
+    assert isinstance(error, Rejected)
     assert error.code == "multiple"
     found = {(e.field, e.message) for e in error.errors}
     assert found == {
@@ -160,7 +161,7 @@ def test_access_levels(env: dict[str, str], economic: EconomicStandin) -> None:
     other = World(env, economic, customers=1)
 
     assert refusal(world, reseller=other.tenant).code == "access_denied"
-    assert isinstance(refusal(world, adminMode=True), Forbidden)
+    assert isinstance(refusal(world, adminMode=True), Denied)
     assert refusal(world, "reseller", "operator", reseller="no-such-tenant").code == "reseller"
     assert isinstance(refusal(world, "reseller", "operator", reseller="no-such-tenant"), NotFound)
     world.container.keys.create(other.tenant, rights=["reseller"])  # the tenant exists once it has a key
@@ -181,16 +182,16 @@ def test_access_levels(env: dict[str, str], economic: EconomicStandin) -> None:
 def test_missing_or_refused_tokens_are_403_economic(env: dict[str, str], economic: EconomicStandin) -> None:
     no_token = World(env, economic, customers=1, grant=False)
     error = refusal(no_token)
-    assert isinstance(error, Forbidden)
+    assert isinstance(error, Denied)
     assert error.code == "economic"
     assert "grant" not in error.message.lower() or "token" in error.message.lower()
 
     refused = World(env, economic, customers=1)
     economic.revoke("grant-" + refused.tenant)
     error = refusal(refused)
-    assert isinstance(error, Forbidden)
+    assert isinstance(error, Denied)
     assert error.code == "economic"
-    assert "grant-" + refused.tenant not in json.dumps(error.body())
+    assert "grant-" + refused.tenant not in json.dumps(error_body(error))
 
 
 def test_a_draft_held_by_a_running_export_cannot_be_merged_deleted_or_exported_twice(

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from shared.api_types import ApiResponse, dumps
-from shared.errors import BadRequest, Conflict, FieldError, Unprocessable
+from shared.errors import Conflict, FieldError, Invalid, Rejected
+from shared.web.types import ApiResponse, dumps
 
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -71,7 +71,7 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 def check_key(key: str) -> str:
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(33 <= ord(c) <= 126 for c in key):
-        raise BadRequest(
+        raise Invalid(
             f"The {HEADER} header is invalid.",
             [FieldError(HEADER, f"must be 1-{MAX_KEY_LENGTH} visible ASCII characters without spaces")],
         )
@@ -141,7 +141,7 @@ class Idempotency:
             if existing.expires_at <= now:
                 taken = self._repo.replace(fresh, existing.version)
             elif existing.fingerprint != body_fingerprint:
-                raise Unprocessable(
+                raise Rejected(
                     f"This {HEADER} was already used with a different request body.",
                     [FieldError(HEADER, "was used before with a different body; use a new key for a new request")],
                 )
@@ -153,7 +153,7 @@ class Idempotency:
                 wait = max(1, int((existing.lease_until - now).total_seconds()) + 1)
                 raise Conflict(
                     f"A request with this {HEADER} is still being processed; retry later.",
-                    headers={"Retry-After": str(wait)},
+                    retry_after=wait,
                 )
             else:
                 # The earlier attempt died mid-way. Take over with its generation, so the action

@@ -23,17 +23,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from shared.errors import BadRequest, FieldError, Forbidden, NotFound, Unauthorized
+from shared.errors import Denied, FieldError, Invalid, NotFound, Unauthenticated
+from shared.platform.tenants import validate_tenant
 from shared.validation import EMAIL
 
 if TYPE_CHECKING:
-    from shared.secrets import SecretValue
+    from shared.platform.secrets import SecretValue
 
 log = logging.getLogger("invoice_bridge.keys")
 
 KEY_PREFIX = "ib_"
 _KEY_RE = re.compile(r"ib_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
-TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 CONNECTOR_RIGHTS = ("CreateActivityRecording", "CreateInvoicePositionNote", "GetServiceAssignmentsDispatcher")
 ADMIN_RIGHT = "admin"
@@ -84,7 +84,7 @@ class Principal:
 
     def require(self, right: str) -> None:
         if right not in self.rights:
-            raise Forbidden(
+            raise Denied(
                 f"This API key may not call {right}.",
                 [FieldError("apikey", f"needs the {right} right (manage keys create --rights ...)")],
                 code="access_denied",
@@ -110,21 +110,12 @@ def peppered_digest(pepper: SecretValue, raw_key: str) -> str:
     return hmac.new(pepper.reveal().encode("utf-8"), raw_key.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def validate_tenant(tenant: str) -> str:
-    if not TENANT_RE.fullmatch(tenant):
-        raise BadRequest(
-            "The tenant id is invalid.",
-            [FieldError("tenant", "must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")],
-        )
-    return tenant
-
-
 def validate_rights(rights: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(r.strip() for r in rights if r.strip())
     unknown = sorted(chosen - KNOWN_RIGHTS)
     if unknown or not chosen:
         rule = f"must be one or more of {', '.join(sorted(KNOWN_RIGHTS))}"
-        raise BadRequest("The rights are invalid.", [FieldError("rights", rule)])
+        raise Invalid("The rights are invalid.", [FieldError("rights", rule)])
     return chosen
 
 
@@ -172,7 +163,7 @@ class KeyService:
         if email is not None and not EMAIL.fullmatch(email):
             errors.append(FieldError("email", "must be an e-mail address such as ap@example.com"))
         if errors:
-            raise BadRequest("The key settings are invalid.", errors)
+            raise Invalid("The key settings are invalid.", errors)
         pepper = self._pepper()
         key_id = secrets.token_hex(8)
         raw = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
@@ -193,7 +184,7 @@ class KeyService:
 
     def authenticate(self, raw_key: str | None) -> Principal:
         if not raw_key:
-            raise Unauthorized("An API key is required: pass it in the apikey query parameter.")
+            raise Unauthenticated("An API key is required: pass it in the apikey query parameter.")
         pepper = self._pepper()  # without it no key can be checked: 503 naming the secret, not 401
         raw = raw_key.strip()
         match = _KEY_RE.fullmatch(raw)
@@ -204,7 +195,7 @@ class KeyService:
         expected = key.digest if key and key.hash_algorithm in (LEGACY_SHA256, HMAC_SHA256) else "0" * 64
         valid = hmac.compare_digest(expected, presented)
         if key is None or not valid or not key.active:
-            raise Unauthorized("The API key is not valid.")
+            raise Unauthenticated("The API key is not valid.")
         if legacy:
             self._upgrade(key, peppered_digest(pepper, raw))
         return Principal(key.key_id, key.tenant, key.name, key.rights, key.limit, key.period_seconds, key.email)

@@ -1,8 +1,10 @@
-"""Framework-neutral HTTP request and response, so services never see `azure.functions`."""
+"""Framework-neutral HTTP request and response, so services never see `azure.functions`, and the
+public address a request reached us at."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,3 +48,21 @@ def _default(value: object) -> object:
 
 def dumps(body: Any) -> str:
     return json.dumps(body, default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
+
+
+def public_host(headers: Mapping[str, str]) -> tuple[str | None, str]:
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+    proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        local = host.split(":")[0] in ("localhost", "127.0.0.1")
+        proto = "http" if local else "https"
+    return (host if _HOST.fullmatch(host) else None), proto
+
+
+def public_base_url(headers: Mapping[str, str]) -> str:
+    """`scheme://host` the caller reached us at (for links in answers); "" when the host is unusable."""
+    host, proto = public_host(headers)
+    return f"{proto}://{host}" if host else ""

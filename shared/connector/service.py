@@ -8,16 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.errors import FieldError, validation_failed
-from shared.keys import Principal
-from shared.validation import (
-    ORDER_COLUMNS,
-    ActivityRecordingIn,
-    ListAssignmentsIn,
-    PositionNoteIn,
-    check_span,
-    is_ascii_digits,
-)
+from shared.connector.schemas import ORDER_COLUMNS, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
+from shared.errors import FieldError, invalid
+from shared.platform.keys import Principal
+from shared.validation import is_ascii_digits
 from shared.work import (
     ACTIVITY_RECORDING,
     POSITION_NOTE,
@@ -101,7 +95,7 @@ class ConnectorService:
     ) -> str:
         errors = check_span(data.dateFrom, data.dateTo, data.pause or timedelta(0))
         if errors:
-            raise validation_failed(errors)
+            raise invalid(errors)
         record = WorkRecord(
             tenant=who.tenant,
             record_id=record_id(who.tenant, kind, generation),
@@ -129,11 +123,11 @@ class ConnectorService:
                 kinds.add(POSITION_NOTE)
             project = filters.Project.strip() if filters.Project else None
             if project is not None and not (is_ascii_digits(project) and int(project) > 0):
-                raise validation_failed(
+                raise invalid(
                     [FieldError("AdditionalSearchData.Project", "must be a project id (a positive whole number)")]
                 )
             if filters.DateTimeFrom and filters.DateTimeTo and filters.DateTimeTo <= filters.DateTimeFrom:
-                raise validation_failed([FieldError("AdditionalSearchData.DateTimeTo", "must be after DateTimeFrom")])
+                raise invalid([FieldError("AdditionalSearchData.DateTimeTo", "must be after DateTimeFrom")])
             query = WorkQuery(
                 kinds=frozenset(kinds) or query.kinds,
                 starts_at_or_after=filters.DateTimeFrom,

@@ -1,5 +1,5 @@
-"""HTTP models and handlers of the billing directory and invoicing operations (specs in
-`shared.operations`). JSON in, JSON out; data always of the key's tenant.
+"""Wire models of the billing directory and invoicing operations, and their mappers (operations in
+`shared.invoicing.routes`). JSON in, JSON out; data always of the key's tenant.
 
 Money (rates, amounts, totals) and hours travel as decimal strings ("202.50", "2.25"), never as JSON
 numbers, so no client rounds them through a float; minutes are whole numbers.
@@ -8,7 +8,6 @@ numbers, so no client rounds them through a float; minutes are whole numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -16,12 +15,10 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from shared.api_types import ApiResponse
-from shared.errors import FieldError, NotFound
-from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, DirectoryService, Entry, Ticket
+from shared.invoicing.directory import Contract, Customer, Entry, Ticket
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status, invoice_number
 from shared.invoicing.planning import Line, Period, Unresolved
-from shared.invoicing.service import Draft, DraftFilter, InvoicingService, RunResult
+from shared.invoicing.service import Draft, RunResult
 from shared.validation import Email, PositiveId, ShortText, is_ascii_digits, whole_number
 from shared.work import hours
 
@@ -101,18 +98,18 @@ PeriodField = Annotated[Period, PlainValidator(_period, json_schema_input_type=s
 StatusField = Annotated[str, PlainValidator(_status, json_schema_input_type=str)]
 
 
-class _In(BaseModel):
+class WireIn(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True)
 
 
-class _Out(BaseModel):
+class WireOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
 # -- billing directory --------------------------------------------------------------------------
 
 
-class CustomerRef(_In):
+class CustomerRef(WireIn):
     customerId: PositiveId = Field(description="The customer's id (your own, e.g. the CRM's).")
 
 
@@ -125,7 +122,7 @@ class CustomerIn(CustomerRef):
     currency: Currency = Field(description="ISO 4217 code; the customer's contracts are priced in it.")
 
 
-class CustomerOut(_Out):
+class CustomerOut(WireOut):
     customerId: int = Field(description="The customer's id.")
     name: str = Field(description="Name printed on the invoice.")
     accountingSystemId: int | None = Field(description="The customer's number in e-conomic (null: not linked yet).")
@@ -133,11 +130,11 @@ class CustomerOut(_Out):
     currency: str = Field(description="ISO 4217 code.")
 
 
-class CustomerList(_Out):
+class CustomerList(WireOut):
     customers: list[CustomerOut] = Field(description="The tenant's customers by id.")
 
 
-class ContractRef(_In):
+class ContractRef(WireIn):
     contractId: PositiveId = Field(description="The service contract's id (what notes send as serviceContractID).")
 
 
@@ -153,7 +150,7 @@ class ContractIn(ContractRef):
     )
 
 
-class ContractOut(_Out):
+class ContractOut(WireOut):
     contractId: int = Field(description="The service contract's id.")
     customerId: int = Field(description="The customer it belongs to.")
     productNumber: str = Field(description="e-conomic product number.")
@@ -162,11 +159,11 @@ class ContractOut(_Out):
     roundingMinutes: int = Field(description="Rounding increment in minutes.")
 
 
-class ContractList(_Out):
+class ContractList(WireOut):
     contracts: list[ContractOut] = Field(description="The tenant's service contracts by id.")
 
 
-class TicketRef(_In):
+class TicketRef(WireIn):
     ticketId: PositiveId = Field(description="The ticket's id (what notes send as ticketID).")
 
 
@@ -177,17 +174,17 @@ class TicketIn(TicketRef):
     )
 
 
-class TicketOut(_Out):
+class TicketOut(WireOut):
     ticketId: int = Field(description="The ticket's id.")
     customerId: int = Field(description="The customer it is for.")
     contractId: int | None = Field(description="The service contract that prices it, if any.")
 
 
-class TicketList(_Out):
+class TicketList(WireOut):
     tickets: list[TicketOut] = Field(description="The tenant's tickets by id.")
 
 
-class Deleted(_Out):
+class Deleted(WireOut):
     Message: str = Field(description="What was deleted.")
     Success: bool = Field(description="Always true.")
 
@@ -243,13 +240,13 @@ def entry_from(data: CustomerIn | ContractIn | TicketIn) -> Entry:
 # -- invoicing ----------------------------------------------------------------------------------
 
 
-class RunIn(_In):
+class RunIn(WireIn):
     period: PeriodField | None = Field(
         None, description="The month to invoice, YYYY-MM, in DEFAULT_TIMEZONE; default: the previous month."
     )
 
 
-class DraftsQuery(_In):
+class DraftsQuery(WireIn):
     period: PeriodField | None = Field(None, description="Only drafts covering this month (YYYY-MM).")
     customerId: PositiveId | None = Field(None, description="Only drafts of this customer.")
     status: StatusField | None = Field(
@@ -257,15 +254,15 @@ class DraftsQuery(_In):
     )
 
 
-class DraftRef(_In):
+class DraftRef(WireIn):
     draftId: PositiveId = Field(description="The draft number.")
 
 
-class MergeIn(_In):
+class MergeIn(WireIn):
     draftIds: list[PositiveId] = Field(description="Two or more open drafts of one customer; the lowest number stays.")
 
 
-class CustomerSnapshot(_Out):
+class CustomerSnapshot(WireOut):
     customerId: int = Field(description="The customer's id.")
     name: str = Field(description="Name at the time of the run.")
     accountingSystemId: int | None = Field(description="e-conomic customer number at the time of the run.")
@@ -273,7 +270,7 @@ class CustomerSnapshot(_Out):
     currency: str = Field(description="ISO 4217 code of every amount in the draft.")
 
 
-class TotalsOut(_Out):
+class TotalsOut(WireOut):
     minutes: int = Field(description="Billable minutes of all time lines.")
     hours: Decimal = Field(description="The same in hours, a decimal string with 2 places.")
     time: Decimal = Field(description="Sum of the time lines, a decimal string.")
@@ -283,7 +280,7 @@ class TotalsOut(_Out):
     lines: int = Field(description="Lines (time and surcharge).")
 
 
-class LineOut(_Out):
+class LineOut(WireOut):
     kind: str = Field(description="time or surcharge.")
     date: str = Field(description="The note's start date in DEFAULT_TIMEZONE (YYYY-MM-DD).")
     noteId: str = Field(description="The position note (invoiceNoteId) the line bills.")
@@ -299,7 +296,7 @@ class LineOut(_Out):
     description: str = Field(description="Text for the invoice line.")
 
 
-class DraftSummary(_Out):
+class DraftSummary(WireOut):
     draftId: int = Field(description="The draft number: sequential per tenant, never reused.")
     status: str = Field(description="pending, open, exported, booked, void, merged or deleted.")
     invoiceNumber: int | None = Field(
@@ -325,24 +322,24 @@ class DraftOut(DraftSummary):
     lines: list[LineOut] = Field(description="Lines by date; empty unless the draft is open, exported or booked.")
 
 
-class DraftList(_Out):
+class DraftList(WireOut):
     drafts: list[DraftSummary] = Field(description="Drafts by number.")
 
 
-class UnresolvedOut(_Out):
+class UnresolvedOut(WireOut):
     noteId: str = Field(description="The position note that stays unbilled.")
     field: str = Field(description="The note's field that could not be resolved.")
     reason: str = Field(description="What is missing in the billing directory.")
 
 
-class RunOut(_Out):
+class RunOut(WireOut):
     period: str = Field(description="The month invoiced (YYYY-MM).")
     drafts: list[DraftSummary] = Field(description="Drafts created by this run, one per customer.")
     unresolved: list[UnresolvedOut] = Field(description="Billable notes that could not be priced, and why.")
     skipped: int = Field(description="Notes a concurrent run billed first.")
 
 
-class Released(_Out):
+class Released(WireOut):
     Message: str = Field(description="What happened.")
     Success: bool = Field(description="Always true.")
     draftId: int = Field(description="The deleted draft's number (retired, never reused).")
@@ -420,115 +417,3 @@ def run_out(result: RunResult) -> RunOut:
 
 def unresolved_out(u: Unresolved) -> UnresolvedOut:
     return UnresolvedOut(noteId=u.note_id, field=u.field, reason=u.reason)
-
-
-# -- handlers -----------------------------------------------------------------------------------
-
-Handler = Callable[[Any], ApiResponse]
-
-
-def _json(model: BaseModel, status: int = 200) -> ApiResponse:
-    return ApiResponse(status, model.model_dump(mode="json"))
-
-
-def invoicing_handlers(
-    directory: DirectoryService, invoicing: InvoicingService, render_pdf: Callable[[Draft], bytes]
-) -> dict[str, Handler]:
-    """Handlers by operationId; each gets `shared.http_api.Call` (tenant from the key)."""
-
-    def tenant(call: Any) -> str:
-        return str(call.principal.tenant)
-
-    def list_entries(kind: type[Entry]) -> Handler:
-        def handle(call: Any) -> ApiResponse:
-            d = directory.load(tenant(call))
-            if kind is Customer:
-                return _json(CustomerList(customers=[customer_out(c) for _, c in sorted(d.customers.items())]))
-            if kind is Contract:
-                return _json(ContractList(contracts=[contract_out(c) for _, c in sorted(d.contracts.items())]))
-            return _json(TicketList(tickets=[ticket_out(t) for _, t in sorted(d.tickets.items())]))
-
-        return handle
-
-    def get_entry(kind: type[Entry]) -> Handler:
-        field, label = ID_FIELDS[kind], LABELS[kind]
-
-        def handle(call: Any) -> ApiResponse:
-            entry_id = getattr(call.data, field)
-            entry = directory.load(tenant(call)).of(kind).get(entry_id)
-            if entry is None:
-                raise _missing(field, f"{label} {entry_id}")
-            return _json(entry_out(entry))
-
-        return handle
-
-    def put_entry(call: Any) -> ApiResponse:
-        return _json(entry_out(directory.put(tenant(call), entry_from(call.data))))
-
-    def delete_entry(kind: type[Entry]) -> Handler:
-        field, label = ID_FIELDS[kind], LABELS[kind]
-
-        def handle(call: Any) -> ApiResponse:
-            entry_id = getattr(call.data, field)
-            drafted = invoicing.drafted_customers(tenant(call)) if kind is Customer else set()
-            directory.delete(tenant(call), kind, entry_id, drafted_customers=drafted)
-            return _json(Deleted(Message=f"Deleted {label} {entry_id}.", Success=True))
-
-        return handle
-
-    def run(call: Any) -> ApiResponse:
-        return _json(run_out(invoicing.run(tenant(call), call.data.period)))
-
-    def list_drafts(call: Any) -> ApiResponse:
-        q = call.data
-        found = invoicing.list(tenant(call), DraftFilter(q.period, q.customerId, q.status))
-        return _json(DraftList(drafts=[summary(h) for h in found]))
-
-    def get_draft(call: Any) -> ApiResponse:
-        return _json(draft_out(invoicing.get(tenant(call), call.data.draftId)))
-
-    def get_pdf(call: Any) -> ApiResponse:
-        draft = invoicing.open_draft(tenant(call), call.data.draftId)
-        return ApiResponse(
-            200,
-            render_pdf(draft),
-            {"Content-Disposition": f'inline; filename="{pdf_name(draft.header)}"'},
-            content_type="application/pdf",
-        )
-
-    def delete_draft(call: Any) -> ApiResponse:
-        header, released = invoicing.delete(tenant(call), call.data.draftId)
-        message = f"Deleted invoice draft {header.number}; its {released} notes are unbilled again."
-        return _json(Released(Message=message, Success=True, draftId=header.number, releasedNotes=released))
-
-    def merge(call: Any) -> ApiResponse:
-        return _json(draft_out(invoicing.merge(tenant(call), call.data.draftIds)))
-
-    def reopen(call: Any) -> ApiResponse:
-        return _json(draft_out(invoicing.reopen(tenant(call), call.data.draftId)))
-
-    return {
-        "ListCustomers": list_entries(Customer),
-        "GetCustomer": get_entry(Customer),
-        "PutCustomer": put_entry,
-        "DeleteCustomer": delete_entry(Customer),
-        "ListContracts": list_entries(Contract),
-        "GetContract": get_entry(Contract),
-        "PutContract": put_entry,
-        "DeleteContract": delete_entry(Contract),
-        "ListTickets": list_entries(Ticket),
-        "GetTicket": get_entry(Ticket),
-        "PutTicket": put_entry,
-        "DeleteTicket": delete_entry(Ticket),
-        "CreateInvoicingRun": run,
-        "ListInvoiceDrafts": list_drafts,
-        "GetInvoiceDraft": get_draft,
-        "GetInvoiceDraftPdf": get_pdf,
-        "DeleteInvoiceDraft": delete_draft,
-        "MergeInvoiceDrafts": merge,
-        "ReopenInvoiceDraft": reopen,
-    }
-
-
-def _missing(field: str, what: str) -> NotFound:
-    return NotFound(f"No {what}.", [FieldError(field, f"{what} does not exist")])

@@ -6,7 +6,7 @@ Swagger 2.0 because Logic Apps' "HTTP + Swagger" action and Power Platform custo
 nothing newer. Served at `GET /ApiInvoice/swagger.json`; the Power Platform custom connector in
 `infra/connector/` is generated from the same function:
 
-    python -m shared.openapi --connector infra/connector
+    python -m shared.web.openapi --connector infra/connector
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.operations import ALL_OPERATIONS, OperationSpec
+from shared.operations import ALL_OPERATIONS
+from shared.web.registry import AnySpec
+from shared.web.types import public_host
 
 TITLE = "Invoice Bridge"
 VERSION = "1.0"
@@ -33,7 +35,7 @@ DESCRIPTION = (
     "envelope {Message, Success: false, Errors: [{Field, Message}]}."
 )
 SPEC_ROUTE = "ApiInvoice/swagger.json"
-CONNECTOR_COMMAND = "python -m shared.openapi --connector infra/connector"
+CONNECTOR_COMMAND = "python -m shared.web.openapi --connector infra/connector"
 
 ERROR_STATUSES: dict[str, str] = {
     "400": "The request is invalid; each problem is named in Errors.",
@@ -207,7 +209,7 @@ def _envelope() -> dict[str, Any]:
     }
 
 
-def _operation(spec: OperationSpec, definitions: _Definitions) -> dict[str, Any]:
+def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
     path_names = _route_parameters(spec.route)
     parameters: list[dict[str, Any]] = []
     schema: dict[str, Any] = {}
@@ -277,7 +279,7 @@ def _operation(spec: OperationSpec, definitions: _Definitions) -> dict[str, Any]
 
 
 def build_document(
-    specs: Iterable[OperationSpec] = ALL_OPERATIONS, *, host: str | None = None, schemes: Iterable[str] = ("https",)
+    specs: Iterable[AnySpec] = ALL_OPERATIONS, *, host: str | None = None, schemes: Iterable[str] = ("https",)
 ) -> dict[str, Any]:
     """The Swagger 2.0 document for `specs`. `host` is `name[:port]`, or None to leave it out."""
     definitions = _Definitions()
@@ -324,31 +326,13 @@ def _app_document() -> dict[str, Any]:
     return build_document()
 
 
-_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
-
-
 def document_for_request(headers: Mapping[str, str]) -> dict[str, Any]:
     """The document as served: `host` and `schemes` from the request (lower-cased header names).
 
     Behind the platform's front end the scheme is in `X-Forwarded-Proto` and the public host may be in
     `X-Forwarded-Host`. A malformed host is left out rather than echoed into the document."""
-    host, proto = _public_host(headers)
+    host, proto = public_host(headers)
     return _served_from(_app_document(), host, (proto,))
-
-
-def _public_host(headers: Mapping[str, str]) -> tuple[str | None, str]:
-    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
-    proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    if proto not in ("http", "https"):
-        local = host.split(":")[0] in ("localhost", "127.0.0.1")
-        proto = "http" if local else "https"
-    return (host if _HOST.fullmatch(host) else None), proto
-
-
-def public_base_url(headers: Mapping[str, str]) -> str:
-    """`scheme://host` the caller reached us at (for links in answers); "" when the host is unusable."""
-    host, proto = _public_host(headers)
-    return f"{proto}://{host}" if host else ""
 
 
 # --- The Power Platform custom connector (infra/connector/) ------------------------------------
@@ -392,7 +376,7 @@ CONNECTOR_PROPERTIES: dict[str, Any] = {
 }
 
 
-def connector_files(specs: Iterable[OperationSpec] = ALL_OPERATIONS) -> dict[str, str]:
+def connector_files(specs: Iterable[AnySpec] = ALL_OPERATIONS) -> dict[str, str]:
     """`apiDefinition.swagger.json` and `apiProperties.json` as committed under infra/connector/."""
     definition = build_document(specs, host="dynamichosturl", schemes=("https",))
     definition["info"]["description"] = "Invoice Bridge: record billable work and run invoicing."
@@ -403,7 +387,7 @@ def connector_files(specs: Iterable[OperationSpec] = ALL_OPERATIONS) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.openapi", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.web.openapi", description=__doc__.splitlines()[0])
     parser.add_argument("--connector", metavar="DIR", help="write the Power Platform connector files into DIR")
     args = parser.parse_args(argv)
     if args.connector:

@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
-from shared.errors import ServiceUnavailable
-from shared.keys import TENANT_RE
+from shared.errors import Unavailable
+from shared.platform.tenants import TENANT_RE
 
 log = logging.getLogger("invoice_bridge.secrets")
 
@@ -126,11 +126,12 @@ FIXED_SECRETS = (ECONOMIC_APP_SECRET_TOKEN, SMTP_PASSWORD, API_KEY_PEPPER)
 # --- errors -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class SecretError(ServiceUnavailable):
-    """503 with `Retry-After`. `secret` says which secret, in the source's words; never its value."""
+class SecretError(Unavailable):
+    """Unavailable, with when to retry. `secret` says which secret, in the source's words; never its value."""
 
-    secret: str = ""
+    def __init__(self, message: str, *, secret: str = "", retry_after: int | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.secret = secret
 
 
 class SecretMissing(SecretError):
@@ -318,15 +319,17 @@ class SecretStore:
         young = now - entry.fetched_at < self._max_staleness
         if entry.value is not None and young and not entry.missing and not forced:
             return entry.value
-        retry_after = {"Retry-After": str(max(1, math.ceil((entry.retry_at or now) - now)))}
+        retry_after = max(1, math.ceil((entry.retry_at or now) - now))
         where = self.where(ref)
         if entry.missing:
             raise SecretMissing(
-                f"Not configured: {where} is missing; it is needed to {ref.purpose}.", headers=retry_after, secret=where
+                f"Not configured: {where} is missing; it is needed to {ref.purpose}.",
+                retry_after=retry_after,
+                secret=where,
             )
         raise SecretUnavailable(
             f"Secret unavailable: {where} cannot be read right now ({entry.reason}); retry shortly.",
-            headers=retry_after,
+            retry_after=retry_after,
             secret=where,
         )
 
@@ -353,7 +356,7 @@ class Secrets:
             where = self.store.where(API_KEY_PEPPER)
             raise SecretInvalid(
                 f"Not configured: {where} is too short; it must have at least {MIN_PEPPER_CHARS} characters.",
-                headers={"Retry-After": "60"},
+                retry_after=60,
                 secret=where,
             )
         return pepper

@@ -1,0 +1,1 @@
+"""The certified "Tesseron Invoice" connector's actions: record work and list it back."""

@@ -1,0 +1,80 @@
+"""The certified connector's actions under /ApiInvoice (host.json routePrefix is ""), each with its
+handler, answering in the connector's `Message`/`Success` envelope."""
+
+from __future__ import annotations
+
+from shared.connector.ports import ConnectorServices
+from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.web.registry import Call, OperationSpec
+from shared.web.types import ApiResponse
+
+CONNECTOR_TAG = "Connector"
+
+
+def create_activity_recording(app: ConnectorServices, call: Call) -> ApiResponse:
+    record_id = app.connector.create_activity_recording(call.principal, call.data, call.generation)
+    return _created("Activity recording created.", "ActivityRecordingId", record_id)
+
+
+def create_position_note(app: ConnectorServices, call: Call) -> ApiResponse:
+    record_id = app.connector.create_position_note(call.principal, call.data, call.generation)
+    return _created("Position note created.", "invoiceNoteId", record_id)
+
+
+def list_assignments(app: ConnectorServices, call: Call) -> ApiResponse:
+    result = app.connector.list_assignments(call.principal, call.data)
+    message = f"{len(result['Results'])} of {result['Filtered']} service assignments."
+    return ApiResponse(200, {"Message": message, "Success": True, "Result": result})
+
+
+def _created(message: str, id_field: str, record_id: str) -> ApiResponse:
+    return ApiResponse(200, {"Message": message, "Success": True, id_field: record_id})
+
+
+CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
+    OperationSpec(
+        "CreateActivityRecording",
+        "POST",
+        "ApiInvoice/CreateActivityRecording",
+        right="CreateActivityRecording",
+        summary="Create an activity recording",
+        handler=create_activity_recording,
+        model=ActivityRecordingIn,
+        creates=True,
+        tag=CONNECTOR_TAG,
+    ),
+    OperationSpec(
+        "CreateInvoicePositionNote",
+        "POST",
+        "ApiInvoice/CreateInvoicePositionNote",
+        right="CreateInvoicePositionNote",
+        summary="Create an invoice position note",
+        handler=create_position_note,
+        model=PositionNoteIn,
+        creates=True,
+        tag=CONNECTOR_TAG,
+    ),
+    OperationSpec(
+        "CreateTicket",
+        "POST",
+        "ApiInvoice/CreateTicket",
+        right="CreateInvoicePositionNote",
+        summary="Create an invoice position note (the connector's first published path)",
+        handler=create_position_note,
+        model=PositionNoteIn,
+        creates=True,
+        action="CreateInvoicePositionNote",
+        tag=CONNECTOR_TAG,
+        deprecated=True,
+    ),
+    OperationSpec(
+        "GetServiceAssignmentsDispatcher",
+        "POST",
+        "ApiInvoice/GetServiceAssignmentsDispatcher",
+        right="GetServiceAssignmentsDispatcher",
+        summary="List service assignments",
+        handler=list_assignments,
+        model=ListAssignmentsIn,
+        tag=CONNECTOR_TAG,
+    ),
+)

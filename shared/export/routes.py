@@ -1,0 +1,98 @@
+"""The e-conomic export's operations (start over HTTP, status) and the tenant settings it reads, each
+with its handler. The queue side is `blueprints/economic.py` -> the export worker."""
+
+from __future__ import annotations
+
+from shared.export.model import (
+    STATUS_ROUTE,
+    ExportIn,
+    ExportStarted,
+    JobOut,
+    JobRef,
+    SettingsIn,
+    SettingsOut,
+)
+from shared.export.ports import ExportServices
+from shared.invoicing.directory import TenantSettings
+from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
+from shared.web.registry import Call, OperationSpec
+from shared.web.types import ApiResponse, public_base_url
+
+ECONOMIC_TAG = "e-conomic export"
+DIRECTORY_TAG = "Billing directory"
+
+Spec = OperationSpec[ExportServices]
+
+
+def start_export(app: ExportServices, call: Call) -> ApiResponse:
+    base = public_base_url(call.request.headers)
+    return app.export.start(call.principal, call.data, generation=call.generation, base_url=base)
+
+
+def get_export(app: ExportServices, call: Call) -> ApiResponse:
+    return ApiResponse(200, app.export.status(call.principal, call.data.jobId).model_dump(mode="json"))
+
+
+def get_settings(app: ExportServices, call: Call) -> ApiResponse:
+    current = app.tenant_settings.get(call.principal.tenant)
+    return ApiResponse(200, SettingsOut(accountingEmail=current.accounting_email).model_dump(mode="json"))
+
+
+def put_settings(app: ExportServices, call: Call) -> ApiResponse:
+    new = TenantSettings(accounting_email=call.data.accountingEmail)
+    app.tenant_settings.put(call.principal.tenant, new)
+    return ApiResponse(200, SettingsOut(accountingEmail=new.accounting_email).model_dump(mode="json"))
+
+
+ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
+    Spec(
+        "CreateEconomicInvoiceDrafts",
+        "POST",
+        "integration/economic/invoice/draft",
+        right=RESELLER_RIGHT,
+        summary="Export the open invoice drafts to e-conomic as draft invoices or orders (queued)",
+        description="Checks everything first (422 `multiple` listing each problem), then queues the export and "
+        "answers 202 with the job id and its status URL. All or nothing; the requester and the tenant's "
+        "accounting address get an e-mail when it ends. Another tenant or adminMode needs the operator right.",
+        handler=start_export,
+        model=ExportIn,
+        source="body_or_query",
+        creates=True,
+        tag=ECONOMIC_TAG,
+        response_model=ExportStarted,
+    ),
+    Spec(
+        "GetEconomicExport",
+        "GET",
+        STATUS_ROUTE,
+        right=RESELLER_RIGHT,
+        summary="Read an export job: success, total, exported, state, errors and the e-conomic numbers",
+        handler=get_export,
+        model=JobRef,
+        source="query",
+        tag=ECONOMIC_TAG,
+        response_model=JobOut,
+    ),
+    Spec(
+        "GetTenantSettings",
+        "GET",
+        "billing/settings",
+        right=ADMIN_RIGHT,
+        summary="Read the tenant's settings (its accounting e-mail address)",
+        handler=get_settings,
+        source="query",
+        tag=DIRECTORY_TAG,
+        response_model=SettingsOut,
+    ),
+    Spec(
+        "PutTenantSettings",
+        "PUT",
+        "billing/settings",
+        right=ADMIN_RIGHT,
+        summary="Set the tenant's settings: the accounting address that gets every export report",
+        handler=put_settings,
+        model=SettingsIn,
+        tag=DIRECTORY_TAG,
+        response_model=SettingsOut,
+    ),
+)
