@@ -1,5 +1,5 @@
 // Key Vault for the app's secrets, authorised with Azure RBAC only (no access policies).
-// Secrets are put in by an operator (README, "Deploy to Azure"); this template creates none.
+// Secrets are put in by an operator (docs/deploy.md, "Deploy to Azure"); this template creates none.
 param location string
 param tags object
 param name string
