@@ -31,12 +31,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Literal, Protocol, cast, get_args
 
+from shared.adapters.mail_message import build_message, parse_address
 from shared.config import ConfigError
 from shared.platform.secrets import SecretValue
 
@@ -50,8 +49,6 @@ AUTH_REFUSED = 535
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\.?")
-_LINE_BREAKS = ("\r", "\n")
-_MIME_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]+")
 
 
 @dataclass(frozen=True)
@@ -388,69 +385,4 @@ def _recipients_of(message: EmailMessage) -> list[str]:
     return recipients
 
 
-# --- building messages ------------------------------------------------------------------------------
-
-
-def parse_address(text: str) -> Address:
-    """One address, `a@example.com` or `Name <a@example.com>`. ValueError when it is not exactly one
-    address, or has a line break."""
-    if not isinstance(text, str):
-        raise TypeError("an e-mail address must be a string")
-    if any(c in text for c in _LINE_BREAKS) or not text.isprintable():
-        raise ValueError(f"e-mail address {text!r} contains a line break or control character")
-    parsed = getaddresses([text])
-    if len(parsed) != 1:
-        raise ValueError(f"{text!r} is not exactly one e-mail address")
-    name, addr = parsed[0]
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or ("." not in domain.strip(".") and domain.lower() != "localhost"):
-        raise ValueError(f"{text!r} is not an e-mail address")
-    try:
-        return Address(display_name=name, addr_spec=addr)
-    except (ValueError, IndexError, HeaderParseError) as error:
-        raise ValueError(f"{text!r} is not an e-mail address") from error
-
-
-def build_message(
-    *,
-    sender: str | None,
-    to: Sequence[str],
-    subject: str,
-    text: str,
-    html: str | None = None,
-    attachments: Sequence[tuple[str, str, bytes]] = (),
-) -> EmailMessage:
-    """A message: plain `text` (and `html` as its alternative), `attachments` as (file name, MIME type,
-    content). Recipients are de-duplicated ignoring case (the first spelling wins). `sender` None: the
-    mailer's configured sender. Raises ValueError on a line break in the subject, an address or a file
-    name (header injection) and on anything that is not an e-mail address."""
-    if isinstance(to, str):
-        raise TypeError("to must be a sequence of addresses, not one string")
-    if any(c in subject for c in _LINE_BREAKS):
-        raise ValueError("the subject must not contain line breaks")
-    recipients: list[Address] = []
-    seen: set[str] = set()
-    for entry in to:
-        address = parse_address(entry.strip() if isinstance(entry, str) else entry)
-        if address.addr_spec.lower() not in seen:
-            seen.add(address.addr_spec.lower())
-            recipients.append(address)
-    if not recipients:
-        raise ValueError("a message needs at least one recipient")
-
-    message = EmailMessage()
-    if sender is not None:
-        message["From"] = parse_address(sender.strip())
-    message["To"] = recipients
-    message["Subject"] = subject
-    message.set_content(text, cte=None if text.isascii() else "quoted-printable")
-    if html is not None:
-        message.add_alternative(html, subtype="html", cte=None if html.isascii() else "quoted-printable")
-    for filename, content_type, content in attachments:
-        if any(c in filename for c in _LINE_BREAKS) or not filename.strip():
-            raise ValueError("an attachment's file name must not be empty or contain line breaks")
-        maintype, slash, subtype = content_type.partition("/")
-        if not slash or not _MIME_TOKEN.fullmatch(maintype) or not _MIME_TOKEN.fullmatch(subtype):
-            raise ValueError(f"{content_type!r} is not a MIME type such as application/pdf")
-        message.add_attachment(content, maintype=maintype.lower(), subtype=subtype.lower(), filename=filename)
-    return message
+__all__ = ["MailError", "Mailer", "SmtpMailer", "SmtpSettings", "build_message", "parse_address", "password_reader"]
