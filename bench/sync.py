@@ -57,6 +57,7 @@ from devhost.processes import run_azurite
 from shared.accounting.invoices import SyncResult
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Totals
 from shared.invoicing.planning import Period
@@ -310,15 +311,17 @@ def exported_header(tenant: str, number: int, document: int, now: datetime) -> D
         created_at=now,
         updated_at=now,
         totals=Totals(minutes=60 * (1 + number % 8), time=net, notes=1, lines=1),
-        accounting={
-            "system": "e-conomic",
-            "exportJob": "bench",
-            "documentType": "draftInvoice",
-            "documentNumber": document,
-            "reference": reference(tenant, number),
-            "invoiceDate": INVOICE_DATE,
-            "exportedAt": now.isoformat(),
-        },
+        accounting=AccountingState.of(
+            {
+                "system": "e-conomic",
+                "exportJob": "bench",
+                "documentType": "draftInvoice",
+                "documentNumber": document,
+                "reference": reference(tenant, number),
+                "invoiceDate": INVOICE_DATE,
+                "exportedAt": now.isoformat(),
+            }
+        ),
     )
 
 

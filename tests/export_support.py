@@ -17,6 +17,7 @@ from devhost.processes import Azurite
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
 from shared.export.model import ExportIn, Job
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED, DraftHeader
 from shared.invoicing.planning import Period
@@ -212,7 +213,9 @@ class World:
         assert self.container.export._jobs.create(job)
         header = self.headers()[draft]
         claim = {"exportJob": dead, **recorded}
-        assert self.container.export._ledger.put_header(replace(header, accounting=claim), header.version)
+        assert self.container.export._ledger.put_header(
+            replace(header, accounting=AccountingState.of(claim)), header.version
+        )
         return dead
 
 

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import AccountingUnusable, Conflict, Denied, FieldError, Unavailable
 from shared.export.documents import REFERENCE_PREFIX, reference_of
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
 from shared.platform.secrets import SecretInvalid, SecretMissing
 
@@ -631,14 +632,14 @@ def _book(record: Mapping[str, Any]) -> Change:
         current = accounting.get("booked")
         if header.status == EXPORTED or (header.status == BOOKED and current is None):
             accounting["booked"] = dict(record)
-            return replace(header, status=BOOKED, accounting=accounting)
+            return replace(header, status=BOOKED, accounting=AccountingState.of(accounting))
         if header.status != BOOKED or current is None or current.get("invoiceNumber") == number:
             return None
         others = list(accounting.get("alsoBooked") or [])
         if any(o.get("invoiceNumber") == number for o in others):
             return None
         accounting["alsoBooked"] = [*others, dict(record)]
-        return replace(header, accounting=accounting)
+        return replace(header, accounting=AccountingState.of(accounting))
 
     return change
 
@@ -651,7 +652,7 @@ def _found(upgraded_to: int | None) -> Change:
         accounting.pop("missing", None)
         if upgraded_to is not None:
             accounting["upgradedTo"] = {"documentType": "draftInvoice", "documentNumber": upgraded_to}
-        return replace(header, accounting=accounting)
+        return replace(header, accounting=AccountingState.of(accounting))
 
     return change
 
@@ -667,7 +668,7 @@ def _flag_missing(now: datetime, reason: str) -> Change:
             missing = {**earlier, "checkedAt": now.isoformat()}
         else:
             missing = {"since": now.isoformat(), "reason": reason, "checkedAt": now.isoformat()}
-        return replace(header, accounting={**header.accounting, "missing": missing})
+        return replace(header, accounting=AccountingState.of({**header.accounting, "missing": missing}))
 
     return change
 

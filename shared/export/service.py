@@ -73,6 +73,7 @@ from shared.export.model import (
     valid_job_id,
 )
 from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
 from shared.invoicing.service import InvoicingService, export_job_of
@@ -544,7 +545,9 @@ class ExportService:
             now = self._clock()
             conflicted = False
             for chunk in _chunks(to_claim, self._ledger.max_transaction):
-                claimed = [replace(h, accounting=_claimed(h, job.job_id), updated_at=now) for h in chunk]
+                claimed = [
+                    replace(h, accounting=AccountingState.of(_claimed(h, job.job_id)), updated_at=now) for h in chunk
+                ]
                 if not self._ledger.replace_headers(claimed):
                     conflicted = True
                     break
@@ -628,7 +631,7 @@ class ExportService:
             # posts instead of deleting it as stale. The POST gets a fresh key: this job's own earlier
             # POST (made before a crash, deleted just now among the stale ones) must not be replayed.
             cleared = {k: v for k, v in header.accounting.items() if k != "orphan"}
-            stored = self._ledger.put_header(replace(header, accounting=cleared), header.version)
+            stored = self._ledger.put_header(replace(header, accounting=AccountingState.of(cleared)), header.version)
             if stored is None:
                 raise Transient(f"draft {header.number} changed while its leftovers were deleted")
             header = stored
@@ -658,7 +661,7 @@ class ExportService:
             "reference": ref,
         }
         stored = self._ledger.put_header(
-            replace(header, accounting=accounting, updated_at=self._clock()), header.version
+            replace(header, accounting=AccountingState.of(accounting), updated_at=self._clock()), header.version
         )
         if stored is None:
             raise Transient(f"draft {header.number} changed while its document was created")
@@ -813,7 +816,8 @@ class ExportService:
                 }
             try:
                 self._ledger.put_header(
-                    replace(header, status=OPEN, accounting=accounting, updated_at=self._clock()), header.version
+                    replace(header, status=OPEN, accounting=AccountingState.of(accounting), updated_at=self._clock()),
+                    header.version,
                 )
             except self._failures.transient:
                 log.warning("Export job %s: could not release draft %d", job.job_id, number)
@@ -943,7 +947,7 @@ def _exported(job: Job, header: DraftHeader, document_number: object, now: datet
         "invoiceDate": job.invoice_date.isoformat(),
         "exportedAt": now.isoformat(),
     }
-    return replace(header, status=EXPORTED, accounting=accounting, updated_at=now)
+    return replace(header, status=EXPORTED, accounting=AccountingState.of(accounting), updated_at=now)
 
 
 def _document(draft: int, number: object) -> ExportedDocument | None:

@@ -11,8 +11,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.planning import NoteBilling, Period
 from shared.work import WorkRecord
@@ -72,9 +73,8 @@ class DraftHeader:
     totals: Totals = Totals()
     merged_into: int | None = None
     merged_from: tuple[int, ...] = ()
-    accounting: Mapping[str, Any] = field(default_factory=dict)
-    """e-conomic's side: the export's document (`documentType`, `documentNumber`, `invoiceDate`, ...),
-    then the sync's `booked` invoice or `missing` flag."""
+    accounting: AccountingState = field(default_factory=AccountingState)
+    """e-conomic's side: the export's document, then the sync's booked invoice or `missing` flag."""
     version: object | None = None
     """The stored row's ETag; writes are conditional on it."""
 

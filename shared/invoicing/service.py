@@ -37,6 +37,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, FieldError, NotFound, Rejected
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import (
     DELETED,
@@ -267,7 +268,7 @@ class InvoicingService:
         previous = {k: header.accounting[k] for k in kept if k in header.accounting}
         accounting = {"reopened": {"at": now.isoformat(), **previous, "missing": missing}}
         stored = self._ledger.put_header(
-            replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version
+            replace(header, status=OPEN, accounting=AccountingState.of(accounting), updated_at=now), header.version
         )
         if stored is None:
             raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")

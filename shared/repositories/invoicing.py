@@ -25,6 +25,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.adapters.storage import repository
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BilledNote, DraftHeader, Link, Totals
 from shared.invoicing.planning import NoteBilling, Period
@@ -283,7 +284,7 @@ def _header_entity(h: DraftHeader) -> dict[str, Any]:
         "NoteCount": h.totals.notes,
         "LineCount": h.totals.lines,
         "MergedFrom": json.dumps(list(h.merged_from)),
-        "Accounting": json.dumps(dict(h.accounting), ensure_ascii=False),
+        "Accounting": json.dumps(h.accounting.as_dict(), ensure_ascii=False),
     }
     if h.merged_into is not None:
         entity["MergedInto"] = int64(h.merged_into)
@@ -311,7 +312,7 @@ def _header_from(e: Any) -> DraftHeader:
         ),
         merged_into=int(plain(merged_into)) if merged_into is not None else None,
         merged_from=tuple(json.loads(e.get("MergedFrom", "[]"))),
-        accounting=json.loads(e.get("Accounting", "{}")),
+        accounting=AccountingState.of(json.loads(e.get("Accounting", "{}"))),
         version=e.metadata["etag"],
     )
 

@@ -27,6 +27,7 @@ from shared.accounting.invoices import (
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Denied
 from shared.export.documents import reference_of
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Totals
 from shared.invoicing.pdf import render
@@ -50,7 +51,7 @@ def header(status: str = EXPORTED, **accounting: Any) -> DraftHeader:
         created_at=NOW,
         updated_at=NOW,
         totals=Totals(),
-        accounting={"documentType": "draftInvoice", "documentNumber": 4, **accounting},
+        accounting=AccountingState.of({"documentType": "draftInvoice", "documentNumber": 4, **accounting}),
     )
 
 
@@ -94,14 +95,14 @@ def test_a_tenant_whose_id_extends_anothers_never_reads_its_references() -> None
 
 
 def test_a_draft_carries_the_reference_its_document_was_created_with() -> None:
-    new = replace(header(status=OPEN), accounting={})
+    new = replace(header(status=OPEN), accounting=AccountingState.of({}))
     assert reference_of(new) == "IB-acme-17"
     exported = header(reference="IB-acme-17")
     assert reference_of(exported) == "IB-acme-17"
     assert reference_of(header()) == "IB-17"  # exported before references named the tenant
-    in_flight = replace(header(status=OPEN), accounting={"exportJob": "j", "documentNumber": 4})
+    in_flight = replace(header(status=OPEN), accounting=AccountingState.of({"exportJob": "j", "documentNumber": 4}))
     assert reference_of(in_flight) == "IB-17"
-    reopened = replace(header(status=OPEN), accounting={"reopened": {"reference": "IB-17"}})
+    reopened = replace(header(status=OPEN), accounting=AccountingState.of({"reopened": {"reference": "IB-17"}}))
     assert reference_of(reopened) == "IB-acme-17"
 
 
@@ -109,7 +110,7 @@ def test_booked_invoices_are_matched_to_exported_and_booked_drafts_by_their_reco
     drafts = {
         17: header(reference="IB-acme-17"),
         18: replace(header(), number=18),  # old reference
-        19: replace(header(status=OPEN), number=19, accounting={}),
+        19: replace(header(status=OPEN), number=19, accounting=AccountingState.of({})),
         20: replace(header(status=BOOKED, reference="IB-acme-20"), number=20),
     }
     assert ours(drafts) == {"IB-acme-17": 17, "IB-18": 18, "IB-acme-20": 20}

@@ -18,6 +18,7 @@ from shared.connector.schemas import ListAssignmentsIn
 from shared.connector.service import ConnectorService
 from shared.container import TABLES, _export_failures
 from shared.errors import Denied, Rejected
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from shared.invoicing.pdf import render
 from shared.invoicing.schemas import draft_out
@@ -169,7 +170,7 @@ def test_drafts_exported_before_references_named_the_tenant_are_still_followed(
     ledger = TableLedger(world.container.storage.table_ref(TABLES["work"]))
     for number, header in world.headers().items():
         old = {k: v for k, v in header.accounting.items() if k != "reference"}
-        assert ledger.put_header(replace(header, accounting=old), header.version) is not None
+        assert ledger.put_header(replace(header, accounting=AccountingState.of(old)), header.version) is not None
         world.documents()[number_of(world, number)]["references"]["other"] = f"IB-{number}"
     first, second = world.drafts
     booked = world.agreement.book(number_of(world, first))["bookedInvoiceNumber"]

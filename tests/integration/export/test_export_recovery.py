@@ -13,6 +13,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
 from shared.export.service import InvalidMessage, JobBusy
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
@@ -98,7 +99,9 @@ def test_deleting_several_documents_never_reuses_one_idempotency_key(
     world.create_document(reference, key="old-2")
     header = world.headers()[draft]
     orphan = {"orphan": {"documentType": "draftInvoice", "documentNumber": first, "exportJob": "earlier-job"}}
-    assert world.container.export._ledger.put_header(replace(header, accounting=orphan), header.version)
+    assert world.container.export._ledger.put_header(
+        replace(header, accounting=AccountingState.of(orphan)), header.version
+    )
     economic.reset_log()
 
     job = world.run(world.start()["jobId"])
@@ -122,7 +125,9 @@ def test_an_orphan_left_with_an_old_reference_is_deleted_and_nothing_else_with_t
     someone_elses = world.create_document(f"IB-{draft}", key="old-2")
     header = world.headers()[draft]
     orphan = {"orphan": {"documentType": "draftInvoice", "documentNumber": left, "exportJob": "earlier-job"}}
-    assert world.container.export._ledger.put_header(replace(header, accounting=orphan), header.version)
+    assert world.container.export._ledger.put_header(
+        replace(header, accounting=AccountingState.of(orphan)), header.version
+    )
 
     job = world.run(world.start()["jobId"])
 

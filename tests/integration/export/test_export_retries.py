@@ -12,6 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
+from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
@@ -174,7 +175,9 @@ def test_a_leftover_with_the_old_reference_recorded_by_a_rollback_after_the_upgr
     left = _legacy_document(world, draft)
     header = world.headers()[draft]
     claim = {"exportJob": job_id, "documentType": "draftInvoice", "documentNumber": left}  # attempt 1, pre-upgrade
-    assert world.container.export._ledger.put_header(replace(header, accounting=claim), header.version)
+    assert world.container.export._ledger.put_header(
+        replace(header, accounting=AccountingState.of(claim)), header.version
+    )
     economic.fail_next(503, times=50, path_contains="/customers", method="GET")  # the last attempt fails ...
     economic.fail_next(503, times=50, path_contains="/invoices/drafts/", method="DELETE")  # ... and cannot delete
 
