@@ -160,7 +160,7 @@ def resolve_number(number: int, headers: Mapping[int, DraftHeader]) -> int | Non
 
 def invoice_number(h: DraftHeader) -> int | None:
     """e-conomic's booked invoice number of the draft, once the accounting sync has seen it booked."""
-    booked = h.accounting.get("booked") if h.status == BOOKED else None
+    booked = h.accounting.booked if h.status == BOOKED else None
     number = booked.get("invoiceNumber") if isinstance(booked, Mapping) else None
     return number if isinstance(number, int) and not isinstance(number, bool) else None
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from shared.invoicing.ledger import invoice_number
 from shared.invoicing.planning import Line
 from shared.invoicing.service import Draft
 
@@ -44,8 +45,8 @@ def render(draft: Draft, *, created: datetime) -> bytes:
     pdf = _Concept(orientation="P", unit="mm", format="A4")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    booked = header.accounting.get("booked") if header.status == "booked" else None
-    number = booked.get("invoiceNumber") if isinstance(booked, dict) else None
+    booked = header.accounting.booked if header.status == "booked" else None
+    number = invoice_number(header)
     title = f"Invoice {number} (draft {header.number})" if number else f"Concept invoice — draft {header.number}"
     pdf.set_title(title)
     pdf.set_creator("Invoice Bridge")

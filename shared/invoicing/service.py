@@ -251,7 +251,7 @@ class InvoicingService:
         has no document for it, booked or not."""
         headers = self.repair(tenant)
         header = _existing(headers, number)
-        missing = header.accounting.get("missing") if header.status == EXPORTED else None
+        missing = header.accounting.missing if header.status == EXPORTED else None
         if not missing:
             raise Rejected(
                 f"Invoice draft {number} cannot be reopened.",
@@ -266,9 +266,9 @@ class InvoicingService:
         now = self._clock()
         kept = ("documentType", "documentNumber", "exportJob", "invoiceDate", "exportedAt")
         previous = {k: header.accounting[k] for k in kept if k in header.accounting}
-        accounting = {"reopened": {"at": now.isoformat(), **previous, "missing": missing}}
+        accounting = AccountingState(reopened={"at": now.isoformat(), **previous, "missing": dict(missing)})
         stored = self._ledger.put_header(
-            replace(header, status=OPEN, accounting=AccountingState.of(accounting), updated_at=now), header.version
+            replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version
         )
         if stored is None:
             raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")
@@ -393,7 +393,7 @@ def _taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:
 
 def export_job_of(header: DraftHeader) -> str | None:
     """The e-conomic export job that holds this open draft, if one does (`shared.export.service`)."""
-    job = header.accounting.get("exportJob") if header.status == OPEN else None
+    job = header.accounting.export_job if header.status == OPEN else None
     return str(job) if job else None
 
 
