@@ -6,7 +6,8 @@ bodies in which money is `Decimal`, written digit for digit (a float is refused:
 cent exactly; so is `None`: e-conomic refuses `null`, leave the field out). Answers are parsed with
 `Decimal` for every number with a fraction.
 
-Failures become one of four exceptions, each with a readable message of at most ~500 characters:
+Failures become one of five exceptions (all `EconomicError`), each with a readable message of at most
+~500 characters:
 - `EconomicAuthError` (401/403): the tokens are missing or refused. A 401 first forces one token
   refresh (`tokens(True)`) and one retry;
 - `EconomicNotFound` (404);
@@ -17,7 +18,9 @@ Failures become one of four exceptions, each with a readable message of at most 
   HTTP date), for every method: POST and DELETE always carry an `Idempotency-Key`, and e-conomic
   answers a repeated key with the first answer (`X-ResultFromCache: true`). A request that got no
   answer is repeated too, except a POST: its document may exist by now, and replay of the key is only
-  known to work for DELETE on this API, so the caller looks the document up (by reference) first.
+  known to work for DELETE on this API, so the caller looks the document up (by reference) first;
+- `EconomicUnusable`: a successful answer that cannot be used (not a JSON object, a listing without a
+  collection, a document without its number).
 
 Rate: e-conomic charges every call tokens from a bucket per agreement and reports it on every answer
 (`X-RateLimiting: token-limit-10000-per-60-seconds: <used>/<limit>`, `X-CallCost`). The client keeps
@@ -53,6 +56,7 @@ from shared.adapters.economic.errors import (
     EconomicNotFound,
     EconomicRejected,
     EconomicUnavailable,
+    EconomicUnusable,
 )
 from shared.adapters.economic.wire import dumps, escape_filter_value, retry_after_seconds
 
@@ -71,6 +75,7 @@ __all__ = [
     "EconomicNotFound",
     "EconomicRejected",
     "EconomicUnavailable",
+    "EconomicUnusable",
     "Kind",
     "Tokens",
     "document_number",

@@ -19,8 +19,8 @@ from requests.adapters import HTTPAdapter
 from shared.adapters.economic.documents import DRAFTS, MAX_PAGE_SIZE, Documents
 from shared.adapters.economic.errors import (
     MAX_MESSAGE,
-    EconomicError,
     EconomicUnavailable,
+    EconomicUnusable,
     error_from,
     shorten,
 )
@@ -119,7 +119,7 @@ class EconomicClient(Documents):
             answer = self.get(path, params)
             collection = answer.get("collection")
             if not isinstance(collection, list):
-                raise EconomicError(f"e-conomic answered GET {path} without a collection")
+                raise EconomicUnusable(f"e-conomic answered GET {path} without a collection")
             items = [item for item in collection if isinstance(item, dict)]
             seen += len(items)
             if items:
@@ -203,7 +203,7 @@ class EconomicClient(Documents):
                     if not response.content.strip():
                         parsed = {}
                     else:
-                        raise EconomicError(
+                        raise EconomicUnusable(
                             f"e-conomic answered {status} to {method} {path} with something that is not a JSON object",
                             status=status,
                         )

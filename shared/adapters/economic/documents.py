@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol
 
-from shared.adapters.economic.errors import EconomicError, EconomicNotFound
+from shared.adapters.economic.errors import EconomicNotFound, EconomicUnusable
 from shared.adapters.economic.wire import escape_filter_value
 
 log = logging.getLogger("invoice_bridge.economic")
@@ -138,5 +138,5 @@ def document_number(kind: Kind, document: Mapping[str, Any]) -> int:
     _, field = _drafts(kind)
     number = document.get(field)
     if isinstance(number, bool) or not isinstance(number, int):
-        raise EconomicError(f"e-conomic's {kind} document has no {field}")
+        raise EconomicUnusable(f"e-conomic's {kind} document has no {field}")
     return number

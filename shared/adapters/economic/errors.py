@@ -57,6 +57,11 @@ class EconomicUnavailable(EconomicError):
     """No answer, or 429/5xx after every attempt: try again later."""
 
 
+class EconomicUnusable(EconomicError):
+    """A successful answer the adapter cannot use: not a JSON object, a listing without a collection, a
+    document without its number. Neither the request's fault nor a passing outage."""
+
+
 # --- reading error answers --------------------------------------------------------------------------
 
 
