@@ -1,0 +1,142 @@
+"""The e-conomic endpoints the service uses (customers, layouts, products, drafts, booked invoices,
+sent orders), as a mixin over the client's HTTP methods (`get`, `get_all`, `pages`, `post`, `delete`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, Protocol
+
+from shared.adapters.economic.errors import EconomicNotFound, EconomicUnusable
+from shared.adapters.economic.wire import escape_filter_value
+
+log = logging.getLogger("invoice_bridge.economic")
+
+MAX_PAGE_SIZE = 1000
+
+Kind = Literal["draftInvoice", "order"]
+
+DRAFTS: dict[str, tuple[str, str]] = {
+    "draftInvoice": ("/invoices/drafts", "draftInvoiceNumber"),
+    "order": ("/orders/drafts", "orderNumber"),
+}
+BOOKED = "/invoices/booked"
+SENT_ORDERS = "/orders/sent"
+
+
+class Http(Protocol):
+    """The client's HTTP methods the endpoints are built on (see `EconomicClient`)."""
+
+    def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]: ...
+
+    def get_all(
+        self, path: str, *, filter: str | None = None, sort: str | None = None, pagesize: int = MAX_PAGE_SIZE
+    ) -> list[dict[str, Any]]: ...
+
+    def pages(
+        self, path: str, *, filter: str | None = None, sort: str | None = None, pagesize: int = MAX_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
+    def post(self, path: str, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
+
+    def delete(self, path: str, *, idempotency_key: str) -> dict[str, Any]: ...
+
+
+class Documents:
+    """The endpoints; mixed into `EconomicClient`, which supplies `Http`."""
+
+    # --- what the export uses -------------------------------------------------------------------
+
+    def customers(self: Http) -> dict[int, dict[str, Any]]:
+        return {c["customerNumber"]: c for c in self.get_all("/customers") if isinstance(c.get("customerNumber"), int)}
+
+    def customer_groups(self: Http) -> dict[int, dict[str, Any]]:
+        groups = self.get_all("/customer-groups")
+        return {g["customerGroupNumber"]: g for g in groups if isinstance(g.get("customerGroupNumber"), int)}
+
+    def layouts(self: Http) -> dict[int, dict[str, Any]]:
+        """Layouts a document can use (those marked `deleted` are left out)."""
+        layouts = self.get_all("/layouts")
+        return {
+            layout["layoutNumber"]: layout
+            for layout in layouts
+            if isinstance(layout.get("layoutNumber"), int) and not layout.get("deleted")
+        }
+
+    def products(self: Http) -> dict[str, dict[str, Any]]:
+        return {str(p["productNumber"]): p for p in self.get_all("/products") if p.get("productNumber") is not None}
+
+    def find_drafts(self: Http, kind: Kind, reference: str) -> list[dict[str, Any]]:
+        """Drafts whose `references.other` is exactly `reference` (e-conomic's filter ignores case;
+        this does not). Listings carry no `lines`: use `get_draft` for the whole document."""
+        path, _ = _drafts(kind)
+        found = self.get_all(path, filter=f"references.other$eq:{escape_filter_value(reference)}")
+        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+
+    def get_draft(self: Http, kind: Kind, number: int) -> dict[str, Any] | None:
+        path, _ = _drafts(kind)
+        try:
+            return self.get(f"{path}/{_positive(number)}")
+        except EconomicNotFound:
+            return None
+
+    def create_draft(self: Http, kind: Kind, body: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """The created document (201), or the first answer again when `idempotency_key` was used before."""
+        path, _ = _drafts(kind)
+        return self.post(path, body, idempotency_key=idempotency_key)
+
+    def delete_draft(self: Http, kind: Kind, number: int, *, idempotency_key: str) -> None:
+        """Deletes one draft. A draft that is not there (404) counts as deleted: there is nothing to do."""
+        path, _ = _drafts(kind)
+        try:
+            self.delete(f"{path}/{_positive(number)}", idempotency_key=idempotency_key)
+        except EconomicNotFound:
+            log.info("e-conomic: %s %d was already gone", kind, number)
+
+    # --- what the accounting sync uses ---------------------------------------------------------
+
+    def booked_pages(self: Http, filter: str, *, pagesize: int = MAX_PAGE_SIZE) -> Iterator[list[dict[str, Any]]]:
+        """Booked invoices matching `filter`, by ascending `bookedInvoiceNumber`, a page at a time.
+        Listings carry no lines: number, date, amounts, customer and `references` are all there."""
+        return self.pages(BOOKED, filter=filter, sort="bookedInvoiceNumber", pagesize=pagesize)
+
+    def find_booked(self: Http, reference: str) -> list[dict[str, Any]]:
+        """Booked invoices whose `references.other` is exactly `reference`."""
+        found = self.get_all(BOOKED, filter=f"references.other$eq:{escape_filter_value(reference)}")
+        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+
+    def list_drafts(self: Http, kind: Kind) -> list[dict[str, Any]]:
+        """Every draft invoice (or order) of the agreement, without lines."""
+        path, _ = _drafts(kind)
+        return self.get_all(path)
+
+    def find_sent_orders(self: Http, reference: str) -> list[dict[str, Any]]:
+        """Sent orders whose `references.other` is exactly `reference`."""
+        found = self.get_all(SENT_ORDERS, filter=f"references.other$eq:{escape_filter_value(reference)}")
+        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+
+    def sent_orders(self: Http) -> list[dict[str, Any]]:
+        """Orders registered as sent (`/orders/sent`): locked, waiting to be upgraded to an invoice."""
+        return self.get_all(SENT_ORDERS)
+
+
+def _drafts(kind: str) -> tuple[str, str]:
+    try:
+        return DRAFTS[kind]
+    except KeyError:
+        raise ValueError(f"unknown document kind {kind!r}: draftInvoice or order") from None
+
+
+def _positive(number: int) -> int:
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ValueError(f"not a document number: {number!r}")
+    return number
+
+
+def document_number(kind: Kind, document: Mapping[str, Any]) -> int:
+    """`draftInvoiceNumber` of a draft invoice, `orderNumber` of an order."""
+    _, field = _drafts(kind)
+    number = document.get(field)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise EconomicUnusable(f"e-conomic's {kind} document has no {field}")
+    return number
