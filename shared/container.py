@@ -259,11 +259,12 @@ def _export_failures() -> Failures:
         EconomicRejected,
         EconomicUnavailable,
     )
+    from shared.errors import Unavailable
 
     return Failures(
         rejected=(EconomicRejected, EconomicNotFound),
         auth=(EconomicAuthError,),
-        transient=(EconomicUnavailable, AzureError),
+        transient=(EconomicUnavailable, Unavailable, AzureError),
         unusable=(EconomicError,),
     )
 

@@ -37,7 +37,7 @@ class DomainError(Exception):
         errors: Iterable[FieldError] = (),
         *,
         code: str = "",
-        retry_after: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message

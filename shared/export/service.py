@@ -41,7 +41,6 @@ from shared.errors import (
     AccountingUnusable,
     Conflict,
     Denied,
-    DomainError,
     FieldError,
     NotFound,
     Rejected,
@@ -78,7 +77,7 @@ from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
 from shared.invoicing.service import InvoicingService, export_job_of
 from shared.platform.keys import OPERATOR_RIGHT, Principal
-from shared.platform.secrets import SecretInvalid, SecretMissing
+from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 from shared.web.types import ApiResponse
 
 log = logging.getLogger("invoice_bridge.export")
@@ -483,7 +482,7 @@ class ExportService:
             raise ExportFailed(
                 [Problem("economic", f"the e-conomic integration is not valid: {error.message}")]
             ) from None
-        except DomainError as error:  # the vault is unavailable: retry later
+        except SecretError as error:  # the vault is unavailable: retry later
             raise Transient(error.message) from None
 
     def _check(
@@ -730,7 +729,7 @@ class ExportService:
         try:
             headers = self._ledger.headers(job.tenant)
             economic: EconomicApi | None = self._economic(job.tenant)
-        except DomainError:
+        except SecretError:
             economic = None
         except self._failures.transient:
             return [], []

@@ -9,11 +9,21 @@ from typing import Any
 
 import requests
 
+from shared.errors import (
+    AccountingAuthFailed,
+    AccountingError,
+    AccountingNotFound,
+    AccountingRefused,
+    AccountingUnavailable,
+    AccountingUnusable,
+)
+
 MAX_MESSAGE = 500
 
 
-class EconomicError(Exception):
-    """A failed call to e-conomic. The message is readable and never holds a token."""
+class EconomicError(AccountingError):
+    """A failed call to e-conomic. The message is readable and never holds a token. Each subclass is
+    also the domain error it means (`shared.errors`), so callers catch meanings, not this adapter."""
 
     def __init__(
         self,
@@ -25,39 +35,34 @@ class EconomicError(Exception):
         problems: list[str] | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, retry_after=retry_after)
         self.status = status
         self.error_code = error_code
         self.log_id = log_id
         self.problems = problems or []
-        self.retry_after = retry_after
         self.summary = message
-
-    def __str__(self) -> str:
-        return self.message
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r}, error_code={self.error_code!r})"
 
 
-class EconomicAuthError(EconomicError):
+class EconomicAuthError(EconomicError, AccountingAuthFailed):
     """401/403: the app secret token or the agreement grant token is missing or was refused."""
 
 
-class EconomicNotFound(EconomicError):
+class EconomicNotFound(EconomicError, AccountingNotFound):
     """404: no such resource."""
 
 
-class EconomicRejected(EconomicError):
+class EconomicRejected(EconomicError, AccountingRefused):
     """Another 4xx (validation `E04300`, a bad filter, ...): sending the same request again will not help."""
 
 
-class EconomicUnavailable(EconomicError):
+class EconomicUnavailable(EconomicError, AccountingUnavailable):
     """No answer, or 429/5xx after every attempt: try again later."""
 
 
-class EconomicUnusable(EconomicError):
+class EconomicUnusable(EconomicError, AccountingUnusable):
     """A successful answer the adapter cannot use: not a JSON object, a listing without a collection, a
     document without its number. Neither the request's fault nor a passing outage."""
 
