@@ -74,8 +74,8 @@ from shared.export.model import (
 from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import DirectoryService
-from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
-from shared.invoicing.service import InvoicingService, export_job_of
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, export_job_of, invoice_number
+from shared.invoicing.service import InvoicingService
 from shared.platform.keys import OPERATOR_RIGHT, Principal
 from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 from shared.web.types import ApiResponse

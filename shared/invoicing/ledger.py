@@ -168,3 +168,35 @@ def invoice_number(h: DraftHeader) -> int | None:
 def members(number: int, headers: Mapping[int, DraftHeader]) -> set[int]:
     """The draft numbers whose notes are billed in draft `number` (itself and what was merged into it)."""
     return {n for n in headers if resolve_number(n, headers) == number} | {number}
+
+
+def taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:
+    if note.billing is None:
+        return False
+    header = headers.get(note.billing.draft_number)
+    if header is None or header.status == PENDING:
+        return True  # another run's, in flight
+    return resolve_number(note.billing.draft_number, headers) is not None
+
+
+def export_job_of(header: DraftHeader) -> str | None:
+    """The e-conomic export job that holds this open draft, if one does (`shared.export`)."""
+    job = header.accounting.export_job if header.status == OPEN else None
+    return str(job) if job else None
+
+
+def billed_in(
+    number: int, notes: Sequence[BilledNote], headers: dict[int, DraftHeader]
+) -> list[tuple[BilledNote, NoteBilling]]:
+    """The notes (with their billing) that draft `number` bills, given the `headers`."""
+    return [
+        (n, n.billing)
+        for n in notes
+        if n.billing is not None and resolve_number(n.billing.draft_number, headers) == number
+    ]
+
+
+def status_text(header: DraftHeader) -> str:
+    if header.status == MERGED and header.merged_into is not None:
+        return f"merged into draft {header.merged_into}"
+    return str(header.status)

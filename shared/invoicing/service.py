@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, FieldError, NotFound, Rejected
@@ -53,9 +52,13 @@ from shared.invoicing.ledger import (
     Link,
     Status,
     Totals,
+    billed_in,
+    export_job_of,
     invoice_number,
     members,
     resolve_number,
+    status_text,
+    taken,
 )
 from shared.invoicing.planning import (
     DraftPlan,
@@ -123,11 +126,11 @@ class InvoicingService:
     def run(self, tenant: str, period: Period | None = None) -> RunResult:
         period = period or default_period(self._clock(), self._tz)
         # Headers first, notes second: a note carrying a number we have no header for was linked by
-        # a run that started after our read, so it is taken (see `_taken`).
+        # a run that started after our read, so it is taken (see `ledger.taken`).
         headers = self.repair(tenant)
         directory = self._directory.load(tenant)
         stored = self._ledger.notes_starting(tenant, period.start(self._tz), period.end(self._tz))
-        free = {n.record.record_id: n for n in stored if not _taken(n, headers)}
+        free = {n.record.record_id: n for n in stored if not taken(n, headers)}
         plan = plan_run((n.record for n in free.values()), directory, period, self._tz)
         numbers = self._ledger.reserve(tenant, len(plan.drafts)) if plan.drafts else []
         created: list[DraftHeader] = []
@@ -207,7 +210,7 @@ class InvoicingService:
         if header.status not in LIVE:
             return Draft(header, ())
         notes = self._ledger.notes_of(tenant, members(number, headers))
-        return Draft(header, self._lines(_billed_in(number, notes, headers)))
+        return Draft(header, self._lines(billed_in(number, notes, headers)))
 
     def _lines(self, billed: Sequence[tuple[BilledNote, NoteBilling]]) -> tuple[Line, ...]:
         lines = [line for note, billing in billed for line in lines_of(note.record, billing, self._tz)]
@@ -219,7 +222,7 @@ class InvoicingService:
         if draft.header.status not in LIVE:
             raise Rejected(
                 f"Invoice draft {number} is {draft.header.status}.",
-                [FieldError("draftId", f"draft {number} is {_status_text(draft.header)}")],
+                [FieldError("draftId", f"draft {number} is {status_text(draft.header)}")],
             )
         return draft
 
@@ -231,7 +234,7 @@ class InvoicingService:
         if header.status != OPEN:
             raise Rejected(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
-                [FieldError("draftId", f"draft {number} is {_status_text(header)}, only open drafts can be deleted")],
+                [FieldError("draftId", f"draft {number} is {status_text(header)}, only open drafts can be deleted")],
             )
         numbers = members(number, headers)  # itself and the drafts merged into it
         notes = self._ledger.notes_of(tenant, numbers)
@@ -258,7 +261,7 @@ class InvoicingService:
                 [
                     FieldError(
                         "draftId",
-                        f"draft {number} is {_status_text(header)}; only an exported draft that the accounting "
+                        f"draft {number} is {status_text(header)}; only an exported draft that the accounting "
                         "sync found deleted in e-conomic (accounting.missing) can be reopened",
                     )
                 ],
@@ -288,7 +291,7 @@ class InvoicingService:
             if header is None:
                 errors.append(FieldError("draftIds", f"draft {number} does not exist"))
             elif header.status != OPEN:
-                errors.append(FieldError("draftIds", f"draft {number} is {_status_text(header)}, not open"))
+                errors.append(FieldError("draftIds", f"draft {number} is {status_text(header)}, not open"))
         if errors:
             raise Rejected("Only open drafts can be merged.", errors)
         chosen = [headers[n] for n in wanted]
@@ -308,7 +311,7 @@ class InvoicingService:
             **{s.number: replace(s, status=MERGED, merged_into=target.number) for s in sources},
         }
         notes = self._ledger.notes_of(tenant, members(target.number, merged_headers))
-        billed = _billed_in(target.number, notes, merged_headers)
+        billed = billed_in(target.number, notes, merged_headers)
         new_target = replace(
             target,
             period_from=min(h.period_from for h in chosen),
@@ -382,44 +385,8 @@ class InvoicingService:
         return where
 
 
-def _taken(note: BilledNote, headers: dict[int, DraftHeader]) -> bool:
-    if note.billing is None:
-        return False
-    header = headers.get(note.billing.draft_number)
-    if header is None or header.status == PENDING:
-        return True  # another run's, in flight
-    return resolve_number(note.billing.draft_number, headers) is not None
-
-
-def export_job_of(header: DraftHeader) -> str | None:
-    """The e-conomic export job that holds this open draft, if one does (`shared.export.service`)."""
-    job = header.accounting.export_job if header.status == OPEN else None
-    return str(job) if job else None
-
-
 def _existing(headers: dict[int, DraftHeader], number: int) -> DraftHeader:
     header = headers.get(number)
     if header is None:
         raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
     return header
-
-
-def _billed_in(
-    number: int, notes: Sequence[BilledNote], headers: dict[int, DraftHeader]
-) -> list[tuple[BilledNote, NoteBilling]]:
-    """The notes (with their billing) that draft `number` bills, given the `headers`."""
-    return [
-        (n, n.billing)
-        for n in notes
-        if n.billing is not None and resolve_number(n.billing.draft_number, headers) == number
-    ]
-
-
-def _status_text(header: DraftHeader) -> str:
-    if header.status == MERGED and header.merged_into is not None:
-        return f"merged into draft {header.merged_into}"
-    return str(header.status)
-
-
-def net(lines: Sequence[Line]) -> Decimal:
-    return sum((line.amount for line in lines), Decimal("0.00"))
