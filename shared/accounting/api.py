@@ -15,7 +15,8 @@ from shared.export.model import TenantField
 from shared.keys import OPERATOR_RIGHT, Principal
 
 if TYPE_CHECKING:
-    from shared.accounting.invoices import InvoiceSync, SyncState
+    from shared.accounting.invoices import InvoiceSync
+    from shared.accounting.ports import SyncState
 
 Handler = Callable[[Any], ApiResponse]
 

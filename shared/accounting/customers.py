@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import Field, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
+from shared.accounting.ports import EconomicCustomers
 from shared.api_types import ApiResponse
 from shared.errors import BadGateway, FieldError, ServiceUnavailable, Unprocessable
 from shared.export.service import Failures, _economic_refused
@@ -38,14 +39,6 @@ MAX_LIST = 10_000
 """Most numbers (or link pairs) one request may name."""
 
 _SEPARATORS = re.compile(r"[;,]")
-
-
-class EconomicCustomers(Protocol):
-    """The part of `shared.adapters.economic.EconomicClient` the customer sync uses."""
-
-    def customers(self) -> dict[int, dict[str, Any]]:
-        """Every e-conomic customer by `customerNumber` (the adapter pages through GET /customers)."""
-        ...
 
 
 # -- request ---------------------------------------------------------------------------------------

@@ -35,12 +35,13 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from shared.accounting.ports import BookedApi, SyncBusy, SyncState, SyncStates
 from shared.errors import BadGateway, Conflict, FieldError, Forbidden, ServiceUnavailable
 from shared.export.documents import REFERENCE_PREFIX, reference_of
 from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
@@ -66,47 +67,6 @@ HTTP_LIMIT = timedelta(seconds=120)
 PAGE_SIZE = 1000
 CENT = Decimal("0.01")
 _NUMBER = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
-
-
-# -- what the service needs from the outside -------------------------------------------------------
-
-
-class BookedApi(Protocol):
-    """The part of `shared.adapters.economic.EconomicClient` the sync uses."""
-
-    def booked_pages(self, filter: str, *, pagesize: int = ...) -> Iterator[list[dict[str, Any]]]: ...
-    def find_booked(self, reference: str) -> list[dict[str, Any]]: ...
-    def list_drafts(self, kind: Any) -> list[dict[str, Any]]: ...
-    def sent_orders(self) -> list[dict[str, Any]]: ...
-    def find_drafts(self, kind: Any, reference: str) -> list[dict[str, Any]]: ...
-    def find_sent_orders(self, reference: str) -> list[dict[str, Any]]: ...
-
-
-@dataclass(frozen=True)
-class SyncState:
-    tenant: str
-    watermark: int | None = None
-    """The highest `bookedInvoiceNumber` read so far (None: never read)."""
-    last_run_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_result: Mapping[str, Any] = field(default_factory=dict)
-    running_until: datetime | None = None
-    run_id: str | None = None
-    version: object | None = None
-
-
-class SyncStates(Protocol):
-    def get(self, tenant: str) -> SyncState | None: ...
-    def put(self, state: SyncState) -> SyncState | None:
-        """Create (version None) or replace if unchanged; None when the condition fails."""
-        ...
-
-    def tenants(self) -> list[str]: ...
-
-
-class SyncBusy(Conflict):
-    """Another run holds the tenant's lease."""
 
 
 # -- results ---------------------------------------------------------------------------------------
