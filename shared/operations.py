@@ -12,8 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.accounting.api import SyncIn, SyncOut, SyncStateOut
-from shared.accounting.customers import CustomerReport, CustomerSyncIn
+from shared.accounting.schemas import CustomerReport, CustomerSyncIn, SyncIn, SyncOut, SyncStateOut
 from shared.export.model import STATUS_ROUTE, ExportIn, ExportStarted, JobOut, JobRef, SettingsIn, SettingsOut
 from shared.invoicing.api import (
     ContractIn,

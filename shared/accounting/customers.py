@@ -21,143 +21,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field, PlainValidator, TypeAdapter, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import TypeAdapter, ValidationError
 
 from shared.accounting.ports import EconomicCustomers
+from shared.accounting.schemas import (
+    CustomerCounts,
+    CustomerReport,
+    CustomerRow,
+    CustomerSyncIn,
+    Difference,
+    LinkedRow,
+    LinkIn,
+    SkippedRow,
+)
 from shared.api_types import ApiResponse
 from shared.errors import BadGateway, FieldError, ServiceUnavailable, Unprocessable
 from shared.export.service import Failures, _economic_refused
-from shared.invoicing.api import Currency, CustomerIn, Name, _In, _Out
+from shared.invoicing.api import Currency, CustomerIn, Name
 from shared.invoicing.directory import Customer, DirectoryService, Entry
 from shared.secrets import SecretInvalid, SecretMissing
-from shared.validation import EMAIL, Flag, PositiveId
-
-MAX_LIST = 10_000
-"""Most numbers (or link pairs) one request may name."""
+from shared.validation import EMAIL
 
 _SEPARATORS = re.compile(r"[;,]")
-
-
-# -- request ---------------------------------------------------------------------------------------
-
-
-def _fail(rule: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid", rule)
-
-
-_FLAG: TypeAdapter[bool] = TypeAdapter(Flag)
-_NUMBER: TypeAdapter[int] = TypeAdapter(PositiveId)
-
-
-def _selection(value: Any) -> bool | list[int]:
-    if isinstance(value, list):
-        if len(value) > MAX_LIST:
-            raise _fail(f"must name at most {MAX_LIST} customers")
-        numbers: list[int] = []
-        for index, item in enumerate(value):
-            try:
-                numbers.append(_NUMBER.validate_python(item))
-            except ValidationError:
-                raise _fail(f"item {index} must be an e-conomic customer number (a positive whole number)") from None
-        return numbers
-    try:
-        return _FLAG.validate_python(value)
-    except ValidationError:
-        raise _fail("must be true, false or a list of e-conomic customer numbers") from None
-
-
-Selection = Annotated[bool | list[int], PlainValidator(_selection, json_schema_input_type=bool | list[int])]
-"""`true`: every one that can be done; `false`: none; a list: exactly these e-conomic customer numbers."""
-
-
-class LinkIn(_In):
-    customerId: PositiveId = Field(description="Our customer (must exist).")
-    customerNumber: PositiveId = Field(description="The e-conomic customer number to link it to (must exist there).")
-
-
-class CustomerSyncIn(_In):
-    importNew: Selection = Field(
-        False,
-        description="true: import every importable new e-conomic customer (barred ones are skipped); or a list of "
-        "e-conomic customer numbers to import (all or nothing). An imported customer gets the e-conomic number as "
-        "customerId and accountingSystemId, its name, currency and first valid e-mail address.",
-    )
-    updateLinked: Selection = Field(
-        False,
-        description="true: every linked customer that differs takes e-conomic's name, e-mail and currency; or a list "
-        "of e-conomic customer numbers. The currency changes only for customers without service contracts and "
-        "invoice drafts.",
-    )
-    link: list[LinkIn] = Field(
-        default_factory=list,
-        max_length=MAX_LIST,
-        description="Pairs {customerId, customerNumber}: sets our customer's accountingSystemId (all or nothing).",
-    )
-    dryRun: Flag = Field(False, description="true: report what would happen and change nothing.")
-
-
-# -- report ----------------------------------------------------------------------------------------
-
-
-class Difference(_Out):
-    field: str = Field(description="name, email or currency.")
-    ours: str | None = Field(description="Our value (before an update).")
-    economic: str | None = Field(description="e-conomic's value (for email: the address we would take).")
-
-
-class CustomerRow(_Out):
-    customerNumber: int | None = Field(description="The e-conomic customer number (null: not linked).")
-    customerId: int | None = Field(description="Our customer id (null: none of ours is linked to it).")
-    name: str | None = Field(description="Our name; e-conomic's for customers that are not ours.")
-    email: str | None = Field(description="Our billing e-mail; e-conomic's e-mail field for customers not ours.")
-    currency: str | None = Field(description="Our currency; e-conomic's for customers not ours.")
-    barred: bool = Field(description="Barred in e-conomic.")
-    differences: list[Difference] = Field(
-        default_factory=list, description="differs: what differs; updated: what was changed (ours -> economic)."
-    )
-
-
-class LinkedRow(CustomerRow):
-    previousCustomerNumber: int | None = Field(description="The e-conomic number it was linked to before (null: none).")
-
-
-class SkippedRow(_Out):
-    customerNumber: int | None = Field(description="The e-conomic customer number.")
-    customerId: int | None = Field(description="Our customer id (null for a customer not imported).")
-    action: str = Field(description="importNew or updateLinked.")
-    reason: str = Field(description="Why it was not done.")
-
-
-class CustomerCounts(_Out):
-    """Rows in each list of the report."""
-
-    linked: int = Field(description="Rows in linked.")
-    differs: int = Field(description="Rows in differs.")
-    new: int = Field(description="Rows in new.")
-    unlinked: int = Field(description="Rows in unlinked.")
-    missing: int = Field(description="Rows in missing.")
-    imported: int = Field(description="Rows in imported.")
-    updated: int = Field(description="Rows in updated.")
-    linkedNow: int = Field(description="Rows in linkedNow.")
-    skipped: int = Field(description="Rows in skipped.")
-
-
-class CustomerReport(_Out):
-    linked: list[CustomerRow] = Field(description="Linked to an e-conomic customer with the same data.")
-    differs: list[CustomerRow] = Field(description="Linked, but name, e-mail or currency differ.")
-    new: list[CustomerRow] = Field(description="e-conomic customers no customer of ours is linked to.")
-    unlinked: list[CustomerRow] = Field(description="Ours without an e-conomic customer number.")
-    missing: list[CustomerRow] = Field(description="Ours, linked to a number e-conomic does not have.")
-    imported: list[CustomerRow] = Field(description="Customers created from e-conomic by this request.")
-    updated: list[CustomerRow] = Field(description="Customers that took e-conomic's data by this request.")
-    linkedNow: list[LinkedRow] = Field(description="Customers linked (or re-linked) by this request.")
-    skipped: list[SkippedRow] = Field(description="What was asked for (or would be) but cannot be done, and why.")
-    dryRun: bool = Field(description="true: nothing was changed; the report shows what would be.")
-    counts: CustomerCounts = Field(description="Number of rows in each list.")
-    summary: str = Field(description="One sentence saying what happened.")
 
 
 # -- e-conomic's customers -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import pypdf
 import pytest
 
-from shared.accounting.api import SyncOut, tenant_for
+from shared.accounting.api import tenant_for
 from shared.accounting.invoices import (
     BookedDraft,
     SyncResult,
@@ -24,6 +24,7 @@ from shared.accounting.invoices import (
     draft_of,
     ours,
 )
+from shared.accounting.schemas import SyncOut
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Forbidden
 from shared.export.documents import reference_of

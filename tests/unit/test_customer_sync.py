@@ -11,13 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.accounting.customers import (
-    CustomerReport,
-    CustomerSync,
-    CustomerSyncIn,
-    customer_sync_handlers,
-    format_report,
-)
+from shared.accounting.customers import CustomerSync, customer_sync_handlers, format_report
+from shared.accounting.schemas import CustomerReport, CustomerSyncIn
 from shared.errors import ApiError, BadGateway, BadRequest, Forbidden, ServiceUnavailable, Unprocessable
 from shared.export.service import Failures
 from shared.invoicing.directory import Contract, Customer, DirectoryService

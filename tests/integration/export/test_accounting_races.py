@@ -197,7 +197,8 @@ def test_an_operator_syncing_a_tenant_that_does_not_exist_gets_a_404_and_nothing
     row, so the timer visits the phantom tenant every hour and GET .../sync answers 200 for it."""
     from types import SimpleNamespace
 
-    from shared.accounting.api import SyncIn, sync_handlers
+    from shared.accounting.api import sync_handlers
+    from shared.accounting.schemas import SyncIn
     from shared.errors import NotFound
 
     world = World(env, economic, customers=1, notes=1)
