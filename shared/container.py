@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from shared.accounting.api import sync_handlers
-from shared.accounting.customers import CustomerSync, customer_sync_handlers
+from shared.accounting.api import customer_sync_handlers, sync_handlers
+from shared.accounting.customers import CustomerSync
 from shared.accounting.invoices import InvoiceSync
 from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shared.accounting.customers import format_report
+from shared.accounting.cli import format_report
 from shared.accounting.schemas import CustomerSyncIn
 from shared.config import ConfigError
 from shared.container import build

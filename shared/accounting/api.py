@@ -1,4 +1,5 @@
-"""HTTP handlers of the invoice-number sync (`integration/economic/sync`); its models are in `schemas`."""
+"""HTTP handlers of accounting: the invoice-number sync (`integration/economic/sync`) and the customer sync.
+Their models are in `shared.accounting.schemas`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from shared.errors import FieldError, Forbidden, NotFound
 from shared.keys import OPERATOR_RIGHT, Principal
 
 if TYPE_CHECKING:
+    from shared.accounting.customers import CustomerSync
     from shared.accounting.invoices import InvoiceSync
 
 Handler = Callable[[Any], ApiResponse]
@@ -51,3 +53,15 @@ def sync_handlers(
         return ApiResponse(200, state_out(state, clock()).model_dump(mode="json"))
 
     return {"SyncEconomicInvoices": run, "GetEconomicSync": status}
+
+
+def customer_sync_handlers(sync: CustomerSync) -> dict[str, Handler]:
+    """Handlers by operationId; each gets `shared.http_api.Call` (tenant from the key)."""
+
+    def compare(call: Any) -> ApiResponse:
+        return ApiResponse(200, sync.compare(str(call.principal.tenant)).model_dump(mode="json"))
+
+    def apply(call: Any) -> ApiResponse:
+        return ApiResponse(200, sync.apply(str(call.principal.tenant), call.data).model_dump(mode="json"))
+
+    return {"CompareEconomicCustomers": compare, "SyncEconomicCustomers": apply}

@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.accounting.customers import CustomerSync, customer_sync_handlers, format_report
+from shared.accounting.api import customer_sync_handlers
+from shared.accounting.cli import format_report
+from shared.accounting.customers import CustomerSync
 from shared.accounting.schemas import CustomerReport, CustomerSyncIn
 from shared.errors import ApiError, BadGateway, BadRequest, Forbidden, ServiceUnavailable, Unprocessable
 from shared.export.service import Failures
