@@ -15,7 +15,7 @@ import pypdf
 import pytest
 
 from shared.accounting.api import tenant_for
-from shared.accounting.invoices import (
+from shared.accounting.invoices_rules import (
     BookedDraft,
     SyncResult,
     _book,

@@ -13,7 +13,8 @@ from typing import Any
 import pypdf
 import pytest
 
-from shared.accounting.invoices import LEASE, InvoiceSync, SyncResult
+from shared.accounting.invoices import LEASE, InvoiceSync
+from shared.accounting.invoices_rules import SyncResult
 from shared.accounting.ports import SyncBusy
 from shared.connector import ConnectorService
 from shared.container import TABLES, _export_failures
