@@ -54,7 +54,7 @@ from bench.export import (
     standin_stats,
 )
 from devhost.processes import run_azurite
-from shared.accounting.invoices import SyncResult
+from shared.accounting.invoices_rules import SyncResult
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
 from shared.invoicing.accounting_state import AccountingState

@@ -174,13 +174,12 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
         economic=export_connections,
-        failures=_export_failures(),
         clock=utcnow,
         page_size=settings.sync_page_size,
         known_tenants=TableDirectoryRepository(storage.table_ref(TABLES["billing"])).tenants,
     )
     export.before_run = invoice_sync.watch
-    customer_sync = CustomerSync(directory, export_connections, _export_failures(), invoicing.drafted_customers)
+    customer_sync = CustomerSync(directory, export_connections, invoicing.drafted_customers)
     services = Services(
         settings=settings,
         storage=storage,

@@ -110,8 +110,8 @@ class AccountingNotFound(AccountingRefused):
     """e-conomic has no such resource."""
 
 
-class AccountingAuthFailed(AccountingError):
-    """The tenant's e-conomic tokens are missing or were refused."""
+class AccountingAuthFailed(AccountingError, Denied):
+    """The tenant's e-conomic tokens are missing or were refused: the tenant is denied e-conomic."""
 
 
 class AccountingUnavailable(Unavailable, AccountingError):
@@ -126,3 +126,12 @@ def invalid(errors: list[FieldError]) -> Invalid:
     """The 400 for a list of field errors, its message naming each field once."""
     fields = ", ".join(dict.fromkeys(e.field for e in errors))
     return Invalid(f"The request is invalid: {fields}.", errors)
+
+
+def integration_refused(tenant: str, reason: object) -> AccountingAuthFailed:
+    """The answer when a tenant's e-conomic tokens are missing, unusable or refused by e-conomic."""
+    return AccountingAuthFailed(
+        f"The e-conomic integration of {tenant} is not valid: {reason}",
+        [FieldError("economic", "the e-conomic tokens are missing or were refused")],
+        code="economic",
+    )

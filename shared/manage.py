@@ -14,7 +14,8 @@ from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shared.accounting.customers import CustomerSyncIn, format_report
+from shared.accounting.cli import format_report
+from shared.accounting.schemas import CustomerSyncIn
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import DomainError

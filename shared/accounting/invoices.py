@@ -33,22 +33,26 @@ One run for a tenant:
 from __future__ import annotations
 
 import logging
-import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from shared.errors import AccountingUnusable, Conflict, Denied, FieldError, Unavailable
-from shared.export.documents import REFERENCE_PREFIX, reference_of
-from shared.invoicing.accounting_state import AccountingState
-from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
-from shared.platform.secrets import SecretInvalid, SecretMissing
-
-if TYPE_CHECKING:
-    from shared.export.service import Failures
+from shared.accounting.invoices_matching import Located, bookings, locate
+from shared.accounting.invoices_rules import BookedDraft, Change, SyncResult, _int, _oldest_invoice_date
+from shared.accounting.ports import BookedApi, SyncBusy, SyncState, SyncStates
+from shared.errors import (
+    AccountingAuthFailed,
+    AccountingError,
+    AccountingRefused,
+    AccountingUnusable,
+    Conflict,
+    FieldError,
+    Unavailable,
+    integration_refused,
+)
+from shared.invoicing.ledger import EXPORTED, DraftHeader, Ledger
+from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 
 log = logging.getLogger("invoice_bridge.accounting")
 
@@ -59,119 +63,9 @@ RUN_ALL_BUDGET = timedelta(minutes=7)
 """How long the timer starts new tenants: well inside host.json's 10-minute functionTimeout."""
 RUN_ALL_LIMIT = timedelta(minutes=9)
 """When the timer's runs stop reading pages, whichever tenant they are at: before the functionTimeout."""
-RECHECK_MISSING = timedelta(hours=24)
-"""How often a flagged draft is looked up by its reference again (each lookup is up to four requests;
-the listings, read every run anyway, still show a document that turns up as a draft)."""
 HTTP_LIMIT = timedelta(seconds=120)
 """When an HTTP run stops reading pages: well before the front end's 230-second request timeout."""
 PAGE_SIZE = 1000
-CENT = Decimal("0.01")
-_NUMBER = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)
-
-
-# -- what the service needs from the outside -------------------------------------------------------
-
-
-class BookedApi(Protocol):
-    """The part of `shared.adapters.economic.EconomicClient` the sync uses."""
-
-    def booked_pages(self, filter: str, *, pagesize: int = ...) -> Iterator[list[dict[str, Any]]]: ...
-    def find_booked(self, reference: str) -> list[dict[str, Any]]: ...
-    def list_drafts(self, kind: Any) -> list[dict[str, Any]]: ...
-    def sent_orders(self) -> list[dict[str, Any]]: ...
-    def find_drafts(self, kind: Any, reference: str) -> list[dict[str, Any]]: ...
-    def find_sent_orders(self, reference: str) -> list[dict[str, Any]]: ...
-
-
-@dataclass(frozen=True)
-class SyncState:
-    tenant: str
-    watermark: int | None = None
-    """The highest `bookedInvoiceNumber` read so far (None: never read)."""
-    last_run_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_result: Mapping[str, Any] = field(default_factory=dict)
-    running_until: datetime | None = None
-    run_id: str | None = None
-    version: object | None = None
-
-
-class SyncStates(Protocol):
-    def get(self, tenant: str) -> SyncState | None: ...
-    def put(self, state: SyncState) -> SyncState | None:
-        """Create (version None) or replace if unchanged; None when the condition fails."""
-        ...
-
-    def tenants(self) -> list[str]: ...
-
-
-class SyncBusy(Conflict):
-    """Another run holds the tenant's lease."""
-
-
-# -- results ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BookedDraft:
-    draft: int
-    invoice_number: int
-    date: str | None
-    net_amount: str | None
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    tenant: str
-    trigger: str
-    started_at: datetime
-    finished_at: datetime
-    waiting: int
-    """Exported drafts not booked yet when the run started."""
-    booked: tuple[BookedDraft, ...] = ()
-    missing: tuple[int, ...] = ()
-    """Drafts newly flagged: deleted in e-conomic without being booked."""
-    still_missing: tuple[int, ...] = ()
-    found_again: tuple[int, ...] = ()
-    upgraded: tuple[tuple[int, int], ...] = ()
-    """(draft, e-conomic invoice draft number) of orders newly seen upgraded to an invoice draft."""
-    still_waiting: int = 0
-    pages: int = 0
-    watermark_before: int | None = None
-    watermark_after: int | None = None
-    notes: tuple[str, ...] = ()
-    """Things a person should look at (a second booked invoice with our reference, ...)."""
-    complete: bool = True
-    """False: the run stopped at its time limit after a page; what it read is recorded, the next run
-    continues from there (and only a complete run looks for drafts deleted in e-conomic)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tenant": self.tenant,
-            "trigger": self.trigger,
-            "startedAt": self.started_at.isoformat(),
-            "finishedAt": self.finished_at.isoformat(),
-            "waiting": self.waiting,
-            "booked": [
-                {"draftId": b.draft, "invoiceNumber": b.invoice_number, "date": b.date, "netAmount": b.net_amount}
-                for b in self.booked
-            ],
-            "missing": list(self.missing),
-            "stillMissing": list(self.still_missing),
-            "foundAgain": list(self.found_again),
-            "upgraded": [{"draftId": d, "draftInvoiceNumber": n} for d, n in self.upgraded],
-            "stillWaiting": self.still_waiting,
-            "pages": self.pages,
-            "watermarkBefore": self.watermark_before,
-            "watermarkAfter": self.watermark_after,
-            "notes": list(self.notes),
-            "complete": self.complete,
-        }
-
-
-Change = Callable[[DraftHeader], DraftHeader | None]
-"""A header's new value given its current one (None: leave it)."""
 
 
 # -- the service -----------------------------------------------------------------------------------
@@ -184,7 +78,6 @@ class InvoiceSync:
         ledger: Ledger,
         states: SyncStates,
         economic: Callable[[str], BookedApi],
-        failures: Failures,
         clock: Callable[[], datetime],
         page_size: int = PAGE_SIZE,
         known_tenants: Callable[[], Iterable[str]] = lambda: (),
@@ -194,7 +87,6 @@ class InvoiceSync:
         self._ledger = ledger
         self._states = states
         self._economic = economic
-        self._failures = failures
         self._clock = clock
         self._page_size = page_size
         self._known_tenants = known_tenants
@@ -294,7 +186,7 @@ class InvoiceSync:
             query = f"date$gte:{(_oldest_invoice_date(waiting.values()) - FIRST_RUN_MARGIN).isoformat()}"
         for page in economic.booked_pages(query, pagesize=self._page_size):
             pages += 1
-            changes = self._bookings(tenant, economic, page, headers, booked, notes)
+            changes = bookings(tenant, economic, page, headers, booked, notes, self._clock)
             if changes:
                 headers = self._write(tenant, changes, headers)
             numbers = [n for n in (_int(doc.get("bookedInvoiceNumber")) for doc in page) if n is not None]
@@ -305,7 +197,9 @@ class InvoiceSync:
                 break
         still = {n: h for n, h in headers.items() if h.status == EXPORTED}
         # Drafts booked on pages not read yet are not missing: only a complete run looks for those.
-        located = self._locate(tenant, economic, still, headers, booked, notes) if still and complete else _Located()
+        located = (
+            locate(tenant, economic, still, headers, booked, notes, self._clock) if still and complete else Located()
+        )
         if located.changes:
             headers = self._write(tenant, located.changes, headers)
         remaining = sum(1 for h in headers.values() if h.status == EXPORTED)
@@ -327,140 +221,6 @@ class InvoiceSync:
             notes=tuple(notes),
             complete=complete,
         )
-
-    def _bookings(
-        self,
-        tenant: str,
-        economic: BookedApi,
-        documents: Sequence[Mapping[str, Any]],
-        headers: Mapping[int, DraftHeader],
-        booked: dict[int, BookedDraft],
-        notes: list[str],
-    ) -> dict[int, Change]:
-        """The header changes for the booked invoices among `documents` that carry our references."""
-        changes: dict[int, Change] = {}
-        known = ours(headers)
-        for doc in documents:
-            ref = _reference_of(doc)
-            invoice = _int(doc.get("bookedInvoiceNumber"))
-            if ref is None or invoice is None:
-                continue
-            number = known.get(ref)
-            if number is None:
-                stray = draft_of(tenant, ref)
-                if stray is not None:
-                    header = headers.get(stray)
-                    notes.append(
-                        f"e-conomic booked invoice {invoice} carries reference {ref}, but draft {stray} is "
-                        f"{'unknown' if header is None else header.status}, not exported; nothing was recorded"
-                    )
-                continue
-            header = headers[number]
-            now = self._clock()
-            first = booked[number].invoice_number if number in booked else _booked_number(header)
-            if first is None and _negative(doc):
-                # A credit note seen first: its invoice may be below the watermark (a number chosen by
-                # hand). Ask for every booked invoice with the reference and take the invoice itself.
-                found = _invoice_first(economic.find_booked(ref)) or [doc]
-                change: Change | None = None
-                for each in found:
-                    change = _then(change, _book(booked_record(each, now)))
-                record = booked_record(found[0], now)
-                booked[number] = BookedDraft(
-                    number, record["invoiceNumber"], record.get("date"), record.get("netAmount")
-                )
-                assert change is not None
-                changes[number] = _then(changes.get(number), change)
-                continue
-            record = booked_record(doc, now)
-            if first is None:
-                booked[number] = BookedDraft(number, invoice, record.get("date"), record.get("netAmount"))
-            elif first != invoice:
-                notes.append(
-                    f"draft {number} is booked as invoice {first}; e-conomic also booked invoice {invoice} "
-                    "with its reference (a credit note?): recorded under accounting.alsoBooked"
-                )
-            changes[number] = _then(changes.get(number), _book(record))
-        return changes
-
-    def _locate(
-        self,
-        tenant: str,
-        economic: BookedApi,
-        still: Mapping[int, DraftHeader],
-        headers: Mapping[int, DraftHeader],
-        booked: dict[int, BookedDraft],
-        notes: list[str],
-    ) -> _Located:
-        """Where the drafts that are not booked are in e-conomic; flags the ones that are nowhere.
-
-        Documents move one way: order draft -> sent order -> invoice draft -> booked invoice (or are
-        deleted). The listings are read in that order, and a draft missing from them is looked up by its
-        reference in that order too (listings are paged, and a page can shift while it is read), so a
-        document that moves while we look is seen in its next place, never nowhere."""
-        orders: dict[str, int] = {}
-        if any(h.accounting.get("documentType") == "order" for h in still.values()):
-            orders = _by_reference([*economic.list_drafts("order"), *economic.sent_orders()], "orderNumber")
-        invoice_drafts = _by_reference(economic.list_drafts("draftInvoice"), "draftInvoiceNumber")
-        located = _Located()
-        now = self._clock()
-        for number, header in sorted(still.items()):
-            ref = reference_of(header)
-            kind = str(header.accounting.get("documentType") or "draftInvoice")
-            flagged = "missing" in header.accounting
-            place = _place(ref, kind, orders, invoice_drafts)
-            if place is None and flagged and not _recheck_due(header, now):
-                located.still_missing.append(number)  # looked up by its reference less than a day ago
-                continue
-            place = place or self._search(economic, ref, kind)
-            if place is not None and place[0] != "booked" and isinstance(place[1], int):
-                upgraded_to = place[1] if kind == "order" and place[0] == "draftInvoice" else None
-                if (
-                    upgraded_to is not None
-                    and (header.accounting.get("upgradedTo") or {}).get("documentNumber") != upgraded_to
-                ):
-                    located.upgraded.append((number, upgraded_to))
-                if flagged:
-                    located.found_again.append(number)
-                located.changes[number] = _found(upgraded_to)
-                continue
-            found = _invoice_first(place[1]) if place is not None and isinstance(place[1], list) else []
-            if found:  # booked while we read, or under a number below the watermark
-                record = booked_record(found[0], now)
-                booked[number] = BookedDraft(
-                    number, record["invoiceNumber"], record.get("date"), record.get("netAmount")
-                )
-                change: Change | None = None
-                for each in found:
-                    change = _then(change, _book(booked_record(each, now)))
-                assert change is not None
-                located.changes[number] = change
-                continue
-            document = f"{'order' if kind == 'order' else 'draft invoice'} {header.accounting.get('documentNumber')}"
-            reason = (
-                f"e-conomic has neither {document} nor a booked invoice with reference {ref}: "
-                "it was deleted there without being booked"
-            )
-            if flagged:
-                located.still_missing.append(number)
-            else:
-                located.missing.append(number)
-                log.warning("Accounting sync of %s: draft %d: %s", tenant, number, reason)
-            located.changes[number] = _flag_missing(now, reason)
-        return located
-
-    def _search(self, economic: BookedApi, ref: str, kind: str) -> tuple[str, int | list[dict[str, Any]]] | None:
-        """Where the document with this reference is now, asked place by place in the direction documents
-        move: (place, its number), or ("booked", the booked invoices); None when it is nowhere."""
-        if kind == "order":
-            for doc in economic.find_drafts("order", ref):
-                return "order", _int(doc.get("orderNumber")) or 0
-            for doc in economic.find_sent_orders(ref):
-                return "order", _int(doc.get("orderNumber")) or 0
-        for doc in economic.find_drafts("draftInvoice", ref):
-            return "draftInvoice", _int(doc.get("draftInvoiceNumber")) or 0
-        found = economic.find_booked(ref)
-        return ("booked", found) if found else None
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -523,27 +283,21 @@ class InvoiceSync:
         try:
             return self._economic(tenant)
         except (SecretMissing, SecretInvalid) as error:
-            raise Denied(
-                f"The e-conomic integration of {tenant} is not valid: {error.message}",
-                [FieldError("economic", "the e-conomic tokens are missing or were refused")],
-                code="economic",
-            ) from None
+            raise integration_refused(tenant, error.message) from None
 
     def _as_api_error(self, tenant: str, error: Exception) -> Exception:
-        if isinstance(error, self._failures.auth):
-            return Denied(
-                f"The e-conomic integration of {tenant} is not valid: {error}",
-                [FieldError("economic", "the e-conomic tokens are missing or were refused")],
-                code="economic",
-            )
-        if isinstance(error, self._failures.transient):
+        if isinstance(error, AccountingAuthFailed):
+            return integration_refused(tenant, error)
+        if isinstance(error, SecretError):
+            return error
+        if isinstance(error, Unavailable):
             return Unavailable(
                 f"e-conomic or storage cannot be reached right now ({error}); retry shortly.",
                 retry_after=30,
             )
-        if isinstance(error, self._failures.rejected):
+        if isinstance(error, AccountingRefused):
             return AccountingUnusable(f"e-conomic refused the sync's questions: {error}")
-        if isinstance(error, self._failures.unusable):
+        if isinstance(error, AccountingError):
             return AccountingUnusable(f"e-conomic answered the sync with something it cannot use: {error}")
         return error
 
@@ -580,185 +334,6 @@ class _Lease:
             self.state = stored
         except Exception as failure:  # the lease then simply runs out
             log.warning("Accounting sync of %s: could not record the end of the run: %s", self.state.tenant, failure)
-
-
-@dataclass
-class _Located:
-    changes: dict[int, Change] = field(default_factory=dict)
-    missing: list[int] = field(default_factory=list)
-    still_missing: list[int] = field(default_factory=list)
-    found_again: list[int] = field(default_factory=list)
-    upgraded: list[tuple[int, int]] = field(default_factory=list)
-
-
-# -- pure rules ------------------------------------------------------------------------------------
-
-
-def draft_of(tenant: str, ref: str | None) -> int | None:
-    """The tenant's draft number in a document's `references.other` (`IB-<tenant>-17` -> 17); None if
-    it is not the tenant's. Drafts exported before references named the tenant are matched through
-    `ours` (their `IB-17` alone could be another tenant's)."""
-    prefix = f"{REFERENCE_PREFIX}{tenant}-"
-    if not ref or not ref.startswith(prefix) or not _NUMBER.fullmatch(ref[len(prefix) :]):
-        return None
-    return int(ref[len(prefix) :])
-
-
-def ours(headers: Mapping[int, DraftHeader]) -> dict[str, int]:
-    """The references of the drafts that have a document in e-conomic (exported or booked), to their numbers."""
-    return {reference_of(h): n for n, h in headers.items() if h.status in (EXPORTED, BOOKED)}
-
-
-def booked_record(doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """What we keep of a booked invoice: number, date, due date, currency and amounts (decimal strings)."""
-    record: dict[str, Any] = {"invoiceNumber": _int(doc.get("bookedInvoiceNumber"))}
-    for key in ("date", "dueDate", "currency"):
-        if isinstance(doc.get(key), str):
-            record[key] = doc[key]
-    for key in ("netAmount", "vatAmount", "grossAmount"):
-        amount = _decimal(doc.get(key))
-        if amount is not None:
-            record[key] = str(amount)
-    record["recordedAt"] = now.isoformat()
-    return record
-
-
-def _book(record: Mapping[str, Any]) -> Change:
-    number = record["invoiceNumber"]
-
-    def change(header: DraftHeader) -> DraftHeader | None:
-        accounting = dict(header.accounting)
-        accounting.pop("missing", None)
-        current = accounting.get("booked")
-        if header.status == EXPORTED or (header.status == BOOKED and current is None):
-            accounting["booked"] = dict(record)
-            return replace(header, status=BOOKED, accounting=AccountingState.of(accounting))
-        if header.status != BOOKED or current is None or current.get("invoiceNumber") == number:
-            return None
-        others = list(accounting.get("alsoBooked") or [])
-        if any(o.get("invoiceNumber") == number for o in others):
-            return None
-        accounting["alsoBooked"] = [*others, dict(record)]
-        return replace(header, accounting=AccountingState.of(accounting))
-
-    return change
-
-
-def _found(upgraded_to: int | None) -> Change:
-    def change(header: DraftHeader) -> DraftHeader | None:
-        if header.status != EXPORTED:
-            return None
-        accounting = dict(header.accounting)
-        accounting.pop("missing", None)
-        if upgraded_to is not None:
-            accounting["upgradedTo"] = {"documentType": "draftInvoice", "documentNumber": upgraded_to}
-        return replace(header, accounting=AccountingState.of(accounting))
-
-    return change
-
-
-def _flag_missing(now: datetime, reason: str) -> Change:
-    """Flags the draft (or, flagged already, records when it was last looked for)."""
-
-    def change(header: DraftHeader) -> DraftHeader | None:
-        if header.status != EXPORTED:
-            return None
-        earlier = header.accounting.get("missing")
-        if isinstance(earlier, Mapping):
-            missing = {**earlier, "checkedAt": now.isoformat()}
-        else:
-            missing = {"since": now.isoformat(), "reason": reason, "checkedAt": now.isoformat()}
-        return replace(header, accounting=AccountingState.of({**header.accounting, "missing": missing}))
-
-    return change
-
-
-def _recheck_due(header: DraftHeader, now: datetime) -> bool:
-    missing = header.accounting.get("missing")
-    last = (missing.get("checkedAt") or missing.get("since")) if isinstance(missing, Mapping) else None
-    try:
-        return last is None or now - datetime.fromisoformat(str(last)) >= RECHECK_MISSING
-    except (TypeError, ValueError):
-        return True
-
-
-def _then(first: Change | None, second: Change) -> Change:
-    if first is None:
-        return second
-
-    def change(header: DraftHeader) -> DraftHeader | None:
-        middle = first(header) or header
-        return second(middle) or (middle if middle is not header else None)
-
-    return change
-
-
-def _place(
-    ref: str, kind: str, orders: Mapping[str, int], invoice_drafts: Mapping[str, int]
-) -> tuple[str, int | list[dict[str, Any]]] | None:
-    if kind == "order" and ref in orders:
-        return "order", orders[ref]
-    if ref in invoice_drafts:
-        return "draftInvoice", invoice_drafts[ref]
-    return None
-
-
-def _negative(doc: Mapping[str, Any]) -> bool:
-    amount = _decimal(doc.get("grossAmount"))
-    if amount is None:
-        amount = _decimal(doc.get("netAmount"))
-    return amount is not None and amount < 0
-
-
-def _invoice_first(documents: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Booked invoices with one reference, the invoice itself first: the lowest number that is not a
-    credit (negative) note, then the rest by number."""
-    numbered = [d for d in documents if _int(d.get("bookedInvoiceNumber")) is not None]
-    return sorted(numbered, key=lambda d: (_negative(d), _int(d.get("bookedInvoiceNumber")) or 0))
-
-
-def _booked_number(header: DraftHeader) -> int | None:
-    booked = header.accounting.get("booked")
-    return _int(booked.get("invoiceNumber")) if isinstance(booked, Mapping) else None
-
-
-def _oldest_invoice_date(headers: Iterable[DraftHeader]) -> date:
-    dates = []
-    for header in headers:
-        text = header.accounting.get("invoiceDate") or str(header.accounting.get("exportedAt") or "")[:10]
-        try:
-            dates.append(date.fromisoformat(str(text)))
-        except ValueError:
-            dates.append(header.created_at.date())
-    return min(dates)
-
-
-def _by_reference(documents: Sequence[Mapping[str, Any]], number_field: str) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for doc in documents:
-        ref = _reference_of(doc)
-        number = _int(doc.get(number_field))
-        if ref is not None and number is not None:
-            found.setdefault(ref, number)
-    return found
-
-
-def _reference_of(doc: Mapping[str, Any]) -> str | None:
-    value = (doc.get("references") or {}).get("other")
-    return str(value) if value is not None else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        return None
-    try:
-        return Decimal(value).quantize(CENT)
-    except (InvalidOperation, ValueError):
-        return None
 
 
 def _error_text(error: Exception) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from shared.accounting.api import SyncIn, SyncOut, SyncStateOut, state_out, tenant_for
-from shared.accounting.customers import CustomerReport, CustomerSyncIn
 from shared.accounting.invoices import HTTP_LIMIT
 from shared.accounting.ports import AccountingServices
-from shared.errors import FieldError, NotFound
-from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
+from shared.accounting.schemas import CustomerReport, CustomerSyncIn, SyncIn, SyncOut, SyncStateOut, state_out
+from shared.errors import Denied, FieldError, NotFound
+from shared.platform.keys import ADMIN_RIGHT, OPERATOR_RIGHT, RESELLER_RIGHT, Principal
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
 
@@ -16,6 +15,18 @@ CUSTOMERS_ROUTE = "integration/economic/customers"
 ACCOUNTING_TAG = "e-conomic sync"
 
 Spec = OperationSpec[AccountingServices]
+
+
+def tenant_for(who: Principal, reseller: str | None) -> str:
+    """The tenant a sync call is about: the key's own, or another one for an operator."""
+    tenant = reseller or who.tenant
+    if tenant != who.tenant and OPERATOR_RIGHT not in who.rights:
+        raise Denied(
+            "Insufficient access level: syncing another tenant needs the operator right.",
+            [FieldError("reseller", "needs an API key with the operator right")],
+            code="access_denied",
+        )
+    return tenant
 
 
 def _known_tenant(app: AccountingServices, call: Call) -> str:

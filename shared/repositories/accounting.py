@@ -15,7 +15,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.accounting.invoices import SyncState
+from shared.accounting.ports import SyncState
 from shared.adapters.storage import repository
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq

@@ -14,8 +14,7 @@ from typing import Any
 import pypdf
 import pytest
 
-from shared.accounting.api import SyncOut, tenant_for
-from shared.accounting.invoices import (
+from shared.accounting.invoices_rules import (
     BookedDraft,
     SyncResult,
     _book,
@@ -24,6 +23,8 @@ from shared.accounting.invoices import (
     draft_of,
     ours,
 )
+from shared.accounting.routes import tenant_for
+from shared.accounting.schemas import SyncOut
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
 from shared.errors import Denied
 from shared.export.documents import reference_of

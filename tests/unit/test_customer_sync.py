@@ -11,15 +11,21 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.accounting.customers import (
-    CustomerReport,
-    CustomerSync,
-    CustomerSyncIn,
-    format_report,
-)
+from shared.accounting.cli import format_report
+from shared.accounting.customers import CustomerSync
 from shared.accounting.routes import compare_customers, sync_customers
-from shared.errors import AccountingUnusable, Denied, DomainError, Invalid, Rejected, Unavailable
-from shared.export.service import Failures
+from shared.accounting.schemas import CustomerReport, CustomerSyncIn
+from shared.errors import (
+    AccountingAuthFailed,
+    AccountingRefused,
+    AccountingUnavailable,
+    AccountingUnusable,
+    Denied,
+    DomainError,
+    Invalid,
+    Rejected,
+    Unavailable,
+)
 from shared.invoicing.directory import Contract, Customer, DirectoryService
 from shared.platform.secrets import SecretMissing
 from shared.validation import validate
@@ -30,19 +36,16 @@ TENANT = "acme"
 TOKEN = "grant-token-4f9a-never-shown"
 
 
-class Refused(Exception):
+class Refused(AccountingRefused):
     pass
 
 
-class TokensRefused(Exception):
+class TokensRefused(AccountingAuthFailed):
     pass
 
 
-class Unreachable(Exception):
+class Unreachable(AccountingUnavailable):
     pass
-
-
-FAILURES = Failures(rejected=(Refused,), auth=(TokensRefused,), transient=(Unreachable,))
 
 
 class FakeEconomic:
@@ -74,7 +77,7 @@ class World:
             self.repo.put(TENANT, c)
         self.economic = FakeEconomic(economic)
         self.drafted = set(drafted)
-        self.sync = CustomerSync(DirectoryService(self.repo), self.connect, FAILURES, lambda tenant: self.drafted)
+        self.sync = CustomerSync(DirectoryService(self.repo), self.connect, lambda tenant: self.drafted)
 
     def connect(self, tenant: str) -> FakeEconomic:
         assert tenant == TENANT
@@ -387,7 +390,7 @@ def test_missing_tokens_are_a_403_that_names_the_problem_but_not_a_token() -> No
     def connect(tenant: str) -> FakeEconomic:
         raise SecretMissing("The e-conomic grant token of acme is not configured.", secret="economic-grant-acme")
 
-    sync = CustomerSync(DirectoryService(FakeDirectoryRepository()), connect, FAILURES, lambda tenant: set())
+    sync = CustomerSync(DirectoryService(FakeDirectoryRepository()), connect, lambda tenant: set())
 
     with pytest.raises(Denied) as caught:
         sync.compare(TENANT)

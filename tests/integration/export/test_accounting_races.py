@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.accounting.invoices import InvoiceSync
-from shared.container import TABLES, _export_failures
+from shared.container import TABLES
 from shared.errors import AccountingUnusable
 from shared.invoicing.ledger import BOOKED, EXPORTED
 from shared.repositories.accounting import TableSyncStates
@@ -58,7 +58,6 @@ def sync_of(world: World, after: dict[str, Callable[[], None]] | None = None) ->
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
         economic=lambda tenant: Hooked(connect(tenant), after or {}),
-        failures=_export_failures(),
         clock=lambda: datetime.now(UTC),
     )
 
@@ -192,13 +191,13 @@ def test_drafts_exported_before_the_sync_existed_are_picked_up_by_the_timer(
 def test_an_operator_syncing_a_tenant_that_does_not_exist_gets_a_404_and_nothing_is_stored(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
-    """api.py `sync_handlers.run` / invoices.py `_acquire`: the reseller field is not checked against
+    """routes.py `sync_invoices` / invoices.py `_acquire`: the reseller field is not checked against
     the known tenants. A typo by an operator answers 200 ("0 waiting") and creates an `AccountingSync`
     row, so the timer visits the phantom tenant every hour and GET .../sync answers 200 for it."""
     from types import SimpleNamespace
 
-    from shared.accounting.api import SyncIn
     from shared.accounting.routes import sync_invoices
+    from shared.accounting.schemas import SyncIn
     from shared.errors import NotFound
 
     world = World(env, economic, customers=1, notes=1)

@@ -13,10 +13,12 @@ from typing import Any
 import pypdf
 import pytest
 
-from shared.accounting.invoices import LEASE, InvoiceSync, SyncBusy, SyncResult
+from shared.accounting.invoices import LEASE, InvoiceSync
+from shared.accounting.invoices_rules import SyncResult
+from shared.accounting.ports import SyncBusy
 from shared.connector.schemas import ListAssignmentsIn
 from shared.connector.service import ConnectorService
-from shared.container import TABLES, _export_failures
+from shared.container import TABLES
 from shared.errors import Denied, Rejected
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
@@ -56,7 +58,6 @@ def sync_of(world: World, *, page_size: int = 1000, clock: Callable[[], datetime
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
         economic=world.container.export._economic,  # type: ignore[arg-type]
-        failures=_export_failures(),
         clock=clock or (lambda: datetime.now(UTC)),
         page_size=page_size,
     )
@@ -504,7 +505,6 @@ def test_the_timer_takes_the_longest_unsynced_tenant_first_and_postpones_past_it
         ledger=TableLedger(first.container.storage.table_ref(TABLES["work"])),
         states=TableSyncStates(first.container.storage.table_ref(TABLES["sync"])),
         economic=lambda tenant: worlds[tenant].container.export._economic(tenant),  # type: ignore[arg-type,return-value]
-        failures=_export_failures(),
         clock=clock,
         budget=timedelta(0),  # time is up after the first tenant
     )
@@ -532,7 +532,6 @@ def test_the_timers_run_stops_reading_at_its_time_limit_and_says_so(
         ledger=TableLedger(world.container.storage.table_ref(TABLES["work"])),
         states=TableSyncStates(world.container.storage.table_ref(TABLES["sync"])),
         economic=world.container.export._economic,  # type: ignore[arg-type]
-        failures=_export_failures(),
         clock=clock,
         page_size=1,
         limit=timedelta(minutes=9),
