@@ -53,7 +53,8 @@ from devhost.processes import Azurite, run_azurite
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
-from shared.export.model import ExportIn, Job
+from shared.export.jobs import Job
+from shared.export.schemas import ExportIn
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED
 from shared.invoicing.planning import Period

@@ -18,7 +18,7 @@ from shared.accounting.customers import CustomerSyncIn, format_report
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import ApiError
-from shared.export.model import SettingsIn
+from shared.export.schemas import SettingsIn
 from shared.invoicing.directory import TenantSettings
 from shared.invoicing.importing import read_directory_file
 from shared.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, TENANT_RE, ApiKey, validate_tenant

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from shared.accounting.api import SyncIn, SyncOut, SyncStateOut
 from shared.accounting.customers import CustomerReport, CustomerSyncIn
-from shared.export.model import STATUS_ROUTE, ExportIn, ExportStarted, JobOut, JobRef, SettingsIn, SettingsOut
+from shared.export.schemas import STATUS_ROUTE, ExportIn, ExportStarted, JobOut, JobRef, SettingsIn, SettingsOut
 from shared.invoicing.api import (
     ContractIn,
     ContractList,

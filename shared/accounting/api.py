@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.accounting.invoices import HTTP_LIMIT
 from shared.api_types import ApiResponse
 from shared.errors import FieldError, Forbidden, NotFound
-from shared.export.model import TenantField
+from shared.export.schemas import TenantField
 from shared.keys import OPERATOR_RIGHT, Principal
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.api_types import ApiResponse
-from shared.export.model import SettingsOut
+from shared.export.schemas import SettingsOut
 from shared.export.service import ExportService
 from shared.invoicing.directory import TenantSettings
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.export.documents import layout_for
-from shared.export.model import Problem
+from shared.export.jobs import Problem
 from shared.invoicing.directory import Directory
 from shared.invoicing.ledger import DraftHeader
 

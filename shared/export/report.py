@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from shared.export.model import KEPT, MOVED, Job
+from shared.export.jobs import KEPT, MOVED, Job
 
 DOCUMENT_NAMES = {"draftInvoice": ("draft invoice", "draft invoices"), "order": ("order", "orders")}
 

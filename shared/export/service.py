@@ -56,24 +56,18 @@ from shared.export.documents import (
     reference_of,
     select_drafts,
 )
-from shared.export.model import (
-    FINISHED,
-    KEPT,
-    MOVED,
+from shared.export.jobs import FINISHED, KEPT, MOVED, DocumentType, ExportedDocument, Job, Problem
+from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
+from shared.export.schemas import (
     STATUS_ROUTE,
-    DocumentType,
-    ExportedDocument,
     ExportIn,
     ExportStarted,
-    Job,
     JobDocument,
     JobError,
     JobOut,
-    Problem,
     QueuedExport,
     valid_job_id,
 )
-from shared.export.preflight import Catalog, Planned, ProductOnly, preflight
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
 from shared.invoicing.service import InvoicingService, export_job_of

@@ -18,7 +18,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.export.model import ExportedDocument, Job, Problem
+from shared.export.jobs import ExportedDocument, Job, Problem
 
 ROW = "job"
 MAX_ERRORS = 200

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from shared.adapters.economic import EconomicUnavailable
 from shared.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
-from shared.export.model import ExportIn
+from shared.export.schemas import ExportIn
 from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
