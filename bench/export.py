@@ -294,8 +294,9 @@ class Phases:
 def instrument(container: Container, tenant: str) -> Phases:
     phases = Phases()
     export = container.export
-    for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
-        phases.wrap(export, name, name.lstrip("_"))
+    for part in (export, export._start):  # the queue side, and the HTTP side it hands start to
+        for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
+            phases.wrap(part, name, name.lstrip("_"))
     phases.wrap(export, "_create_one", "draft: total", count_trips=True)
     phases.wrap(export._ledger, "put_header", "draft: record number")
     phases.wrap(container.invoicing, "repair", "read headers")

@@ -17,7 +17,9 @@ from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings
 from shared.connector import ConnectorService
 from shared.export.api import export_handlers
-from shared.export.service import ExportService, Failures, Mailer
+from shared.export.jobs import JobActivity
+from shared.export.ports import Failures, Mailer
+from shared.export.service import ExportService
 from shared.http_api import HttpApi, connector_handlers
 from shared.idempotency import Idempotency
 from shared.invoicing.api import invoicing_handlers
@@ -109,12 +111,15 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
     directory = DirectoryService(TableDirectoryRepository(storage.table_ref(TABLES["billing"])))
+    jobs = TableJobRepository(storage.table_ref(TABLES["exports"]))
+    activity = JobActivity(jobs, clock=utcnow, max_attempts=settings.export_max_attempts)
     invoicing = InvoicingService(
         TableLedger(storage.table_ref(TABLES["work"])),
         directory,
         clock=utcnow,
         timezone=settings.default_timezone,
         lease=timedelta(seconds=settings.invoicing_lease_seconds),
+        export_active=activity.is_active,
     )
     connector = ConnectorService(
         TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
@@ -125,23 +130,6 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     def tenant_exists(tenant: str) -> bool:
         return bool(keys.list(tenant))
 
-    export = ExportService(
-        jobs=TableJobRepository(storage.table_ref(TABLES["exports"])),
-        ledger=TableLedger(storage.table_ref(TABLES["work"])),
-        invoicing=invoicing,
-        directory=directory,
-        tenant_exists=tenant_exists,
-        economic=export_connections,
-        enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
-        mailer=_mailer_factory(env, secrets),
-        accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
-        failures=_export_failures(),
-        clock=utcnow,
-        timezone=settings.default_timezone,
-        concurrency=settings.export_concurrency,
-        max_attempts=settings.export_max_attempts,
-    )
-    invoicing.export_active = export.is_active
     invoice_sync = InvoiceSync(
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
@@ -151,7 +139,23 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         page_size=settings.sync_page_size,
         known_tenants=TableDirectoryRepository(storage.table_ref(TABLES["billing"])).tenants,
     )
-    export.before_run = invoice_sync.watch
+    export = ExportService(
+        jobs=jobs,
+        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        invoicing=invoicing,
+        directory=directory,
+        activity=activity,
+        tenant_exists=tenant_exists,
+        economic=export_connections,
+        enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
+        mailer=_mailer_factory(env, secrets),
+        accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
+        failures=_export_failures(),
+        clock=utcnow,
+        timezone=settings.default_timezone,
+        before_run=invoice_sync.watch,
+        concurrency=settings.export_concurrency,
+    )
     customer_sync = CustomerSync(directory, export_connections, _export_failures(), invoicing.drafted_customers)
     api = HttpApi(
         keys=keys,

@@ -28,7 +28,8 @@ from pydantic_core import PydanticCustomError
 
 from shared.api_types import ApiResponse
 from shared.errors import BadGateway, FieldError, ServiceUnavailable, Unprocessable
-from shared.export.service import Failures, _economic_refused
+from shared.export.ports import Failures
+from shared.export.ports import economic_refused as _economic_refused
 from shared.invoicing.api import Currency, CustomerIn, Name, _In, _Out
 from shared.invoicing.directory import Customer, DirectoryService, Entry
 from shared.secrets import SecretInvalid, SecretMissing

@@ -47,7 +47,7 @@ from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Ledger
 from shared.secrets import SecretInvalid, SecretMissing
 
 if TYPE_CHECKING:
-    from shared.export.service import Failures
+    from shared.export.ports import Failures
 
 log = logging.getLogger("invoice_bridge.accounting")
 

@@ -1,5 +1,5 @@
-"""Pure rules of the export: which drafts an invoice date selects, and the e-conomic document each
-draft becomes. Nothing here does I/O.
+"""Pure rules of the export: which drafts an invoice date selects, the e-conomic document each draft
+becomes, and the marks the export leaves on a draft's header. Nothing here does I/O.
 
 Amounts: e-conomic computes a line's total as quantity x unit net price, both with at most two
 decimals. A time line is sent as hours x hourly rate when that product is exactly our line's amount
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.invoicing.ledger import OPEN, DraftHeader
+from shared.export.jobs import Job
+from shared.invoicing.ledger import EXPORTED, OPEN, DraftHeader
 from shared.invoicing.planning import CENT, Line, Period, money
+from shared.invoicing.service import export_job_of
 from shared.work import hours
 
 REFERENCE_PREFIX = "IB-"
@@ -190,3 +192,59 @@ def layout_for(
     group = groups.get(group_number) if isinstance(group_number, int) else None
     inherited = ((group or {}).get("layout") or {}).get("layoutNumber")
     return inherited if isinstance(inherited, int) else None
+
+
+# -- the export's marks on a draft header and on e-conomic's documents ------------------------------
+
+_MARKS = ("exportJob", "documentType", "documentNumber", "reference")
+
+
+def without_marks(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """The header's accounting data without this export's progress marks."""
+    return {k: v for k, v in accounting.items() if k not in _MARKS}
+
+
+def released(accounting: Mapping[str, Any]) -> dict[str, Any]:
+    """The header's accounting data with neither this export's marks nor an orphan to clean up."""
+    return {k: v for k, v in without_marks(accounting).items() if k != "orphan"}
+
+
+def claimed_accounting(header: DraftHeader, job_id: str) -> dict[str, Any]:
+    """The draft's accounting data once `job_id` holds it. A claim left by a job that ended without
+    releasing it (its worker died) may have a document in e-conomic with stale lines: marked as an
+    orphan, so that document is deleted and a fresh one created instead of adopting it."""
+    accounting = {**without_marks(header.accounting), "exportJob": job_id}
+    previous = export_job_of(header)
+    if previous is not None and previous != job_id:
+        # What that job recorded of its document goes along: its type, number and reference are how it
+        # is found again (by number, if it was made under another reference).
+        recorded = {
+            k: header.accounting[k] for k in ("documentType", "documentNumber", "reference") if k in header.accounting
+        }
+        accounting["orphan"] = {"exportJob": previous, **recorded}
+    return accounting
+
+
+def exported_header(job: Job, header: DraftHeader, document_number: object, now: datetime) -> DraftHeader:
+    """The draft as this job leaves it exported: e-conomic's document and how to find it again."""
+    accounting = {
+        "system": "e-conomic",
+        "exportJob": job.job_id,
+        "documentType": job.document_type,
+        "documentNumber": document_number,
+        "reference": reference_of(header),
+        "invoiceDate": job.invoice_date.isoformat(),
+        "exportedAt": now.isoformat(),
+    }
+    return replace(header, status=EXPORTED, accounting=accounting, updated_at=now)
+
+
+def number_in(kind: str, doc: Mapping[str, Any]) -> int:
+    """An e-conomic document's number: its order number, or its draft invoice number."""
+    return int(doc["orderNumber"] if kind == "order" else doc["draftInvoiceNumber"])
+
+
+def reference_in(doc: Mapping[str, Any]) -> str | None:
+    """The `references.other` an e-conomic document carries."""
+    value = (doc.get("references") or {}).get("other")
+    return str(value) if value is not None else None

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Literal
+from datetime import date, datetime, timedelta
+from typing import Literal, Protocol
 
 DocumentType = Literal["draftInvoice", "order"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
+FUNCTION_TIMEOUT = timedelta(minutes=10)
+"""host.json functionTimeout: a job still `running` on its last attempt after this has been given up."""
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,33 @@ in e-conomic while the job ran, so it could not be rolled back."""
 KEPT = "economic.kept"
 """The `Problem.field` of an exported draft whose document a failed job could not delete: the draft
 stays exported with it (opening it could bill its notes twice, should the document be booked)."""
+
+
+class JobLookup(Protocol):
+    def get(self, job_id: str) -> Job | None: ...
+
+
+class JobActivity:
+    """Is this job still active? Needs only the job store, so the composition root builds it before the
+    invoicing service (which leaves drafts held by an active job alone) and the export."""
+
+    def __init__(self, jobs: JobLookup, *, clock: Callable[[], datetime], max_attempts: int = 5) -> None:
+        self._jobs = jobs
+        self._clock = clock
+        self.max_attempts = max_attempts
+
+    def given_up(self, job: Job) -> bool:
+        """The worker died during the last attempt: the host has moved the message to the poison queue."""
+        abandoned = job.updated_at + FUNCTION_TIMEOUT * 2 < self._clock()
+        return job.state == "running" and job.attempts >= self.max_attempts and abandoned
+
+    def is_active(self, job_id: str) -> bool:
+        """Whether the job may still work on its drafts: not ended, and not given up by the queue."""
+        job = self._jobs.get(job_id)
+        if job is None or job.state in FINISHED:
+            return False
+        return not self.given_up(job)
+
+    def active(self, job_ids: Iterable[str | None]) -> set[str]:
+        """Those of these jobs that still run (one read per job, however often it is named)."""
+        return {job for job in set(job_ids) if job is not None and self.is_active(job)}

@@ -19,7 +19,7 @@ from shared.accounting.customers import (
     format_report,
 )
 from shared.errors import ApiError, BadGateway, BadRequest, Forbidden, ServiceUnavailable, Unprocessable
-from shared.export.service import Failures
+from shared.export.ports import Failures
 from shared.invoicing.directory import Contract, Customer, DirectoryService
 from shared.secrets import SecretMissing
 from shared.validation import validate
