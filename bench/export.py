@@ -53,7 +53,8 @@ from devhost.processes import Azurite, run_azurite
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
-from shared.export.model import ExportIn, Job
+from shared.export.jobs import Job
+from shared.export.schemas import ExportIn
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED
 from shared.invoicing.planning import Period
@@ -293,8 +294,9 @@ class Phases:
 def instrument(container: Container, tenant: str) -> Phases:
     phases = Phases()
     export = container.export
-    for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
-        phases.wrap(export, name, name.lstrip("_"))
+    for part in (export, export._start):  # the queue side, and the HTTP side it hands start to
+        for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
+            phases.wrap(part, name, name.lstrip("_"))
     phases.wrap(export, "_create_one", "draft: total", count_trips=True)
     phases.wrap(export._ledger, "put_header", "draft: record number")
     phases.wrap(container.invoicing, "repair", "read headers")

@@ -17,8 +17,9 @@ from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings
 from shared.connector.ports import ConnectorServices
 from shared.connector.service import ConnectorService
-from shared.export.ports import ExportServices
-from shared.export.service import ExportService, Failures, Mailer
+from shared.export.jobs import JobActivity
+from shared.export.ports import ExportServices, Mailer
+from shared.export.service import ExportService
 from shared.invoicing.directory import DirectoryService
 from shared.invoicing.ports import InvoicingServices
 from shared.invoicing.service import Draft, InvoicingService
@@ -137,49 +138,46 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         lease=timedelta(seconds=settings.idempotency_lease_seconds),
     )
     directory = DirectoryService(TableDirectoryRepository(storage.table_ref(TABLES["billing"])))
+    jobs = TableJobRepository(storage.table_ref(TABLES["exports"]))
+    activity = JobActivity(jobs, clock=utcnow, max_attempts=settings.export_max_attempts)
     invoicing = InvoicingService(
         TableLedger(storage.table_ref(TABLES["work"])),
         directory,
         clock=utcnow,
         timezone=settings.default_timezone,
         lease=timedelta(seconds=settings.invoicing_lease_seconds),
+        export_active=activity.is_active,
     )
     connector = ConnectorService(
         TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
     )
     tenant_settings = TableTenantSettings(storage.table_ref(TABLES["billing"]))
-    export_connections = EconomicConnections(secrets, settings)
-
-    def tenant_exists(tenant: str) -> bool:
-        return bool(keys.list(tenant))
-
-    export = ExportService(
-        jobs=TableJobRepository(storage.table_ref(TABLES["exports"])),
-        ledger=TableLedger(storage.table_ref(TABLES["work"])),
-        invoicing=invoicing,
-        directory=directory,
-        tenant_exists=tenant_exists,
-        economic=export_connections,
-        enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
-        mailer=_mailer_factory(env, secrets),
-        accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
-        failures=_export_failures(),
-        clock=utcnow,
-        timezone=settings.default_timezone,
-        concurrency=settings.export_concurrency,
-        max_attempts=settings.export_max_attempts,
-    )
-    invoicing.export_active = export.is_active
+    economic = EconomicConnections(secrets, settings)
     invoice_sync = InvoiceSync(
         ledger=TableLedger(storage.table_ref(TABLES["work"])),
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
-        economic=export_connections,
+        economic=economic,
         clock=utcnow,
         page_size=settings.sync_page_size,
         known_tenants=TableDirectoryRepository(storage.table_ref(TABLES["billing"])).tenants,
     )
-    export.before_run = invoice_sync.watch
-    customer_sync = CustomerSync(directory, export_connections, invoicing.drafted_customers)
+    export = ExportService(
+        jobs=jobs,
+        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        invoicing=invoicing,
+        directory=directory,
+        activity=activity,
+        tenant_exists=lambda tenant: bool(keys.list(tenant)),
+        economic=economic,
+        enqueue=lambda text: storage.send(EXPORT_QUEUE, text),
+        mailer=_mailer_factory(env, secrets),
+        accounting_email=lambda tenant: tenant_settings.get(tenant).accounting_email,
+        clock=utcnow,
+        timezone=settings.default_timezone,
+        before_run=invoice_sync.watch,
+        concurrency=settings.export_concurrency,
+    )
+    customer_sync = CustomerSync(directory, economic, invoicing.drafted_customers)
     services = Services(
         settings=settings,
         storage=storage,
@@ -246,26 +244,6 @@ class _TenantTokens:
         grant = self._secrets.economic_grant_token(self._tenant, stale=last[1] if last else None)
         self._last = (app, grant)
         return app, grant
-
-
-def _export_failures() -> Failures:
-    from azure.core.exceptions import AzureError
-
-    from shared.adapters.economic import (
-        EconomicAuthError,
-        EconomicError,
-        EconomicNotFound,
-        EconomicRejected,
-        EconomicUnavailable,
-    )
-    from shared.errors import Unavailable
-
-    return Failures(
-        rejected=(EconomicRejected, EconomicNotFound),
-        auth=(EconomicAuthError,),
-        transient=(EconomicUnavailable, Unavailable, AzureError),
-        unusable=(EconomicError,),
-    )
 
 
 def _mailer_factory(env: Mapping[str, str], secrets: Secrets) -> Callable[[], Mailer | None]:

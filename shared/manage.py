@@ -19,7 +19,7 @@ from shared.accounting.schemas import CustomerSyncIn
 from shared.config import ConfigError
 from shared.container import build
 from shared.errors import DomainError
-from shared.export.model import SettingsIn
+from shared.export.schemas import SettingsIn
 from shared.invoicing.directory import TenantSettings
 from shared.invoicing.importing import read_directory_file
 from shared.local_settings import load_local_settings

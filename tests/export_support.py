@@ -16,7 +16,8 @@ from azure.storage.queue import QueueClient
 from devhost.processes import Azurite
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
-from shared.export.model import ExportIn, Job
+from shared.export.jobs import Job
+from shared.export.schemas import ExportIn
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Contract, Customer
 from shared.invoicing.ledger import EXPORTED, DraftHeader

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
-from shared.export.model import TenantField
+from shared.export.schemas import TenantField
 from shared.invoicing.schemas import WireIn, WireOut
 from shared.validation import Flag, PositiveId
 

@@ -1,5 +1,5 @@
-"""Pure rules of the export: which drafts an invoice date selects, and the e-conomic document each
-draft becomes. Nothing here does I/O.
+"""Pure rules of the export: which drafts an invoice date selects, the e-conomic document each draft
+becomes, and the marks the export leaves on a draft's header. Nothing here does I/O.
 
 Amounts: e-conomic computes a line's total as quantity x unit net price, both with at most two
 decimals. A time line is sent as hours x hourly rate when that product is exactly our line's amount
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.invoicing.ledger import OPEN, DraftHeader
+from shared.export.jobs import Job
+from shared.invoicing.accounting_state import AccountingState
+from shared.invoicing.ledger import EXPORTED, OPEN, DraftHeader, export_job_of
 from shared.invoicing.planning import CENT, Line, Period, money
 from shared.work import hours
 
@@ -44,7 +46,7 @@ def reference_of(header: DraftHeader) -> str:
     document without a recorded reference was exported before references named the tenant."""
     if header.status == OPEN and "documentNumber" not in header.accounting:
         return reference(header.tenant, header.number)  # its document is (about to be) created now
-    stored = header.accounting.get("reference")
+    stored = header.accounting.reference
     return stored if isinstance(stored, str) and stored else legacy_reference(header.number)
 
 
@@ -190,3 +192,59 @@ def layout_for(
     group = groups.get(group_number) if isinstance(group_number, int) else None
     inherited = ((group or {}).get("layout") or {}).get("layoutNumber")
     return inherited if isinstance(inherited, int) else None
+
+
+# -- the export's marks on a draft header and on e-conomic's documents ------------------------------
+
+_MARKS = ("exportJob", "documentType", "documentNumber", "reference")
+
+
+def without_marks(accounting: AccountingState) -> AccountingState:
+    """The header's accounting data without this export's progress marks."""
+    return accounting.without(*_MARKS)
+
+
+def released(accounting: AccountingState) -> AccountingState:
+    """The header's accounting data with neither this export's marks nor an orphan to clean up."""
+    return without_marks(accounting).changed(orphan=None)
+
+
+def claimed_accounting(header: DraftHeader, job_id: str) -> AccountingState:
+    """The draft's accounting data once `job_id` holds it. A claim left by a job that ended without
+    releasing it (its worker died) may have a document in e-conomic with stale lines: marked as an
+    orphan, so that document is deleted and a fresh one created instead of adopting it."""
+    accounting = without_marks(header.accounting).changed(export_job=job_id)
+    previous = export_job_of(header)
+    if previous is not None and previous != job_id:
+        # What that job recorded of its document goes along: its type, number and reference are how it
+        # is found again (by number, if it was made under another reference).
+        recorded = {
+            k: header.accounting[k] for k in ("documentType", "documentNumber", "reference") if k in header.accounting
+        }
+        accounting = accounting.changed(orphan={"exportJob": previous, **recorded})
+    return accounting
+
+
+def exported_header(job: Job, header: DraftHeader, document_number: int | None, now: datetime) -> DraftHeader:
+    """The draft as this job leaves it exported: e-conomic's document and how to find it again."""
+    accounting = AccountingState(
+        system="e-conomic",
+        export_job=job.job_id,
+        document_type=job.document_type,
+        document_number=document_number,
+        reference=reference_of(header),
+        invoice_date=job.invoice_date.isoformat(),
+        exported_at=now.isoformat(),
+    )
+    return replace(header, status=EXPORTED, accounting=accounting, updated_at=now)
+
+
+def number_in(kind: str, doc: Mapping[str, Any]) -> int:
+    """An e-conomic document's number: its order number, or its draft invoice number."""
+    return int(doc["orderNumber"] if kind == "order" else doc["draftInvoiceNumber"])
+
+
+def reference_in(doc: Mapping[str, Any]) -> str | None:
+    """The `references.other` an e-conomic document carries."""
+    value = (doc.get("references") or {}).get("other")
+    return str(value) if value is not None else None

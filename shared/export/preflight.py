@@ -8,18 +8,24 @@ customer with ten drafts is named once):
 - `economic.customerGroup.layout`: no layout from the request, the customer or its customer group;
 - `economic.product`: a line's product number is unknown in e-conomic;
 - `layout`: the layout the request names does not exist in e-conomic.
+
+`preflight` is the pure check; `DraftCheck` reads what it needs (e-conomic's catalog, the drafts'
+lines, the billing directory) for the HTTP start and for the worker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from shared.export.documents import layout_for
-from shared.export.model import Problem
-from shared.invoicing.directory import Directory
+from shared.export.jobs import Problem
+from shared.export.ports import EconomicApi
+from shared.invoicing.directory import Directory, DirectoryService
 from shared.invoicing.ledger import DraftHeader
+from shared.invoicing.service import InvoicingService
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,46 @@ def preflight(
         if ok:
             planned.append(Planned(header, tuple(lines), remote, chosen))
     return planned, list(problems.values())
+
+
+class DraftCheck:
+    """The preflight with its reads. The worker reads the whole lines (it builds the documents from
+    them); the HTTP start only their product numbers, a tenth of the data to read."""
+
+    def __init__(self, invoicing: InvoicingService, directory: DirectoryService) -> None:
+        self._invoicing = invoicing
+        self._directory = directory
+
+    def __call__(
+        self,
+        tenant: str,
+        economic: EconomicApi,
+        drafts: Sequence[DraftHeader],
+        headers: dict[int, DraftHeader],
+        layout: int | None,
+        *,
+        products_only: bool = False,
+    ) -> tuple[list[Planned[Any]], list[Problem]]:
+        if not drafts:
+            return [], []
+        numbers = [h.number for h in drafts]
+        lines: Mapping[int, Sequence[Any]]
+        # The four catalog reads run at once, and while our own lines are read (each is a round trip
+        # to e-conomic; the lines are a scan of Table storage).
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="catalog") as pool:
+            customers = pool.submit(economic.customers)
+            groups = pool.submit(economic.customer_groups)
+            layouts = pool.submit(economic.layouts)
+            products = pool.submit(economic.products)
+            if products_only:
+                booked = self._invoicing.products_for(tenant, numbers, headers)
+                lines = {n: [ProductOnly(p) for p in sorted(booked[n])] for n in numbers}
+            else:
+                lines = self._invoicing.lines_for(tenant, numbers, headers)
+            catalog = Catalog(
+                customers=customers.result(),
+                customer_groups=groups.result(),
+                layouts=frozenset(layouts.result()),
+                products=frozenset(products.result()),
+            )
+        return preflight([(h, lines[h.number]) for h in drafts], self._directory.load(tenant), catalog, layout=layout)

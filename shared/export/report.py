@@ -1,10 +1,17 @@
-"""The one e-mail an export sends when it ends: what was exported, what failed and why."""
+"""The one e-mail an export sends when it ends: what was exported, what failed and why, and who
+gets it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 
-from shared.export.model import KEPT, MOVED, Job
+from shared.errors import Unavailable
+from shared.export.jobs import KEPT, MOVED, Job
+from shared.export.ports import Mailer
+from shared.invoicing.ledger import DraftHeader
+
+log = logging.getLogger("invoice_bridge.export")
 
 DOCUMENT_NAMES = {"draftInvoice": ("draft invoice", "draft invoices"), "order": ("order", "orders")}
 
@@ -81,3 +88,42 @@ def body(job: Job, customers: Mapping[int, str]) -> str:
             ]
             lines += [f"  draft {d.draft}: e-conomic {one} {d.number}" for d in job.leftovers]
     return "\n".join(lines) + "\n"
+
+
+class Reporter:
+    """Sends a job's report to whoever asked for it and to the tenant's accounting address."""
+
+    def __init__(
+        self,
+        *,
+        mailer: Callable[[], Mailer | None],
+        accounting_email: Callable[[str], str | None],
+    ) -> None:
+        self._mailer = mailer
+        self._accounting_email = accounting_email
+
+    def send(self, job: Job, headers: Mapping[int, DraftHeader]) -> bool:
+        """Whether the report went out (not: no recipients, no SMTP, or sending failed)."""
+        recipients = list(job.notify)
+        try:
+            accounting = self._accounting_email(job.tenant) if job.tenant else None
+        except Unavailable:
+            accounting = None
+        if accounting:
+            recipients.append(accounting)
+        mailer = self._mailer()
+        if not recipients or mailer is None:
+            log.info(
+                "Export job %s: no report sent (%s)", job.job_id, "no recipients" if mailer else "SMTP not configured"
+            )
+            return False
+        from shared.adapters.smtp import build_message
+
+        names = {n: h.customer.name for n, h in headers.items()}
+        try:
+            message = build_message(sender=None, to=recipients, subject=subject(job), text=body(job, names))
+            mailer.send(message)
+        except Exception as error:  # the export itself is done; a lost report must not undo or repeat it
+            log.warning("Export job %s: the report could not be sent: %s", job.job_id, error)
+            return False
+        return True

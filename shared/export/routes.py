@@ -3,7 +3,8 @@ with its handler. The queue side is `blueprints/economic.py` -> the export worke
 
 from __future__ import annotations
 
-from shared.export.model import (
+from shared.export.ports import ExportServices
+from shared.export.schemas import (
     STATUS_ROUTE,
     ExportIn,
     ExportStarted,
@@ -12,7 +13,6 @@ from shared.export.model import (
     SettingsIn,
     SettingsOut,
 )
-from shared.export.ports import ExportServices
 from shared.invoicing.directory import TenantSettings
 from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
 from shared.web.registry import Call, OperationSpec

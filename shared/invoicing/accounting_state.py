@@ -6,6 +6,7 @@ answers carry (`accounting`) and what the stored rows hold, so no stored row nee
 Keys this version does not know are kept as they were (`other`), so an older or newer writer's
 fields survive a write.
 
+- `system`: the accounting system the draft went to ("e-conomic").
 - `exportJob`: the export job that claimed the draft (`shared.export`), kept after it finished.
 - `documentType`, `documentNumber`, `invoiceDate`, `exportedAt`, `reference`: the e-conomic document
   the export created (`IB-<tenant>-<draft>` in `references.other`).
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 _STORED = {
+    "system": "system",
     "export_job": "exportJob",
     "document_type": "documentType",
     "document_number": "documentNumber",
@@ -45,6 +47,7 @@ _FIELD_OF = {stored: name for name, stored in _STORED.items()}
 class AccountingState(Mapping[str, Any]):
     """Frozen: every change is a new state (`changed`), written with the header's ETag."""
 
+    system: str | None = None
     export_job: str | None = None
     document_type: str | None = None
     document_number: int | None = None

@@ -111,15 +111,15 @@ class InvoicingService:
         clock: Callable[[], datetime],
         timezone: ZoneInfo,
         lease: timedelta = timedelta(minutes=5),
+        export_active: Callable[[str], bool] = lambda job_id: True,
     ) -> None:
         self._ledger = ledger
         self._directory = directory
         self._clock = clock
         self._tz = timezone
         self._lease = lease
-        self.export_active: Callable[[str], bool] = lambda job_id: True
-        """Whether an export job still runs (set by the composition root): a draft claimed by a job that
-        has ended (or died) is free again."""
+        self.export_active = export_active
+        """Whether an export job still runs: a draft claimed by a job that has ended (or died) is free again."""
 
     # -- runs ---------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 are conditional on the ETag, so two deliveries of one message cannot overwrite each other's record.
 
 The per-draft progress of a job lives on the draft headers themselves (`Accounting` in the `Work`
-table, see `shared.export.service`), next to the status it ends in.
+table, see `shared.export.worker`), next to the status it ends in.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.adapters.storage import repository
-from shared.export.model import ExportedDocument, Job, Problem
+from shared.export.jobs import ExportedDocument, Job, Problem
 
 ROW = "job"
 MAX_ERRORS = 200

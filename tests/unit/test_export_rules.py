@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.export.documents import document_body, document_lines, layout_for, reference, select_drafts
+from shared.export.messages import decode_message
 from shared.export.preflight import Catalog, preflight
-from shared.export.service import decode_message
 from shared.invoicing.directory import Customer, Directory
 from shared.invoicing.ledger import DELETED, EXPORTED, OPEN, DraftHeader, Totals
 from shared.invoicing.planning import Line, Period, money

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from shared.adapters.economic import EconomicUnavailable
 from shared.errors import Conflict, Denied, DomainError, NotFound, Rejected
-from shared.export.model import ExportIn
-from shared.export.service import InvalidMessage, JobBusy
+from shared.export.ports import InvalidMessage, JobBusy
+from shared.export.schemas import ExportIn
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository

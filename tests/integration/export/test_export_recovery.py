@@ -12,7 +12,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
-from shared.export.service import InvalidMessage, JobBusy
+from shared.export.ports import InvalidMessage, JobBusy
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED
 from tests.economic_standin import EconomicStandin

@@ -1,0 +1,379 @@
+"""The e-conomic export's queue side: run a job, all or nothing and exactly once.
+
+Progress lives on the draft headers (`Accounting` of each header in the `Work` table), so it sits
+next to the status it ends in and every step is one conditional write:
+
+1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
+   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it.
+2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is the
+   draft's reference, `IB-<tenant>-<draft>` (a previous attempt may have created it and died before
+   recording it); adopt it, or POST one with the Idempotency-Key `J-<draft>`; record `documentNumber`
+   and `reference` on the header.
+3. Finish: every header becomes `exported` with its number, in transactions of 100; then the job.
+
+A redelivered message (the worker died, the host retried) resumes: drafts with a recorded number are
+skipped and the others are looked up before anything is created again. If any document is refused,
+every document of the job is deleted again (each one fetched first and deleted only if its
+`references.other` is still ours, because e-conomic reuses numbers), the claims are released and the
+job fails with the reasons (`rollback.py`). A transient failure (e-conomic or storage unavailable) is
+raised so the queue retries; on the last attempt the job is rolled back and marked failed and poisoned
+first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.errors import AccountingAuthFailed, AccountingRefused, Unavailable
+from shared.export.documents import (
+    claimed_accounting,
+    document_body,
+    exported_header,
+    number_in,
+    reference_of,
+    released,
+    select_drafts,
+)
+from shared.export.jobs import FINISHED, FUNCTION_TIMEOUT, DocumentType, ExportedDocument, Job, JobActivity, Problem
+from shared.export.messages import QueuedJobs
+from shared.export.ports import (
+    EconomicApi,
+    ExportFailed,
+    JobBusy,
+    JobRepository,
+    Transient,
+    short,
+)
+from shared.export.preflight import DraftCheck, Planned
+from shared.export.report import Reporter
+from shared.export.rollback import Rollback
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, export_job_of
+from shared.invoicing.service import InvoicingService
+from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
+
+log = logging.getLogger("invoice_bridge.export")
+
+AMBIGUOUS = (None, 500, 502, 504)
+"""A create that failed so (no answer, or these statuses) may have stored the document: look it up
+before posting again."""
+
+
+class ExportWorker:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        ledger: Ledger,
+        invoicing: InvoicingService,
+        check: DraftCheck,
+        rollback: Rollback,
+        activity: JobActivity,
+        economic: Callable[[str], EconomicApi],
+        messages: QueuedJobs,
+        report: Reporter,
+        clock: Callable[[], datetime],
+        timezone: ZoneInfo,
+        before_run: Callable[[str], None],
+        concurrency: int = 8,
+    ) -> None:
+        self._jobs = jobs
+        self._ledger = ledger
+        self._invoicing = invoicing
+        self._preflight = check
+        self._rollback = rollback
+        self._activity = activity
+        self._economic = economic
+        self._messages = messages
+        self._report = report
+        self._clock = clock
+        self._tz = timezone
+        self._concurrency = max(1, concurrency)
+        self.max_attempts = activity.max_attempts
+        self.before_run = before_run
+        """Called with the tenant before a job claims anything (the accounting sync starts watching the
+        tenant, so its booked invoice numbers come back)."""
+
+    def process(self, text: str, *, message_id: str, dequeue_count: int) -> Job:
+        """Runs the job a queue message names (or describes). Raises to have the queue retry."""
+        final = dequeue_count >= self.max_attempts
+        job = self._job_for(text, message_id, final)
+        if job.state in FINISHED:
+            log.info("Export job %s already %s; message %s dropped", job.job_id, job.state, message_id)
+            return job
+        if job.state == "running" and job.updated_at > self._clock() - FUNCTION_TIMEOUT:
+            # Another message for the same job is being worked on (a worker that died stops renewing its
+            # message, which only comes back after the platform's timeout). Try again later.
+            raise JobBusy(f"export job {job.job_id} is being run by another worker")
+        # Conditional on the version read: of two deliveries that both saw the job waiting, one runs it.
+        started = self._jobs.replace(replace(job, state="running", attempts=job.attempts + 1, updated_at=self._clock()))
+        if started is None:
+            raise JobBusy(f"export job {job.job_id} was just taken by another worker")
+        job = started
+        try:
+            return self._run(job)
+        except ExportFailed as failed:
+            return self._fail(job, failed.problems, poisoned=False)
+        except AccountingAuthFailed as error:
+            return self._fail(
+                job, [Problem("economic", f"the e-conomic integration is not valid: {error}")], poisoned=False
+            )
+        except Exception as error:  # transient (e-conomic, storage) or unexpected: the queue tries again
+            if not isinstance(error, (Unavailable, Transient)):
+                log.exception("Export job %s: attempt %d failed unexpectedly", job.job_id, job.attempts)
+            reason = Problem("attempt", f"attempt {job.attempts} of {self.max_attempts} failed: {short(error)}")
+            if final:
+                self._fail(self._current(job), [reason], poisoned=True)
+            else:
+                self._save(replace(self._current(job), state="queued", errors=(reason,)))
+            raise
+
+    def _job_for(self, text: str, message_id: str, final: bool) -> Job:
+        return self._messages.job_for(text, message_id, final)
+
+    def _run(self, job: Job) -> Job:
+        tenant = job.tenant
+        economic = self._connect_for_job(tenant)
+        self.before_run(tenant)
+        headers = self._invoicing.repair(tenant)
+        if job.drafts is None:
+            due = select_drafts(headers.values(), job.invoice_date, self._tz)
+            chosen = tuple(h.number for h in due if h.number not in set(job.omit))
+            job = self._save(replace(job, drafts=chosen, total=len(due)))
+        numbers = job.drafts or ()
+        headers = self._claim(job, numbers, headers)
+        planned, problems = self._check(tenant, economic, [headers[n] for n in numbers], headers, job.layout)
+        if problems:
+            raise ExportFailed(problems)
+        documents = self._create_all(job, economic, planned)
+        headers = self._finish(job, documents)
+        done = replace(
+            self._current(job),
+            state="succeeded",
+            documents=tuple(ExportedDocument(n, documents[n]) for n in numbers),
+            errors=(),
+        )
+        done = self._save(done)
+        log.info("Export job %s: %d documents created for %s", job.job_id, len(documents), tenant)
+        return self._notify(done, headers)
+
+    def _connect_for_job(self, tenant: str) -> EconomicApi:
+        try:
+            return self._economic(tenant)
+        except (SecretMissing, SecretInvalid) as error:
+            raise ExportFailed(
+                [Problem("economic", f"the e-conomic integration is not valid: {error.message}")]
+            ) from None
+        except SecretError as error:  # the vault is unavailable: retry later
+            raise Transient(error.message) from None
+
+    def _check(
+        self,
+        tenant: str,
+        economic: EconomicApi,
+        drafts: Sequence[DraftHeader],
+        headers: dict[int, DraftHeader],
+        layout: int | None,
+    ) -> tuple[list[Planned[Any]], list[Problem]]:
+        return self._preflight(tenant, economic, drafts, headers, layout)
+
+    def _claim(self, job: Job, numbers: Sequence[int], headers: dict[int, DraftHeader]) -> dict[int, DraftHeader]:
+        """Every selected draft held by this job (or already exported by it); fails naming the others."""
+        for _ in range(5):
+            problems: list[Problem] = []
+            to_claim: list[DraftHeader] = []
+            held = (export_job_of(h) for n in numbers if (h := headers.get(n)) is not None)
+            others = self._activity.active(held) - {job.job_id}
+            for number in numbers:
+                header = headers.get(number)
+                if header is None:
+                    problems.append(Problem("draft", f"draft {number} does not exist"))
+                elif header.status in (EXPORTED, BOOKED) and header.accounting.export_job == job.job_id:
+                    continue  # done by an earlier attempt (and booked since, perhaps)
+                elif header.status != OPEN:
+                    problems.append(Problem("draft", f"draft {number} is {header.status}, no longer open"))
+                elif export_job_of(header) in others:
+                    problems.append(Problem("draft", f"draft {number} is held by export job {export_job_of(header)}"))
+                elif export_job_of(header) != job.job_id:
+                    to_claim.append(header)
+            if problems:
+                raise ExportFailed(problems)
+            now = self._clock()
+            conflicted = False
+            for chunk in _chunks(to_claim, self._ledger.max_transaction):
+                claimed = [replace(h, accounting=claimed_accounting(h, job.job_id), updated_at=now) for h in chunk]
+                if not self._ledger.replace_headers(claimed):
+                    conflicted = True
+                    break
+            headers = self._ledger.headers(job.tenant)
+            if not conflicted:
+                return headers
+        raise Transient("the drafts kept changing while the export claimed them")
+
+    def _create_all(self, job: Job, economic: EconomicApi, planned: Sequence[Planned[Any]]) -> dict[int, int]:
+        """Creates (or finds) each draft's document; raises ExportFailed after rolling back on refusal."""
+        documents: dict[int, int] = {}
+        lock = threading.Lock()
+        stop = threading.Event()
+        refused: list[Problem] = []
+        pending = []
+        for plan in planned:
+            number = plan.header.accounting.document_number
+            if plan.header.status == EXPORTED or isinstance(number, int):
+                documents[plan.header.number] = int(number) if isinstance(number, int) else 0
+            else:
+                pending.append(plan)
+
+        def create(plan: Planned[Any]) -> None:
+            if stop.is_set():
+                return
+            try:
+                number = self._create_one(job, economic, plan)
+            except AccountingRefused as error:
+                with lock:
+                    refused.append(Problem("economic.document", f"draft {plan.header.number}: {error}"))
+                stop.set()
+                return
+            with lock:
+                documents[plan.header.number] = number
+
+        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="export") as pool:
+            futures: list[Future[None]] = [pool.submit(create, plan) for plan in pending]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f.exception() for f in done if f.exception() is not None), None)
+            if failed is not None:
+                stop.set()
+                wait(futures)
+                raise failed
+        if refused:
+            raise ExportFailed(refused)
+        # Exported drafts recorded 0 above: their numbers are on the headers.
+        headers = self._ledger.headers(job.tenant)
+        for number, value in list(documents.items()):
+            if value == 0:
+                documents[number] = int(headers[number].accounting["documentNumber"])
+        return documents
+
+    def _create_one(self, job: Job, economic: EconomicApi, plan: Planned[Any]) -> int:
+        header = plan.header
+        kind = job.document_type
+        ref = reference_of(header)
+        found = economic.find_drafts(kind, ref)
+        # Left by an earlier job whose rollback failed (or whose worker died): deleted, then made anew.
+        cleared = self._rollback.clear_orphan(job, economic, header, found)
+        fresh = cleared is not None
+        if cleared is not None:
+            header, found = cleared
+        if found:
+            number = min(number_in(kind, doc) for doc in found)
+            log.info("Export job %s: draft %d already in e-conomic as %d (adopted)", job.job_id, header.number, number)
+        else:
+            body = document_body(
+                header,
+                plan.lines,
+                customer=plan.customer,
+                layout=plan.layout,
+                invoice_date=job.invoice_date,
+                group=job.group_lines,
+            )
+            number = self._post(job, economic, kind, ref, body, header.number, fresh=fresh)
+        accounting = released(header.accounting).changed(
+            export_job=job.job_id, document_type=kind, document_number=number, reference=ref
+        )
+        stored = self._ledger.put_header(
+            replace(header, accounting=accounting, updated_at=self._clock()), header.version
+        )
+        if stored is None:
+            raise Transient(f"draft {header.number} changed while its document was created")
+        return number
+
+    def _post(
+        self,
+        job: Job,
+        economic: EconomicApi,
+        kind: DocumentType,
+        ref: str,
+        body: dict[str, Any],
+        draft: int,
+        *,
+        fresh: bool = False,
+    ) -> int:
+        """POSTs the document; after an answer that never came, looks it up before posting again.
+        `fresh`: documents of the draft were just deleted; a key used before must not replay one."""
+        key = f"{job.job_id}-{draft}" + ("-after-orphans" if fresh else "")
+        for attempt in range(1, 4):
+            try:
+                return number_in(kind, economic.create_draft(kind, body, idempotency_key=key))
+            except Unavailable as error:
+                if getattr(error, "status", 0) not in AMBIGUOUS or attempt == 3:
+                    raise  # e-conomic answered (429/5xx after its retries): the queue retries later
+                found = economic.find_drafts(kind, ref)
+                if found:
+                    return min(number_in(kind, doc) for doc in found)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _finish(self, job: Job, documents: Mapping[int, int]) -> dict[int, DraftHeader]:
+        headers = self._ledger.headers(job.tenant)
+        now = self._clock()
+        todo = [headers[n] for n in documents if headers[n].status == OPEN]
+        for chunk in _chunks(todo, self._ledger.max_transaction):
+            exported = [exported_header(job, h, documents[h.number], now) for h in chunk]
+            if not self._ledger.replace_headers(exported):
+                raise Transient("a draft changed while the export was finishing")
+        return self._ledger.headers(job.tenant)
+
+    def _fail(self, job: Job, problems: Sequence[Problem], *, poisoned: bool) -> Job:
+        job = self._current(job)  # the attempt may have fixed the draft list since `job` was read
+        leftovers, moved = self._rollback(job)
+        failed = replace(
+            self._current(job),
+            state="failed",
+            errors=(*problems, *(problem for problem, _ in moved)),
+            documents=tuple(document for _, document in moved if document is not None),
+            leftovers=tuple(leftovers),
+            poisoned=poisoned,
+        )
+        failed = self._save(failed)
+        log.warning("Export job %s failed: %s", job.job_id, "; ".join(p.message for p in problems)[:500])
+        try:
+            headers = self._ledger.headers(job.tenant) if job.tenant else {}
+        except Unavailable:
+            headers = {}
+        return self._notify(failed, headers)
+
+    def _notify(self, job: Job, headers: Mapping[int, DraftHeader]) -> Job:
+        if job.notified_at is not None:
+            return job
+        if not self._report.send(job, headers):
+            return job
+        return self._save(replace(self._current(job), notified_at=self._clock()))
+
+    # -- job record ---------------------------------------------------------------------------
+
+    def _current(self, job: Job) -> Job:
+        return self._jobs.get(job.job_id) or job
+
+    def _save(self, job: Job) -> Job:
+        for _ in range(5):
+            stored = self._jobs.replace(replace(job, updated_at=self._clock()))
+            if stored is not None:
+                return stored
+            latest = self._jobs.get(job.job_id)
+            if latest is None:
+                break
+            job = replace(job, version=latest.version)
+        raise Transient(f"the record of job {job.job_id} could not be saved")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[DraftHeader], size: int) -> Iterator[Sequence[DraftHeader]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
