@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from devhost.processes import Azurite, run_azurite
+from standins.smtp import SmtpStandIn
 from tests.economic_standin import EconomicStandin
 from tests.export_support import export_env
-from tests.smtp_standin import SmtpStandIn
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
+from standins.smtp import SmtpStandIn
 from tests.economic_standin import EconomicStandin
 from tests.export_support import INVOICE_DATE, World
-from tests.smtp_standin import SmtpStandIn
 
 
 def refusal(world: World, *rights: str, **fields: Any) -> ApiError:

@@ -13,9 +13,9 @@ from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
+from standins.smtp import SmtpStandIn
 from tests.economic_standin import EconomicStandin
 from tests.export_support import World
-from tests.smtp_standin import SmtpStandIn
 
 
 def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_roll_back_the_others(
