@@ -23,8 +23,8 @@ from shared.invoicing.planning import Period
 from shared.keys import Principal
 from shared.repositories.work import TableWorkRepository
 from shared.secrets import economic_grant_token_ref
+from standins.economic import Agreement, EconomicStandin
 from tests.conftest import app_env_for
-from tests.economic_standin import Agreement, EconomicStandin
 from tests.invoicing_support import BERLIN, note
 
 OCT = Period(2026, 10)

@@ -19,6 +19,11 @@ def reference_dir() -> Path:
     raise AssertionError(f"no shared/reference/ beside {REPO} or above it: the connector schemas are there")
 
 
+def economic_schema_dir() -> Path:
+    """e-conomic's published JSON schemas, which the e-conomic stand-in validates bodies against."""
+    return reference_dir() / "economic-schemas"
+
+
 def power_platform_schema(name: str) -> Any:
     """One of Power Platform's JSON schemas, e.g. `apiDefinition.swagger.schema.json`."""
     return load_commented_json(reference_dir() / "power-platform-schemas" / name)

@@ -4,7 +4,7 @@ Azurite and the e-conomic stand-in."""
 from __future__ import annotations
 
 from shared.invoicing.directory import Customer
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 from tests.export_support import World
 from tests.integration.test_operations import manage
 

@@ -16,7 +16,7 @@ from shared.errors import BadGateway
 from shared.invoicing.ledger import BOOKED, EXPORTED
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 from tests.export_support import World
 
 

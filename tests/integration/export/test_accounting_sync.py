@@ -24,7 +24,7 @@ from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
 from shared.repositories.work import TableWorkRepository
 from shared.validation import ListAssignmentsIn, validate
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 from tests.export_support import World
 
 

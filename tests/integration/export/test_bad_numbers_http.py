@@ -16,7 +16,7 @@ import pytest
 
 from shared.api_types import ApiRequest, ApiResponse
 from shared.keys import ADMIN_RIGHT, RESELLER_RIGHT
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 from tests.export_support import World
 
 

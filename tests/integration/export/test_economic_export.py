@@ -22,8 +22,8 @@ from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
+from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.economic_standin import EconomicStandin
 from tests.export_support import INVOICE_DATE, World
 
 

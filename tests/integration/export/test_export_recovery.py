@@ -14,7 +14,7 @@ from azure.core.exceptions import ServiceRequestError
 from shared.adapters.economic import EconomicError
 from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.ledger import EXPORTED
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 from tests.export_support import World
 
 

@@ -13,8 +13,8 @@ from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
+from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.economic_standin import EconomicStandin
 from tests.export_support import World
 
 

@@ -1,10 +1,15 @@
 """A local stand-in for e-conomic's REST API (https://restapi.e-conomic.com), over plain HTTP on
 127.0.0.1, for tests and benchmarks that drive `shared.adapters.economic` for real.
 
-    with EconomicStandin(app_secret_token="app-secret", grant_tokens={"tenant-a": "grant-a"}) as economic:
+    with EconomicStandin(
+        app_secret_token="app-secret", grant_tokens={"tenant-a": "grant-a"}, schema_dir=schemas
+    ) as economic:
         agreement = economic.agreement("grant-a").seed_defaults()
         agreement.add_customer(7, "Acme A/S")
         client = EconomicClient(tokens, base_url=economic.base_url)
+
+`schemas` is the directory of e-conomic's published JSON schemas (`economic-schemas` in the reference
+material beside the repository); the caller finds it and passes it in.
 
 What it speaks (what e-conomic does, as far as its documentation and published client tests say):
 - Auth: `X-AppSecretToken` and `X-AgreementGrantToken` on every request, else 401 (with a `demoLink`, as
@@ -241,12 +246,6 @@ def _project(value: Any, schema: Mapping[str, Any]) -> Any:
     if isinstance(value, list) and isinstance(items, dict):
         return [_project(item, items) for item in value]
     return copy.deepcopy(value)
-
-
-def _default_schema_dir() -> Path:
-    from tests.reference import reference_dir
-
-    return reference_dir() / "economic-schemas"
 
 
 # --- filters ----------------------------------------------------------------------------------------
@@ -1057,15 +1056,17 @@ class EconomicStandin:
         call_cost: int = 1,
         latency: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
-        schema_dir: Path | None = None,
+        schema_dir: Path,
         port: int = 0,
     ) -> None:
-        """`port` 0: one the OS picks (tests); the local sandbox passes its fixed one (raises OSError if taken)."""
+        """`schema_dir`: e-conomic's published JSON schemas (`economic-schemas` of the reference material),
+        which the caller finds. `port` 0: one the OS picks (tests); the local sandbox passes its fixed one
+        (raises OSError if taken)."""
         self.app_secret_token = app_secret_token
         self.rate_limit, self.rate_window, self.call_cost = rate_limit, rate_window, call_cost
         self.latency = latency
         self.clock = clock
-        self.schema_dir = schema_dir or _default_schema_dir()
+        self.schema_dir = schema_dir
         self.lock = threading.RLock()
         self._agreements: dict[str, Agreement] = {}
         self._numbers = itertools.count(1000001)
