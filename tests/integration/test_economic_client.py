@@ -28,7 +28,7 @@ from shared.adapters.economic import (
 )
 from shared.secrets import SecretValue
 from standins.economic import Agreement, EconomicStandin
-from tests.reference import economic_schema_dir
+from tests.support.reference import economic_schema_dir
 
 APP = "app-secret-5c1e9b7d"
 GRANT = "grant-tenant-a-8f2d61aa"

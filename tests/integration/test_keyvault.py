@@ -28,7 +28,7 @@ from shared.secrets import (
     economic_grant_token_ref,
 )
 from standins.keyvault import SCOPE, TENANT_ID, KeyVaultStandIn, StaticCredential, make_certificate
-from tests.unit.test_secrets import FakeClock, wait_until
+from tests.support.secret_store import FakeClock, wait_until
 
 TTL = 3600.0
 MAX_STALENESS = 86400.0

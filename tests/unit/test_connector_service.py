@@ -14,7 +14,7 @@ from shared.errors import ApiError
 from shared.keys import CONNECTOR_RIGHTS, Principal
 from shared.validation import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, validate
 from shared.work import WorkRecord
-from tests.unit.fakes import FakeClock, FakeWorkRepository
+from tests.support.fakes import FakeClock, FakeWorkRepository
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RIGHTS = frozenset(CONNECTOR_RIGHTS)

@@ -23,7 +23,7 @@ from shared.export.service import Failures
 from shared.invoicing.directory import Contract, Customer, DirectoryService
 from shared.secrets import SecretMissing
 from shared.validation import validate
-from tests.unit.fakes import FakeDirectoryRepository
+from tests.support.fakes import FakeDirectoryRepository
 
 TENANT = "acme"
 TOKEN = "grant-token-4f9a-never-shown"

@@ -22,7 +22,7 @@ from standins.economic import (
     parse_sort,
     sort_documents,
 )
-from tests.reference import economic_schema_dir
+from tests.support.reference import economic_schema_dir
 
 APP, GRANT = "app-secret", "grant-a"
 HEADERS = {"X-AppSecretToken": APP, "X-AgreementGrantToken": GRANT}

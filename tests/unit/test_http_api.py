@@ -19,7 +19,7 @@ from shared.keys import ADMIN_RIGHT, KeyService
 from shared.operations import ALL_OPERATIONS, OperationSpec
 from shared.secrets import SecretValue
 from shared.throttle import SlidingWindowLimiter
-from tests.unit.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
+from tests.support.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
 
 PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
 

@@ -11,7 +11,7 @@ import pytest
 from shared.api_types import ApiResponse
 from shared.errors import ApiError, BadRequest, Conflict, Unprocessable
 from shared.idempotency import Idempotency, fingerprint
-from tests.unit.fakes import FakeClock, FakeIdempotencyRepository
+from tests.support.fakes import FakeClock, FakeIdempotencyRepository
 
 LEASE = timedelta(seconds=30)
 TTL = timedelta(hours=24)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, RootModel
 from shared.openapi import build_document, document_for_request, swagger_path
 from shared.operations import ALL_OPERATIONS, OperationSpec
 from shared.validation import PositionNoteIn
-from tests.reference import FILE_RESPONSE_REFUSAL, power_platform_schema, swagger_2_errors
+from tests.support.reference import FILE_RESPONSE_REFUSAL, power_platform_schema, swagger_2_errors
 
 
 def power_platform_errors(document: dict[str, Any]) -> list[str]:

@@ -10,8 +10,8 @@ import pytest
 from devhost.processes import Azurite, run_azurite
 from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.export_support import export_env
-from tests.reference import economic_schema_dir
+from tests.support.export import export_env
+from tests.support.reference import economic_schema_dir
 
 
 @pytest.fixture(scope="module")

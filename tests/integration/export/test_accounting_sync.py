@@ -25,7 +25,7 @@ from shared.repositories.invoicing import TableLedger
 from shared.repositories.work import TableWorkRepository
 from shared.validation import ListAssignmentsIn, validate
 from standins.economic import EconomicStandin
-from tests.export_support import World
+from tests.support.export import World
 
 
 class Crash(BaseException):

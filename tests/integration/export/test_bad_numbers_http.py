@@ -17,7 +17,7 @@ import pytest
 from shared.api_types import ApiRequest, ApiResponse
 from shared.keys import ADMIN_RIGHT, RESELLER_RIGHT
 from standins.economic import EconomicStandin
-from tests.export_support import World
+from tests.support.export import World
 
 
 class App:

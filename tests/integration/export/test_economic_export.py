@@ -24,7 +24,7 @@ from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
 from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.export_support import INVOICE_DATE, World
+from tests.support.export import INVOICE_DATE, World
 
 
 def refusal(world: World, *rights: str, **fields: Any) -> ApiError:

@@ -15,7 +15,7 @@ from shared.adapters.economic import EconomicError
 from shared.export.service import InvalidMessage, JobBusy
 from shared.invoicing.ledger import EXPORTED
 from standins.economic import EconomicStandin
-from tests.export_support import World
+from tests.support.export import World
 
 
 def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(

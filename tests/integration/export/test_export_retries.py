@@ -15,7 +15,7 @@ from shared.adapters.economic import EconomicError
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.export_support import World
+from tests.support.export import World
 
 
 def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_roll_back_the_others(

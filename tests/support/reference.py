@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 
 def reference_dir() -> Path:

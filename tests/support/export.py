@@ -24,8 +24,8 @@ from shared.keys import Principal
 from shared.repositories.work import TableWorkRepository
 from shared.secrets import economic_grant_token_ref
 from standins.economic import Agreement, EconomicStandin
-from tests.conftest import app_env_for
-from tests.invoicing_support import BERLIN, note
+from tests.support.app import app_env_for
+from tests.support.invoicing import BERLIN, note
 
 OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"
