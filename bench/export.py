@@ -50,6 +50,7 @@ from typing import Any, Protocol
 from azure.storage.queue import QueueClient
 
 from devhost.processes import Azurite, run_azurite
+from devhost.sandbox import economic_schema_dir
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
@@ -63,7 +64,7 @@ from shared.platform.secrets import economic_grant_token_ref
 from shared.repositories.work import to_entity
 from shared.timing import RoundTrips, measure_round_trips
 from shared.work import POSITION_NOTE, WorkRecord
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 
 OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"
@@ -137,9 +138,9 @@ class ChildStandin:
 
 
 def _serve_standin(
-    connection: multiprocessing.connection.Connection, latency: float, agreements: dict[str, str]
+    connection: multiprocessing.connection.Connection, latency: float, agreements: dict[str, str], schema_dir: Path
 ) -> None:
-    with EconomicStandin(latency=latency) as economic:
+    with EconomicStandin(latency=latency, schema_dir=schema_dir) as economic:
         for tenant, token in agreements.items():
             economic.add_agreement(token, tenant=tenant).seed_defaults()
         connection.send((economic.base_url, economic.app_secret_token))
@@ -161,15 +162,16 @@ def _serve_standin(
 @contextmanager
 def run_standin(mode: str, latency: float, agreements: dict[str, str]) -> Iterator[Standin]:
     """The stand-in with one seeded agreement (`seed_defaults`) per tenant: grant token `agreements[tenant]`."""
+    schema_dir = economic_schema_dir()
     if mode == "thread":
-        with EconomicStandin(latency=latency) as economic:
+        with EconomicStandin(latency=latency, schema_dir=schema_dir) as economic:
             for tenant, token in agreements.items():
                 economic.add_agreement(token, tenant=tenant).seed_defaults()
             yield LocalStandin(economic)
         return
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_serve_standin, args=(child, latency, agreements), daemon=True)
+    process = context.Process(target=_serve_standin, args=(child, latency, agreements, schema_dir), daemon=True)
     process.start()
     try:
         yield ChildStandin(parent, process)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any, Protocol
 
 from bench.export import (
@@ -54,6 +55,7 @@ from bench.export import (
     standin_stats,
 )
 from devhost.processes import run_azurite
+from devhost.sandbox import economic_schema_dir
 from shared.accounting.invoices_rules import SyncResult
 from shared.container import TABLES, Container, build
 from shared.export.documents import reference
@@ -63,7 +65,7 @@ from shared.invoicing.ledger import BOOKED, EXPORTED, DraftHeader, Totals
 from shared.invoicing.planning import Period
 from shared.repositories.invoicing import TableLedger
 from shared.timing import RoundTrips, measure_round_trips
-from tests.economic_standin import EconomicStandin
+from standins.economic import EconomicStandin
 
 OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"
@@ -227,8 +229,10 @@ class Failed:
     error: str
 
 
-def _serve(connection: multiprocessing.connection.Connection, latency: float, agreements: dict[str, str]) -> None:
-    with EconomicStandin(latency=latency) as economic:
+def _serve(
+    connection: multiprocessing.connection.Connection, latency: float, agreements: dict[str, str], schema_dir: Path
+) -> None:
+    with EconomicStandin(latency=latency, schema_dir=schema_dir) as economic:
         for tenant, token in agreements.items():
             economic.add_agreement(token, tenant=tenant).seed_defaults()
         connection.send((economic.base_url, economic.app_secret_token))
@@ -250,15 +254,16 @@ def _serve(connection: multiprocessing.connection.Connection, latency: float, ag
 @contextmanager
 def run_sync_standin(mode: str, latency: float, agreements: dict[str, str]) -> Iterator[SyncStandin]:
     """`bench.export.run_standin` with the seeding commands: one `seed_defaults` agreement per tenant."""
+    schema_dir = economic_schema_dir()
     if mode == "thread":
-        with EconomicStandin(latency=latency) as economic:
+        with EconomicStandin(latency=latency, schema_dir=schema_dir) as economic:
             for tenant, token in agreements.items():
                 economic.add_agreement(token, tenant=tenant).seed_defaults()
             yield LocalSyncStandin(economic)
         return
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process: BaseProcess = context.Process(target=_serve, args=(child, latency, agreements), daemon=True)
+    process: BaseProcess = context.Process(target=_serve, args=(child, latency, agreements, schema_dir), daemon=True)
     process.start()
     try:
         yield ChildSyncStandin(parent, process)

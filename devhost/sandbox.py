@@ -1,7 +1,7 @@
 """`python -m devhost --sandbox`: local stand-ins for what the app reaches outside Azure, so that the
 month-end flow (invoicing run, e-conomic export, report e-mail) runs on this machine.
 
-- e-conomic: the stand-in of the export tests (`tests/economic_standin.py`) on 127.0.0.1:7072, with one
+- e-conomic: the stand-in of the export tests (`standins/economic/`) on 127.0.0.1:7072, with one
   agreement (tenant `demo`, grant token `sandbox-grant-demo`, app secret token `sandbox-app-secret`)
   seeded with `Agreement.seed_defaults()`. It is not e-conomic: everything is kept in memory and is gone
   when the host stops.
@@ -30,11 +30,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devhost.processes import REPO_ROOT
+
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP, Envelope, Session
 
-    from tests.economic_standin import EconomicStandin
+    from standins.economic import EconomicStandin
 
 log = logging.getLogger("devhost.sandbox")
 
@@ -154,18 +156,30 @@ def _taken(port: int, what: str, setting: str, error: OSError) -> SandboxError:
     )
 
 
+def economic_schema_dir() -> Path:
+    """e-conomic's published JSON schemas, in the reference material beside the repository
+    (`../shared/reference/economic-schemas`, as CI checks it out; a git worktree under <root>/wt/<name>
+    has it two levels up). SandboxError when there is none."""
+    for base in (REPO_ROOT.parent, *REPO_ROOT.parents):
+        candidate = base / "shared" / "reference" / "economic-schemas"
+        if candidate.is_dir():
+            return candidate
+    raise SandboxError(
+        "the e-conomic stand-in cannot find e-conomic's schemas: "
+        f"no shared/reference/economic-schemas beside {REPO_ROOT} or above it"
+    )
+
+
 def _start_economic(port: int) -> EconomicStandin:
-    # The stand-in lives in tests/ because the export tests are built on it; the sandbox serves the very
-    # same one, so what a developer tries by hand behaves as the tests expect. It needs `jsonschema`
-    # (requirements-dev.txt) and finds e-conomic's schemas in ../shared/reference/economic-schemas itself.
+    # The stand-in (standins/economic/) is the one the export tests are built on; the sandbox serves the
+    # very same one, so what a developer tries by hand behaves as the tests expect. It needs `jsonschema`
+    # (requirements-dev.txt) and e-conomic's schemas from ../shared/reference/economic-schemas.
     try:
-        from tests.economic_standin import EconomicStandin
+        from standins.economic import EconomicStandin
     except ImportError as exc:
         raise SandboxError(f"the e-conomic stand-in needs the dev dependencies (make deps): {exc}") from exc
     try:
-        standin = EconomicStandin(app_secret_token=APP_SECRET_TOKEN, port=port)
-    except AssertionError as exc:  # tests.reference: no ../shared/reference beside the repository
-        raise SandboxError(f"the e-conomic stand-in cannot find e-conomic's schemas: {exc}") from exc
+        standin = EconomicStandin(app_secret_token=APP_SECRET_TOKEN, port=port, schema_dir=economic_schema_dir())
     except OSError as exc:
         raise _taken(port, "e-conomic stand-in", ECONOMIC_PORT_SETTING, exc) from exc
     if not (standin.schema_dir / "invoices.drafts.post.schema.json").is_file():

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from devhost.functions import FunctionTable, build_function_table
 from devhost.processes import Azurite, DevHost, run_azurite, run_devhost
 from shared.container import build
 from shared.platform.keys import CONNECTOR_RIGHTS
-
-REPO = Path(__file__).resolve().parent.parent
-TEST_PEPPER = "test-only-pepper-0123456789abcdef-not-a-secret"
+from tests.support.app import Client, KeyMaker, app_env_for
 
 
 @pytest.fixture(scope="session")
@@ -34,19 +30,6 @@ def azurite() -> Iterator[Azurite]:
         yield instance
 
 
-def app_env_for(azurite: Azurite, **overrides: str) -> dict[str, str]:
-    env = {
-        "AzureWebJobsStorage": azurite.connection_string,
-        # A table prefix per test session: runs never see each other's data and need no clean-up.
-        "TABLE_PREFIX": "t" + uuid.uuid4().hex[:10],
-        "DEFAULT_TIMEZONE": "Europe/Berlin",
-        "API_KEY_CACHE_SECONDS": "1",
-        "API_KEY_PEPPER": TEST_PEPPER,
-    }
-    env.update(overrides)
-    return env
-
-
 @pytest.fixture(scope="session")
 def app_env(azurite: Azurite) -> dict[str, str]:
     return app_env_for(azurite)
@@ -56,9 +39,6 @@ def app_env(azurite: Azurite) -> dict[str, str]:
 def host(app_env: dict[str, str]) -> Iterator[DevHost]:
     with run_devhost(env=app_env) as running:
         yield running
-
-
-KeyMaker = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
@@ -71,35 +51,6 @@ def make_key(app_env: dict[str, str]) -> KeyMaker:
         return raw
 
     return make
-
-
-class Client:
-    """A connector connection: the instance URL plus the apikey query parameter, as Power Platform sends it."""
-
-    def __init__(self, base_url: str, key: str | None) -> None:
-        self.base_url = base_url
-        self.key = key
-        self.session = requests.Session()
-
-    def post(
-        self, action: str, body: Any = None, *, headers: dict[str, str] | None = None, data: bytes | None = None
-    ) -> requests.Response:
-        params = {"apikey": self.key} if self.key else {}
-        return self.session.post(
-            f"{self.base_url}/ApiInvoice/{action}",
-            params=params,
-            json=body if data is None else None,
-            data=data,
-            headers=headers,
-            timeout=30,
-        )
-
-    def list(self, **body: Any) -> dict[str, Any]:
-        request = {"Skip": 0, "PageSize": 100, "OrderByAsc": True, "OrderColumns": 6, "TakeAll": False, **body}
-        response = self.post("GetServiceAssignmentsDispatcher", request)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()["Result"]
-        return result
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
 from devhost.processes import Azurite, run_devhost
-from tests.devhost.devhost_helpers import (
+from tests.support.devhost_helpers import (
     BODY_LIMIT,
     SampleHost,
     TimerHost,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.devhost.devhost_helpers import BODY_LIMIT, SampleHost
+from tests.support.devhost_helpers import BODY_LIMIT, SampleHost
 
 
 def get_json(host: SampleHost, path: str) -> Any:

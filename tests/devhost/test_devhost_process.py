@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from devhost.processes import ProcessStartError, run_devhost
-from tests.devhost.devhost_helpers import make_script_root
+from tests.support.devhost_helpers import make_script_root
 
 
 def test_sigterm_stops_the_host_cleanly(tmp_path: Path) -> None:

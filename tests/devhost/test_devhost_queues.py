@@ -9,7 +9,7 @@ import uuid
 import requests
 from azure.core.exceptions import ResourceNotFoundError
 
-from tests.devhost.devhost_helpers import MAX_DEQUEUE_COUNT, Delivery, SampleHost, wait_until
+from tests.support.devhost_helpers import MAX_DEQUEUE_COUNT, Delivery, SampleHost, wait_until
 
 
 def _poison_contents(host: SampleHost) -> list[str]:

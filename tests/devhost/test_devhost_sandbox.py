@@ -21,8 +21,8 @@ import requests
 from devhost.processes import REPO_ROOT, Azurite, ProcessStartError, free_port, run_azurite, run_devhost
 from devhost.sandbox import APP_SECRET_TOKEN, GRANT_TOKEN, TENANT
 from shared.container import build
-from tests.conftest import app_env_for
-from tests.devhost.devhost_helpers import make_script_root, wait_until
+from tests.support.app import app_env_for
+from tests.support.devhost_helpers import make_script_root, wait_until
 
 SANDBOX_SETTINGS = ("ECONOMIC_BASE_URL", "ECONOMIC_APP_SECRET_TOKEN", "ECONOMIC_GRANT_TOKEN_DEMO", "SMTP_")
 

@@ -14,7 +14,7 @@ from azure.data.tables import TableServiceClient
 from devhost.processes import Azurite, run_devhost
 from devhost.schedules import ScheduleStatus
 from devhost.timers import STATUS_TABLE, TableStatusStore, host_id_for
-from tests.devhost.devhost_helpers import (
+from tests.support.devhost_helpers import (
     TimerHost,
     TimerRun,
     make_script_root,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.container import TABLES
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 INFRA = REPO / "infra"
 BICEP = sorted(INFRA.rglob("*.bicep"))

@@ -9,8 +9,8 @@ from jsonschema import Draft4Validator, Draft7Validator
 
 from shared.operations import ALL_OPERATIONS
 from shared.web.openapi import CONNECTOR_COMMAND, connector_files
-from tests.conftest import REPO
-from tests.reference import power_platform_schema
+from tests.support.app import REPO
+from tests.support.reference import power_platform_schema
 
 CONNECTOR = REPO / "infra" / "connector"
 

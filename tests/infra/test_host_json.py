@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 LEVELS = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"]
 

@@ -12,7 +12,7 @@ import pytest
 
 from shared.connector.schemas import PositionNoteIn
 from shared.operations import ALL_OPERATIONS
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 LOGICAPP = REPO / "infra" / "logicapp"
 WORKFLOWS = sorted((LOGICAPP / "workflows").glob("*/workflow.json"))

@@ -16,9 +16,7 @@ from devhost.processes import Azurite, DevHost, run_devhost
 from shared.container import TABLES, build
 from shared.platform.keys import CONNECTOR_RIGHTS, ApiKey
 from shared.repositories.keys import TableKeyRepository
-from tests.conftest import TEST_PEPPER, Client, app_env_for
-from tests.integration.test_connector_api import NOTE
-from tests.integration.test_operations import manage
+from tests.support.app import NOTE, TEST_PEPPER, Client, app_env_for, manage
 
 NO_SETTINGS_FILE = ("--settings", "/nonexistent/local.settings.json")
 """The developer's local.settings.json must not supply the pepper these tests leave out."""

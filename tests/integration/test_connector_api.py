@@ -9,19 +9,7 @@ import uuid
 import requests
 
 from devhost.processes import DevHost
-from tests.conftest import Client, KeyMaker
-
-NOTE = {
-    "dateFrom": "2024-05-02T08:00:00",
-    "dateTo": "2024-05-02T10:30:00",
-    "pause": "00:15",
-    "noInvoice": False,
-    "extraCharge": True,
-    "hint": "Patched the mail server",
-    "username": "anna",
-    "ticketID": 4711,
-    "serviceContractID": 12,
-}
+from tests.support.app import NOTE, Client, KeyMaker
 
 
 def test_position_note_is_recorded_and_read_back(client: Client) -> None:

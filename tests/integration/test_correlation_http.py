@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from devhost.processes import DevHost
-from tests.conftest import Client, KeyMaker
-from tests.integration.test_connector_api import NOTE
+from tests.support.app import NOTE, Client, KeyMaker
 
 
 def test_the_log_line_of_a_call_carries_the_callers_tracking_and_run_ids(host: DevHost, make_key: KeyMaker) -> None:

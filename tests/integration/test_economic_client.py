@@ -1,4 +1,4 @@
-"""`shared.adapters.economic.EconomicClient` against the e-conomic stand-in (tests/economic_standin.py),
+"""`shared.adapters.economic.EconomicClient` against the e-conomic stand-in (standins/economic/),
 over real HTTP on 127.0.0.1. Retries sleep through an injected recorder, except where a test is about
 real time (rate pacing, timeouts)."""
 
@@ -27,7 +27,8 @@ from shared.adapters.economic import (
     dumps,
 )
 from shared.platform.secrets import SecretValue
-from tests.economic_standin import Agreement, EconomicStandin
+from standins.economic import Agreement, EconomicStandin
+from tests.support.reference import economic_schema_dir
 
 APP = "app-secret-5c1e9b7d"
 GRANT = "grant-tenant-a-8f2d61aa"
@@ -64,7 +65,11 @@ class Sleeps:
 
 @pytest.fixture
 def economic() -> Iterator[EconomicStandin]:
-    with EconomicStandin(app_secret_token=APP, grant_tokens={"tenant-a": GRANT, "tenant-b": OTHER_GRANT}) as standin:
+    with EconomicStandin(
+        app_secret_token=APP,
+        grant_tokens={"tenant-a": GRANT, "tenant-b": OTHER_GRANT},
+        schema_dir=economic_schema_dir(),
+    ) as standin:
         standin.agreement(GRANT).seed_defaults()
         yield standin
 
@@ -498,7 +503,13 @@ def test_get_all_pages_through_a_collection(economic: EconomicStandin, sleeps: S
 
 
 def test_the_rate_budget_is_never_exceeded_under_concurrency() -> None:
-    with EconomicStandin(app_secret_token=APP, grant_tokens={"t": GRANT}, rate_limit=30, rate_window=2) as economic:
+    with EconomicStandin(
+        app_secret_token=APP,
+        grant_tokens={"t": GRANT},
+        rate_limit=30,
+        rate_window=2,
+        schema_dir=economic_schema_dir(),
+    ) as economic:
         economic.agreement(GRANT).seed_defaults()
         # Control: a client that ignores X-RateLimiting runs into 429s at this budget.
         headers = {"X-AppSecretToken": APP, "X-AgreementGrantToken": GRANT}

@@ -12,7 +12,7 @@ import requests
 
 from devhost.processes import DevHost
 from shared.platform.keys import ADMIN_RIGHT, CONNECTOR_RIGHTS
-from tests.conftest import Client, KeyMaker
+from tests.support.app import Client, KeyMaker
 
 
 class Admin:

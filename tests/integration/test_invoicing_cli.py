@@ -8,8 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from shared.container import build
-from tests.conftest import REPO
-from tests.integration.test_operations import manage
+from tests.support.app import REPO, manage
 
 
 def test_json_and_csv_examples_import_the_same_directory_and_reimport_is_an_update(app_env: dict[str, str]) -> None:

@@ -24,8 +24,8 @@ from shared.repositories.billing import TableDirectoryRepository
 from shared.repositories.invoicing import TableLedger
 from shared.repositories.work import TableWorkRepository, to_entity
 from shared.work import WorkRecord
-from tests.invoicing_support import BERLIN, note
-from tests.unit.fakes import FakeClock
+from tests.support.fakes import FakeClock
+from tests.support.invoicing import BERLIN, note
 
 OCT = Period(2026, 10)
 

@@ -1,5 +1,5 @@
 """Secrets from Key Vault: the real `SecretClient` over HTTPS against the stand-in in
-tests/keyvault_standin.py, behind the app's own cache. Time is a fake monotonic clock; no test sleeps."""
+standins/keyvault.py, behind the app's own cache. Time is a fake monotonic clock; no test sleeps."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from shared.platform.secrets import (
     economic_grant_token_ref,
 )
 from shared.web.status import error_body, error_response, http_status
-from tests.keyvault_standin import SCOPE, TENANT_ID, KeyVaultStandIn, StaticCredential, make_certificate
-from tests.unit.test_secrets import FakeClock, wait_until
+from standins.keyvault import SCOPE, TENANT_ID, KeyVaultStandIn, StaticCredential, make_certificate
+from tests.support.secret_store import FakeClock, wait_until
 
 TTL = 3600.0
 MAX_STALENESS = 86400.0

@@ -6,7 +6,7 @@ import requests
 
 from devhost.processes import DevHost
 from shared.operations import ALL_OPERATIONS
-from tests.reference import swagger_2_errors
+from tests.support.reference import swagger_2_errors
 
 
 def test_the_app_serves_its_swagger_document_without_a_key(host: DevHost) -> None:

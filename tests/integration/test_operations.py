@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from devhost.processes import Azurite, DevHost, run_devhost
-from tests.conftest import REPO, Client, KeyMaker, app_env_for
-from tests.integration.test_connector_api import NOTE
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shared.manage", "--settings", "/nonexistent.json", *args],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.app import NOTE, Client, KeyMaker, app_env_for, manage
 
 
 def test_cli_creates_a_key_that_works_lists_it_without_the_secret_and_revokes_it(

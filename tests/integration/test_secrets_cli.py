@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from devhost.processes import Azurite
-from tests.conftest import TEST_PEPPER, app_env_for
-from tests.integration.test_operations import manage
+from tests.support.app import TEST_PEPPER, app_env_for, manage
 
 
 def test_names_prints_the_key_vault_and_app_setting_name_of_each_secret(azurite: Azurite) -> None:

@@ -1,5 +1,5 @@
 """E-mail: the real `smtplib` client in shared/adapters/smtp.py against a real SMTP server (aiosmtpd,
-tests/smtp_standin.py) on 127.0.0.1: delivery, login and password rotation, STARTTLS and SMTPS with a
+standins/smtp.py) on 127.0.0.1: delivery, login and password rotation, STARTTLS and SMTPS with a
 self-signed certificate, transient and permanent refusals."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from shared.adapters.smtp import (
 )
 from shared.config import ConfigError
 from shared.platform.secrets import EnvironmentSource, Secrets, SecretStore, SecretValue
-from tests.smtp_standin import SmtpStandIn, make_certificate
+from standins.smtp import SmtpStandIn, make_certificate
 
 SENDER = "Invoice Bridge <billing@bridge.example>"
 USER = "bridge"

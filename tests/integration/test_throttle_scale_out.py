@@ -13,9 +13,8 @@ from contextlib import ExitStack
 import requests
 
 from devhost.processes import run_devhost
-from tests.conftest import Client, KeyMaker
-from tests.integration.test_connector_api import NOTE
-from tests.integration.throttle_worker import hammer
+from tests.support.app import NOTE, Client, KeyMaker
+from tests.support.throttle_worker import hammer
 
 LIMIT = 10
 PERIOD = 1.0

@@ -16,7 +16,7 @@ from shared.platform.keys import CONNECTOR_RIGHTS, Principal
 from shared.validation import validate
 from shared.web.status import error_body, http_status
 from shared.work import WorkRecord
-from tests.unit.fakes import FakeClock, FakeWorkRepository
+from tests.support.fakes import FakeClock, FakeWorkRepository
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RIGHTS = frozenset(CONNECTOR_RIGHTS)

@@ -30,7 +30,7 @@ from shared.invoicing.directory import Contract, Customer, DirectoryService
 from shared.platform.secrets import SecretMissing
 from shared.validation import validate
 from shared.web.status import error_body, error_response, http_status
-from tests.unit.fakes import FakeDirectoryRepository
+from tests.support.fakes import FakeDirectoryRepository
 
 TENANT = "acme"
 TOKEN = "grant-token-4f9a-never-shown"

@@ -11,7 +11,7 @@ import pytest
 
 from devhost.schedules import CronSchedule, ScheduleError, parse_schedule
 from shared.config import ACCOUNTING_SYNC_SCHEDULE, sync_schedule
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 INFRA = REPO / "infra"
 

@@ -1,4 +1,4 @@
-"""The e-conomic stand-in itself (tests/economic_standin.py), spoken to with plain `requests`: what it
+"""The e-conomic stand-in itself (standins/economic/), spoken to with plain `requests`: what it
 refuses must be what e-conomic refuses, or the client tests prove nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 import requests
 from jsonschema import Draft3Validator
 
-from tests.economic_standin import (
+from standins.economic import (
     EconomicStandin,
     FilterError,
     SortError,
@@ -22,6 +22,7 @@ from tests.economic_standin import (
     parse_sort,
     sort_documents,
 )
+from tests.support.reference import economic_schema_dir
 
 APP, GRANT = "app-secret", "grant-a"
 HEADERS = {"X-AppSecretToken": APP, "X-AgreementGrantToken": GRANT}
@@ -42,7 +43,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def economic(clock: FakeClock) -> Iterator[EconomicStandin]:
-    with EconomicStandin(app_secret_token=APP, grant_tokens={"tenant-a": GRANT}, clock=clock) as standin:
+    with EconomicStandin(
+        app_secret_token=APP, grant_tokens={"tenant-a": GRANT}, clock=clock, schema_dir=economic_schema_dir()
+    ) as standin:
         standin.agreement(GRANT).seed_defaults()
         yield standin
 
@@ -229,7 +232,12 @@ def test_a_read_only_agreement_refuses_writes(economic: EconomicStandin) -> None
 
 def test_the_token_bucket_reports_and_refuses(clock: FakeClock) -> None:
     with EconomicStandin(
-        app_secret_token=APP, grant_tokens={"t": GRANT}, rate_limit=3, rate_window=60, clock=clock
+        app_secret_token=APP,
+        grant_tokens={"t": GRANT},
+        rate_limit=3,
+        rate_window=60,
+        clock=clock,
+        schema_dir=economic_schema_dir(),
     ) as economic:
         answers = [http("GET", economic.base_url + "/layouts", headers=HEADERS) for _ in range(4)]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]

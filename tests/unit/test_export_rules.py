@@ -20,8 +20,8 @@ from shared.export.preflight import Catalog, preflight
 from shared.invoicing.directory import Customer, Directory
 from shared.invoicing.ledger import DELETED, EXPORTED, OPEN, DraftHeader, Totals
 from shared.invoicing.planning import Line, Period, money
-from tests.invoicing_support import BERLIN, directory
-from tests.reference import reference_dir
+from tests.support.invoicing import BERLIN, directory
+from tests.support.reference import reference_dir
 
 NOW = datetime(2026, 11, 1, 6, tzinfo=UTC)
 

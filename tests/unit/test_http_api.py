@@ -21,7 +21,7 @@ from shared.platform.throttle import SlidingWindowLimiter
 from shared.web.pipeline import HttpApi
 from shared.web.registry import AnySpec, Call, OperationSpec
 from shared.web.types import ApiRequest, ApiResponse
-from tests.unit.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
+from tests.support.fakes import FakeClock, FakeIdempotencyRepository, FakeKeyRepository, FakeWindowStore
 
 PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")
 

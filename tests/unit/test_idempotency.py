@@ -12,7 +12,7 @@ from shared.errors import Conflict, DomainError, Invalid, Rejected
 from shared.platform.idempotency import Idempotency, fingerprint
 from shared.web.status import error_body, error_response, http_status
 from shared.web.types import ApiResponse
-from tests.unit.fakes import FakeClock, FakeIdempotencyRepository
+from tests.support.fakes import FakeClock, FakeIdempotencyRepository
 
 LEASE = timedelta(seconds=30)
 TTL = timedelta(hours=24)

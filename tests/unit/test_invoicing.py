@@ -15,8 +15,8 @@ from shared.invoicing.schemas import CustomerIn
 from shared.invoicing.service import DraftFilter, InvoicingService
 from shared.validation import validate
 from shared.work import ACTIVITY_RECORDING
-from tests.invoicing_support import BERLIN, directory, note
-from tests.unit.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
+from tests.support.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
+from tests.support.invoicing import BERLIN, directory, note
 
 OCT = Period(2026, 10)
 

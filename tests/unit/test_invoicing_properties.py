@@ -15,8 +15,8 @@ from shared.invoicing.ledger import LIVE, Totals, resolve_number
 from shared.invoicing.planning import Period, is_billable, lines_of, plan_run, resolve
 from shared.invoicing.service import InvoicingService
 from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, WorkRecord
-from tests.invoicing_support import BERLIN, note
-from tests.unit.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
+from tests.support.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
+from tests.support.invoicing import BERLIN, note
 
 OCT = Period(2026, 10)
 START = OCT.start(BERLIN) - timedelta(days=3)

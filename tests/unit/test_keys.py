@@ -18,8 +18,8 @@ from shared.errors import Denied, DomainError, Invalid, NotFound, Unauthenticate
 from shared.platform.keys import CONNECTOR_RIGHTS, KEY_PREFIX, ApiKey, KeyService, Principal
 from shared.platform.secrets import SecretValue
 from shared.web.status import error_body, error_response, http_status
-from tests.unit.fakes import FakeClock, FakeKeyRepository
-from tests.unit.test_secrets import secrets_from
+from tests.support.fakes import FakeClock, FakeKeyRepository
+from tests.support.secret_store import secrets_from
 
 KEY_SHAPE = re.compile(r"ib_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
 PEPPER = SecretValue("unit-test-pepper-0123456789abcdef-not-a-secret")

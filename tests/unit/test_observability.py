@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from shared import observability
 from shared.observability import configure, redact, redacting_span_processor, request_context
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 SECRET = "ib_0123456789abcdef_S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3cr3tS3c"
 
@@ -182,7 +182,7 @@ def test_with_a_connection_string_logs_reach_application_insights_redacted_and_c
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "tests.unit.appinsights_probe", str(server.server_address[1])],
+            [sys.executable, "-m", "tests.support.appinsights_probe", str(server.server_address[1])],
             cwd=REPO,
             env={"PATH": "/usr/bin:/bin", "TMPDIR": tempfile.mkdtemp()},
             capture_output=True,

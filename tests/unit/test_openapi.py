@@ -15,7 +15,7 @@ from shared.connector.schemas import PositionNoteIn
 from shared.operations import ALL_OPERATIONS
 from shared.web.openapi import build_document, document_for_request, swagger_path
 from shared.web.registry import AnySpec, OperationSpec
-from tests.reference import FILE_RESPONSE_REFUSAL, power_platform_schema, swagger_2_errors
+from tests.support.reference import FILE_RESPONSE_REFUSAL, power_platform_schema, swagger_2_errors
 
 
 def power_platform_errors(document: dict[str, Any]) -> list[str]:

@@ -20,10 +20,8 @@ from shared.platform.secrets import (
     API_KEY_PEPPER,
     ECONOMIC_APP_SECRET_TOKEN,
     SMTP_PASSWORD,
-    EnvironmentSource,
     SecretMissing,
     SecretRef,
-    Secrets,
     SecretStore,
     SecretUnavailable,
     SecretValue,
@@ -31,22 +29,12 @@ from shared.platform.secrets import (
     economic_grant_token_ref,
 )
 from shared.web.status import error_response, http_status
+from tests.support.secret_store import TTL, FakeClock, secrets_from, wait_until
 
-TTL = 3600.0
 MAX_STALENESS = 86400.0
 KEY_VAULT_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 LINUX_SETTING_NAME = re.compile(r"[A-Za-z0-9_.]+")
 TENANTS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", fullmatch=True)
-
-
-class FakeClock:
-    """Monotonic seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeSource:
@@ -91,11 +79,6 @@ def source() -> FakeSource:
 @pytest.fixture
 def store(source: FakeSource, clock: FakeClock) -> SecretStore:
     return SecretStore(source, ttl=TTL, max_staleness=MAX_STALENESS, clock=clock)
-
-
-def secrets_from(env: dict[str, str]) -> Secrets:
-    """Secrets read from app settings `env`, as when no Key Vault is configured."""
-    return Secrets(SecretStore(EnvironmentSource(env), ttl=TTL, max_staleness=TTL))
 
 
 # --- fetching and caching --------------------------------------------------------------------------
@@ -325,15 +308,6 @@ def held(source: FakeSource) -> Iterator[threading.Event]:
         yield source.gate
     finally:
         source.gate.set()
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    event = threading.Event()
-    for _ in range(1000):
-        if condition():
-            return
-        event.wait(0.005)
-    raise AssertionError("condition not reached")
 
 
 def run_concurrently(

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared.platform.throttle import Contended, Decision, SlidingWindowLimiter
-from tests.unit.fakes import FakeWindowStore
-from tests.unit.throttle_support import (
+from tests.support.fakes import FakeWindowStore
+from tests.support.throttle import (
     SecondsClock,
     admitted_in_window_ending,
     admitted_ms,

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from shared.platform.throttle import Decision, SlidingWindowLimiter
-from tests.unit.fakes import FakeWindowStore
-from tests.unit.throttle_support import (
+from tests.support.fakes import FakeWindowStore
+from tests.support.throttle import (
     SecondsClock,
     admitted_in_window_ending,
     most_in_any_window,

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 
 from devhost.processes import Azurite, run_azurite
-from tests.economic_standin import EconomicStandin
-from tests.export_support import export_env
-from tests.smtp_standin import SmtpStandIn
+from standins.economic import EconomicStandin
+from standins.smtp import SmtpStandIn
+from tests.support.export import export_env
+from tests.support.reference import economic_schema_dir
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def azurite() -> Iterator[Azurite]:
 
 @pytest.fixture(scope="module")
 def economic() -> Iterator[EconomicStandin]:
-    with EconomicStandin() as standin:
+    with EconomicStandin(schema_dir=economic_schema_dir()) as standin:
         yield standin
 
 

@@ -4,9 +4,9 @@ Azurite and the e-conomic stand-in."""
 from __future__ import annotations
 
 from shared.invoicing.directory import Customer
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
-from tests.integration.test_operations import manage
+from standins.economic import EconomicStandin
+from tests.support.app import manage
+from tests.support.export import World
 
 
 def test_customers_report_dry_run_import_and_a_second_import_that_changes_nothing(

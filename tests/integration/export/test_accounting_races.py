@@ -16,8 +16,8 @@ from shared.errors import AccountingUnusable
 from shared.invoicing.ledger import BOOKED, EXPORTED
 from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
+from standins.economic import EconomicStandin
+from tests.support.export import World
 
 
 def exported(env: dict[str, str], economic: EconomicStandin, *, customers: int = 1, **fields: Any) -> World:

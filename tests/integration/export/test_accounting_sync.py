@@ -28,8 +28,8 @@ from shared.repositories.accounting import TableSyncStates
 from shared.repositories.invoicing import TableLedger
 from shared.repositories.work import TableWorkRepository
 from shared.validation import validate
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
+from standins.economic import EconomicStandin
+from tests.support.export import World
 
 
 class Crash(BaseException):

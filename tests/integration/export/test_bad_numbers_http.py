@@ -16,8 +16,8 @@ import pytest
 
 from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
 from shared.web.types import ApiRequest, ApiResponse
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
+from standins.economic import EconomicStandin
+from tests.support.export import World
 
 
 class App:

@@ -23,9 +23,9 @@ from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import EXPORTED, OPEN
 from shared.repositories.billing import TableDirectoryRepository
 from shared.web.status import error_body
-from tests.economic_standin import EconomicStandin
-from tests.export_support import INVOICE_DATE, World
-from tests.smtp_standin import SmtpStandIn
+from standins.economic import EconomicStandin
+from standins.smtp import SmtpStandIn
+from tests.support.export import INVOICE_DATE, World
 
 
 def refusal(world: World, *rights: str, **fields: Any) -> DomainError:

@@ -15,8 +15,8 @@ from shared.adapters.economic import EconomicError
 from shared.export.ports import InvalidMessage, JobBusy
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
+from standins.economic import EconomicStandin
+from tests.support.export import World
 
 
 def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(

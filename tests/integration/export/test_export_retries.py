@@ -14,9 +14,9 @@ from azure.core.exceptions import ServiceRequestError
 from shared.adapters.economic import EconomicError
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
-from tests.economic_standin import EconomicStandin
-from tests.export_support import World
-from tests.smtp_standin import SmtpStandIn
+from standins.economic import EconomicStandin
+from standins.smtp import SmtpStandIn
+from tests.support.export import World
 
 
 def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_roll_back_the_others(

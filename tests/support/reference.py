@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.support.app import REPO
 
 
 def reference_dir() -> Path:
@@ -17,6 +17,11 @@ def reference_dir() -> Path:
         if (candidate / "power-platform-schemas").is_dir():
             return candidate
     raise AssertionError(f"no shared/reference/ beside {REPO} or above it: the connector schemas are there")
+
+
+def economic_schema_dir() -> Path:
+    """e-conomic's published JSON schemas, which the e-conomic stand-in validates bodies against."""
+    return reference_dir() / "economic-schemas"
 
 
 def power_platform_schema(name: str) -> Any:

@@ -25,9 +25,9 @@ from shared.invoicing.planning import Period
 from shared.platform.keys import Principal
 from shared.platform.secrets import economic_grant_token_ref
 from shared.repositories.work import TableWorkRepository
-from tests.conftest import app_env_for
-from tests.economic_standin import Agreement, EconomicStandin
-from tests.invoicing_support import BERLIN, note
+from standins.economic import Agreement, EconomicStandin
+from tests.support.app import app_env_for
+from tests.support.invoicing import BERLIN, note
 
 OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"

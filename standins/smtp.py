@@ -11,7 +11,7 @@ What it can do:
   mode). `logins` records every attempt as (user name, accepted).
 - `tls="starttls"` (STARTTLS offered and required before MAIL) or `tls="ssl"` (TLS from the first byte),
   with a self-signed certificate for 127.0.0.1 and localhost (`make_certificate` of
-  tests/keyvault_standin.py); `client_context()` is an `ssl.SSLContext` that trusts it.
+  standins/keyvault.py); `client_context()` is an `ssl.SSLContext` that trusts it.
 - Failures: `refuse_next(n, 451)` answers the next n messages' DATA with 451 (transient) or 550
   (permanent); `refuse_recipient(address, 550)` refuses that recipient at RCPT. `refused` lists both.
 """
@@ -34,7 +34,7 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.keyvault_standin import make_certificate
+from standins.keyvault import make_certificate
 
 __all__ = ["Received", "SmtpStandIn", "make_certificate"]
 
