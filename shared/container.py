@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING
 
 from shared.accounting.customers import CustomerSync
 from shared.accounting.invoices import InvoiceSync
-from shared.accounting.ports import AccountingServices
+from shared.accounting.routes import AccountingServices
 from shared.adapters.storage import StorageAccount, StorageConnection
 from shared.config import EXPORT_QUEUE, Settings
-from shared.connector.ports import ConnectorServices
+from shared.connector.routes import ConnectorServices
 from shared.connector.service import ConnectorService
 from shared.export.jobs import JobActivity
-from shared.export.ports import ExportServices, Mailer
+from shared.export.ports import Mailer
+from shared.export.routes import ExportServices
 from shared.export.service import ExportService
-from shared.invoicing.directory import DirectoryService
-from shared.invoicing.ports import InvoicingServices
+from shared.invoicing.directory_service import DirectoryService
+from shared.invoicing.routes import InvoicingServices
 from shared.invoicing.service import Draft, InvoicingService
 from shared.operations import ALL_OPERATIONS
 from shared.platform.idempotency import Idempotency

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple
 
 Kind = Literal["ActivityRecording", "PositionNote"]
 ACTIVITY_RECORDING: Kind = "ActivityRecording"
@@ -99,15 +99,3 @@ class WorkQuery:
     @property
     def unfiltered(self) -> bool:
         return self == WorkQuery()
-
-
-class WorkRepository(Protocol):
-    def add(self, record: WorkRecord) -> bool:
-        """False when a record with that id exists already."""
-        ...
-
-    def get(self, tenant: str, record_id: str) -> WorkRecord | None: ...
-
-    def query(self, tenant: str, query: WorkQuery) -> list[WorkRecord]: ...
-
-    def count(self, tenant: str) -> int: ...

@@ -34,7 +34,8 @@ from shared.errors import (
     Unavailable,
     integration_refused,
 )
-from shared.invoicing.directory import DirectoryService, Entry
+from shared.invoicing.directory import Entry
+from shared.invoicing.directory_service import DirectoryService
 from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 
 # -- the service -------------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ from shared.errors import (
     Unavailable,
     integration_refused,
 )
-from shared.invoicing.ledger import EXPORTED, DraftHeader, Ledger
+from shared.invoicing.ledger import EXPORTED, DraftHeader
+from shared.invoicing.ports import Ledger
 from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 
 log = logging.getLogger("invoice_bridge.accounting")

@@ -8,13 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from shared.errors import Busy
-
-if TYPE_CHECKING:
-    from shared.accounting.customers import CustomerSync
-    from shared.accounting.invoices import InvoiceSync
 
 
 class BookedApi(Protocol):
@@ -61,14 +57,3 @@ class EconomicCustomers(Protocol):
     def customers(self) -> dict[int, dict[str, Any]]:
         """Every e-conomic customer by `customerNumber` (the adapter pages through GET /customers)."""
         ...
-
-
-class AccountingServices(Protocol):
-    """What the accounting handlers are handed by the composition root."""
-
-    @property
-    def invoice_sync(self) -> InvoiceSync: ...
-    @property
-    def customer_sync(self) -> CustomerSync: ...
-    def now(self) -> datetime: ...
-    def tenant_exists(self, tenant: str) -> bool: ...

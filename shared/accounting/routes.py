@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from shared.accounting.invoices import HTTP_LIMIT
-from shared.accounting.ports import AccountingServices
+from datetime import datetime
+from typing import Protocol
+
+from shared.accounting.customers import CustomerSync
+from shared.accounting.invoices import HTTP_LIMIT, InvoiceSync
 from shared.accounting.schemas import CustomerReport, CustomerSyncIn, SyncIn, SyncOut, SyncStateOut, state_out
 from shared.errors import Denied, FieldError, NotFound
 from shared.platform.keys import ADMIN_RIGHT, OPERATOR_RIGHT, RESELLER_RIGHT, Principal
@@ -13,6 +16,18 @@ from shared.web.types import ApiResponse
 SYNC_ROUTE = "integration/economic/sync"
 CUSTOMERS_ROUTE = "integration/economic/customers"
 ACCOUNTING_TAG = "e-conomic sync"
+
+
+class AccountingServices(Protocol):
+    """What the accounting handlers are handed by the composition root."""
+
+    @property
+    def invoice_sync(self) -> InvoiceSync: ...
+    @property
+    def customer_sync(self) -> CustomerSync: ...
+    def now(self) -> datetime: ...
+    def tenant_exists(self, tenant: str) -> bool: ...
+
 
 Spec = OperationSpec[AccountingServices]
 

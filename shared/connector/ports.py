@@ -1,6 +1,6 @@
 """What the connector needs from outside, and the errors it raises.
 
-- `WorkRepository` (`shared.work`): the tenant's records of work; `TableWorkRepository` stores them.
+- `WorkRepository`: the tenant's records of work; `TableWorkRepository` stores them.
 - A per-tenant draft resolver (`InvoicingService.live_resolver`): where a billed note's draft stands now.
 - Raises `Invalid` (a span or id the connector's rules refuse) and nothing else of its own.
 """
@@ -8,23 +8,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shared.errors import Invalid
-from shared.work import BilledIn, WorkRepository
-
-if TYPE_CHECKING:
-    from shared.connector.service import ConnectorService
+from shared.work import BilledIn, WorkQuery, WorkRecord
 
 DraftResolver = Callable[[str], Callable[[int], BilledIn | None]]
 """Per tenant: where a stored draft number stands now (None: unbilled)."""
 
 
-class ConnectorServices(Protocol):
-    """What the connector's handlers are handed by the composition root."""
+class WorkRepository(Protocol):
+    def add(self, record: WorkRecord) -> bool:
+        """False when a record with that id exists already."""
+        ...
 
-    @property
-    def connector(self) -> ConnectorService: ...
+    def get(self, tenant: str, record_id: str) -> WorkRecord | None: ...
+
+    def query(self, tenant: str, query: WorkQuery) -> list[WorkRecord]: ...
+
+    def count(self, tenant: str) -> int: ...
 
 
-__all__ = ["ConnectorServices", "DraftResolver", "Invalid", "WorkRepository"]
+__all__ = ["DraftResolver", "Invalid", "WorkRepository"]

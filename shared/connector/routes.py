@@ -3,10 +3,20 @@ handler, answering in the connector's `Message`/`Success` envelope."""
 
 from __future__ import annotations
 
-from shared.connector.ports import ConnectorServices
+from typing import Protocol
+
 from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.service import ConnectorService
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
+
+
+class ConnectorServices(Protocol):
+    """What the connector's handlers are handed by the composition root."""
+
+    @property
+    def connector(self) -> ConnectorService: ...
+
 
 CONNECTOR_TAG = "Connector"
 

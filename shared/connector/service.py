@@ -8,20 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.connector.ports import DraftResolver, WorkRepository
 from shared.connector.schemas import ORDER_COLUMNS, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
 from shared.errors import FieldError, invalid
 from shared.platform.keys import Principal
 from shared.validation import is_ascii_digits
-from shared.work import (
-    ACTIVITY_RECORDING,
-    POSITION_NOTE,
-    BilledIn,
-    Kind,
-    WorkQuery,
-    WorkRecord,
-    WorkRepository,
-    hours,
-)
+from shared.work import ACTIVITY_RECORDING, POSITION_NOTE, BilledIn, Kind, WorkQuery, WorkRecord, hours
 
 _IDS = uuid.UUID("5f0c8b1e-6a43-4c39-9d55-2b7f3f1d2a10")
 
@@ -45,7 +37,7 @@ class ConnectorService:
         work: WorkRepository,
         *,
         clock: Callable[[], datetime],
-        drafts: Callable[[str], Callable[[int], BilledIn | None]] | None = None,
+        drafts: DraftResolver | None = None,
     ) -> None:
         self._work = work
         self._clock = clock

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from shared.export.jobs import DocumentType, Job, Problem
-
-if TYPE_CHECKING:
-    from shared.export.service import ExportService
-    from shared.repositories.billing import TableTenantSettings
 
 
 class EconomicApi(Protocol):
@@ -63,12 +59,3 @@ def short(error: Exception) -> str:
     """An error as the job record and the report name it: at most 500 characters."""
     text = str(error) or type(error).__name__
     return text if len(text) <= 500 else text[:497] + "..."
-
-
-class ExportServices(Protocol):
-    """What the export's handlers are handed by the composition root."""
-
-    @property
-    def export(self) -> ExportService: ...
-    @property
-    def tenant_settings(self) -> TableTenantSettings: ...

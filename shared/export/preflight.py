@@ -23,7 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from shared.export.documents import layout_for
 from shared.export.jobs import Problem
 from shared.export.ports import EconomicApi
-from shared.invoicing.directory import Directory, DirectoryService
+from shared.invoicing.directory import Directory
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import DraftHeader
 from shared.invoicing.service import InvoicingService
 

@@ -23,7 +23,8 @@ from shared.export.documents import (
 )
 from shared.export.jobs import KEPT, MOVED, DocumentType, ExportedDocument, Job, Problem
 from shared.export.ports import EconomicApi, Transient, short
-from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, invoice_number
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, invoice_number
+from shared.invoicing.ports import Ledger
 from shared.platform.secrets import SecretError
 
 log = logging.getLogger("invoice_bridge.export")

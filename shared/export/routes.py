@@ -3,7 +3,8 @@ with its handler. The queue side is `blueprints/economic.py` -> the export worke
 
 from __future__ import annotations
 
-from shared.export.ports import ExportServices
+from typing import Protocol
+
 from shared.export.schemas import (
     STATUS_ROUTE,
     ExportIn,
@@ -13,10 +14,22 @@ from shared.export.schemas import (
     SettingsIn,
     SettingsOut,
 )
+from shared.export.service import ExportService
 from shared.invoicing.directory import TenantSettings
 from shared.platform.keys import ADMIN_RIGHT, RESELLER_RIGHT
+from shared.repositories.billing import TableTenantSettings
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse, public_base_url
+
+
+class ExportServices(Protocol):
+    """What the export's handlers are handed by the composition root."""
+
+    @property
+    def export(self) -> ExportService: ...
+    @property
+    def tenant_settings(self) -> TableTenantSettings: ...
+
 
 ECONOMIC_TAG = "e-conomic export"
 DIRECTORY_TAG = "Billing directory"

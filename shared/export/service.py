@@ -17,8 +17,8 @@ from shared.export.rollback import Rollback
 from shared.export.schemas import ExportIn, JobOut
 from shared.export.start import ExportStart
 from shared.export.worker import ExportWorker
-from shared.invoicing.directory import DirectoryService
-from shared.invoicing.ledger import Ledger
+from shared.invoicing.directory_service import DirectoryService
+from shared.invoicing.ports import Ledger
 from shared.invoicing.service import InvoicingService
 from shared.platform.keys import Principal
 from shared.web.types import ApiResponse

@@ -54,7 +54,8 @@ from shared.export.ports import (
 from shared.export.preflight import DraftCheck, Planned
 from shared.export.report import Reporter
 from shared.export.rollback import Rollback
-from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, Ledger, export_job_of
+from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, export_job_of
+from shared.invoicing.ports import Ledger
 from shared.invoicing.service import InvoicingService
 from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 

@@ -7,11 +7,11 @@ or `booked`. A note pointing at a `void` or `deleted` draft is unbilled, whateve
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
@@ -92,54 +92,6 @@ class BilledNote:
 class Link:
     note: BilledNote
     billing: NoteBilling
-
-
-class Ledger(Protocol):
-    """Drafts and the links from notes to them. Every write that could race is conditional."""
-
-    max_transaction: int
-    """How many rows one atomic write may touch (Table storage: 100)."""
-
-    def headers(self, tenant: str) -> dict[int, DraftHeader]: ...
-
-    def notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
-        """Position notes with `start <= dateFrom < end`."""
-        ...
-
-    def billed_products(self, tenant: str, start: datetime, end: datetime) -> list[tuple[int, str]]:
-        """(draft number, product number) of every billed position note with `start <= dateFrom < end`:
-        two columns instead of whole notes, for checks that need no more."""
-        ...
-
-    def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
-        """Position notes that carry one of these draft numbers."""
-        ...
-
-    def reserve(self, tenant: str, count: int) -> list[int]:
-        """`count` new draft numbers, higher than any handed out before for the tenant."""
-        ...
-
-    def create_with_links(self, header: DraftHeader, links: Sequence[Link]) -> DraftHeader | None:
-        """Atomically: create the header and link every note, each only if unchanged since it was
-        read. None (and nothing written) when any note changed. At most `max_transaction - 1` links."""
-        ...
-
-    def put_header(self, header: DraftHeader, expected: object | None) -> DraftHeader | None:
-        """Create (`expected` None) or replace the header if its version is still `expected`.
-        None when the condition fails."""
-        ...
-
-    def link(self, tenant: str, links: Sequence[Link]) -> set[str]:
-        """Link each note if unchanged since read; returns the ids of the notes that were linked."""
-        ...
-
-    def unlink(self, tenant: str, notes: Sequence[BilledNote]) -> int:
-        """Clear the billing of each note if unchanged since read; returns how many were cleared."""
-        ...
-
-    def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
-        """Atomically replace several headers, each only if its version is unchanged."""
-        ...
 
 
 def resolve_number(number: int, headers: Mapping[int, DraftHeader]) -> int | None:

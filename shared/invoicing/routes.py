@@ -3,11 +3,13 @@ always of the key's tenant."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel
 
 from shared.errors import FieldError, NotFound
 from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, Entry, Ticket
-from shared.invoicing.ports import InvoicingServices
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.schemas import (
     ContractIn,
     ContractList,
@@ -40,10 +42,21 @@ from shared.invoicing.schemas import (
     summary,
     ticket_out,
 )
-from shared.invoicing.service import DraftFilter
+from shared.invoicing.service import Draft, DraftFilter, InvoicingService
 from shared.platform.keys import ADMIN_RIGHT
 from shared.web.registry import Call, Handler, OperationSpec
 from shared.web.types import ApiResponse
+
+
+class InvoicingServices(Protocol):
+    """What the invoicing handlers are handed by the composition root."""
+
+    @property
+    def directory(self) -> DirectoryService: ...
+    @property
+    def invoicing(self) -> InvoicingService: ...
+    def render_pdf(self, draft: Draft) -> bytes: ...
+
 
 DIRECTORY_TAG = "Billing directory"
 INVOICING_TAG = "Invoicing"

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, FieldError, NotFound, Rejected
 from shared.invoicing.accounting_state import AccountingState
-from shared.invoicing.directory import DirectoryService
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import (
     DELETED,
     EXPORTED,
@@ -48,7 +48,6 @@ from shared.invoicing.ledger import (
     VOID,
     BilledNote,
     DraftHeader,
-    Ledger,
     Link,
     Status,
     Totals,
@@ -70,6 +69,7 @@ from shared.invoicing.planning import (
     lines_of,
     plan_run,
 )
+from shared.invoicing.ports import Ledger
 from shared.work import BilledIn
 
 MAX_MERGE = 100

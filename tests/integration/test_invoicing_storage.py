@@ -16,7 +16,8 @@ import pytest
 from azure.data.tables import TableClient
 
 from shared.container import TABLES, build
-from shared.invoicing.directory import Contract, Customer, DirectoryService
+from shared.invoicing.directory import Contract, Customer
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import LIVE, resolve_number
 from shared.invoicing.planning import Period
 from shared.invoicing.service import InvoicingService

@@ -26,7 +26,8 @@ from shared.errors import (
     Rejected,
     Unavailable,
 )
-from shared.invoicing.directory import Contract, Customer, DirectoryService
+from shared.invoicing.directory import Contract, Customer
+from shared.invoicing.directory_service import DirectoryService
 from shared.platform.secrets import SecretMissing
 from shared.validation import validate
 from shared.web.status import error_body, error_response, http_status

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from shared.errors import Conflict, Invalid, Rejected
-from shared.invoicing.directory import Contract, Customer, DirectoryService, Entry, Ticket
+from shared.invoicing.directory import Contract, Customer, Entry, Ticket
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import DELETED, MERGED, OPEN, VOID
 from shared.invoicing.planning import Period, plan_run
 from shared.invoicing.schemas import CustomerIn

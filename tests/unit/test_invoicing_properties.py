@@ -10,7 +10,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.invoicing.directory import Contract, Customer, Directory, DirectoryService, Ticket
+from shared.invoicing.directory import Contract, Customer, Directory, Ticket
+from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import LIVE, Totals, resolve_number
 from shared.invoicing.planning import Period, is_billable, lines_of, plan_run, resolve
 from shared.invoicing.service import InvoicingService
