@@ -132,6 +132,36 @@ def whole_between(minimum: int, maximum: int) -> PlainValidator:
     return PlainValidator(check, json_schema_input_type=int)
 
 
+def decimal_between(minimum: Decimal, maximum: Decimal, places: int) -> PlainValidator:
+    """A decimal number in [minimum, maximum] with at most `places` decimals (bool and float refused)."""
+
+    def check(value: Any) -> Decimal:
+        if isinstance(value, bool | float):
+            raise _fail('must be a decimal number, e.g. 90 or "92.50"')
+        try:
+            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise _fail('must be a decimal number, e.g. 90 or "92.50"') from None
+        if not number.is_finite() or not minimum <= number <= maximum:
+            raise _fail(f"must be between {minimum} and {maximum}")
+        if number.as_tuple().exponent < -places:  # type: ignore[operator]
+            raise _fail(f"must have at most {places} decimal places")
+        return number
+
+    return PlainValidator(check, json_schema_input_type=str)
+
+
+def matching(pattern: re.Pattern[str], rule: str) -> PlainValidator:
+    """A string (stripped) that `pattern` matches in full; `rule` otherwise."""
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
+            raise _fail(rule)
+        return value.strip()
+
+    return PlainValidator(check, json_schema_input_type=str)
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, bool):
         return value

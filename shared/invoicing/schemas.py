@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
@@ -19,7 +19,7 @@ from shared.invoicing.directory import Contract, Customer, Entry, Ticket
 from shared.invoicing.ledger import STATUSES, DraftHeader, Status, invoice_number
 from shared.invoicing.planning import Line, Period, Unresolved
 from shared.invoicing.service import Draft, RunResult
-from shared.validation import Email, PositiveId, ShortText, is_ascii_digits, whole_number
+from shared.validation import Email, PositiveId, ShortText, decimal_between, is_ascii_digits, matching, whole_number
 from shared.work import hours
 
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
@@ -28,32 +28,6 @@ _PRODUCT = re.compile(r"[A-Za-z0-9._-]{1,25}", re.ASCII)
 
 def _fail(rule: str) -> PydanticCustomError:
     return PydanticCustomError("invalid", rule)
-
-
-def _decimal(minimum: Decimal, maximum: Decimal, places: int) -> PlainValidator:
-    def check(value: Any) -> Decimal:
-        if isinstance(value, bool | float):
-            raise _fail('must be a decimal number, e.g. 90 or "92.50"')
-        try:
-            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-        except (InvalidOperation, TypeError, ValueError):
-            raise _fail('must be a decimal number, e.g. 90 or "92.50"') from None
-        if not number.is_finite() or not minimum <= number <= maximum:
-            raise _fail(f"must be between {minimum} and {maximum}")
-        if number.as_tuple().exponent < -places:  # type: ignore[operator]
-            raise _fail(f"must have at most {places} decimal places")
-        return number
-
-    return PlainValidator(check, json_schema_input_type=str)
-
-
-def _matching(pattern: re.Pattern[str], rule: str) -> PlainValidator:
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or not pattern.fullmatch(value.strip()):
-            raise _fail(rule)
-        return value.strip()
-
-    return PlainValidator(check, json_schema_input_type=str)
 
 
 def _name(value: str) -> str:
@@ -89,11 +63,11 @@ def _status(value: Any) -> Status:
     return value  # type: ignore[no-any-return]
 
 
-Money = Annotated[Decimal, _decimal(Decimal(0), Decimal(1_000_000), 2)]
-Percent = Annotated[Decimal, _decimal(Decimal(0), Decimal(1000), 2)]
+Money = Annotated[Decimal, decimal_between(Decimal(0), Decimal(1_000_000), 2)]
+Percent = Annotated[Decimal, decimal_between(Decimal(0), Decimal(1000), 2)]
 Name = Annotated[ShortText, AfterValidator(_name)]  # after ShortText's own rules (length, control characters)
-Currency = Annotated[str, _matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
-ProductNumber = Annotated[str, _matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]
+Currency = Annotated[str, matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
+ProductNumber = Annotated[str, matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]
 PeriodField = Annotated[Period, PlainValidator(_period, json_schema_input_type=str)]
 StatusField = Annotated[str, PlainValidator(_status, json_schema_input_type=str)]
 
