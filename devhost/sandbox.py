@@ -90,7 +90,7 @@ class Sandbox:
             f"        what it holds: curl -s {self.economic_url}/invoices/drafts"
             f" -H 'X-AppSecretToken: {APP_SECRET_TOKEN}' -H 'X-AgreementGrantToken: {GRANT_TOKEN}'",
             "        book draft invoice N as an accountant would: POST /invoices/booked"
-            ' {"draftInvoice":{"draftInvoiceNumber":N}} (README: Month end, locally)',
+            ' {"draftInvoice":{"draftInvoiceNumber":N}} (docs/month-end.md: Month end, locally)',
             f"    SMTP sink: {LOCALHOST}:{self.smtp_port} (no TLS, no login); mails are kept, never delivered,"
             f" one file each in {mail_dir}/",
             f"        read them: ls {mail_dir}/ && cat {mail_dir}/*.eml",
