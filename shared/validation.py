@@ -21,6 +21,7 @@ from pydantic import BaseModel, PlainValidator, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from shared.errors import FieldError, Invalid, invalid
+from shared.json_depth import MAX_JSON_DEPTH, NESTING_RULE, too_deep
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -262,6 +263,7 @@ Email = Annotated[str, PlainValidator(_email, json_schema_input_type=str)]
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise Invalid("The request body must be a JSON object.", [FieldError("body", "is required")])
+    _refuse_deep_nesting(body)
     try:
         # utf-8-sig: some Windows clients start the body with a byte-order mark.
         data = json.loads(body.decode("utf-8-sig"), parse_float=Decimal)
@@ -276,6 +278,13 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
     return data
+
+
+def _refuse_deep_nesting(body: bytes) -> None:
+    """Before json.loads, whose recursion a thousand levels of nesting exhaust (RecursionError: a 500)."""
+    if too_deep(body.decode("utf-8", errors="replace")):
+        message = f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep."
+        raise Invalid(message, [FieldError("body", NESTING_RULE)])
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from shared.export.jobs import Job
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED, OPEN, DraftHeader, export_job_of
-from shared.invoicing.planning import CENT, Line, Period, money
+from shared.invoicing.planning import CENT, Line, money
 from shared.work import hours
 
 REFERENCE_PREFIX = "IB-"
@@ -57,7 +57,8 @@ def default_invoice_date(today: date) -> date:
 def period_ended(header: DraftHeader, invoice_date: date, tz: ZoneInfo) -> bool:
     """A draft is due once its (last) month has ended by the invoice date: the 1st of November exports
     October and anything older still open; the 31st of January does not yet export January."""
-    return header.period_to.next() <= Period(invoice_date.year, invoice_date.month)
+    # Compared as (year, month): a Period of the invoice date's month may not exist (2100 and later).
+    return (header.period_to.year, header.period_to.month) < (invoice_date.year, invoice_date.month)
 
 
 def select_drafts(headers: Iterable[DraftHeader], invoice_date: date, tz: ZoneInfo) -> list[DraftHeader]:

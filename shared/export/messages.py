@@ -1,6 +1,7 @@
 """A message on the `economic-export` queue: decoded (plain or base64-encoded JSON), validated, and
 turned into the job it names (`{"jobId": ...}`: an export started over HTTP) or describes (a whole
-request put on the queue directly). A message that can never run is recorded as a failed job."""
+request put on the queue directly). A message that can never run is recorded as a failed job on its
+first delivery and dropped: no retry can change it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from shared.export.documents import default_invoice_date
 from shared.export.jobs import Job, Problem
 from shared.export.ports import InvalidMessage, JobRepository
 from shared.export.schemas import QueuedExport, valid_job_id
+from shared.json_depth import NESTING_RULE, too_deep
 
 
 class QueuedJobs:
@@ -27,23 +29,31 @@ class QueuedJobs:
         self._clock = clock
         self._tz = timezone
 
-    def job_for(self, text: str, message_id: str, final: bool) -> Job:
+    def job_for(self, text: str, message_id: str) -> Job:
+        """The job the message names or describes. Raises InvalidMessage, holding the failed job record,
+        for a message that can never run: recorded under the job id it names (where the job's own
+        record is, readable by its tenant), else under the message id."""
         try:
-            message = QueuedExport.model_validate(decode_message(text))
-        except (ValueError, ValidationError) as error:
-            problem = Problem("message", _message_problem(error))
-            self._record_invalid(message_id, problem, final)
-            raise InvalidMessage(f"queue message {message_id} cannot run: {problem.message}") from None
+            raw = decode_message(text)
+        except ValueError as error:
+            raise self._invalid(message_id, message_id, Problem("message", _message_problem(error))) from None
+        named = raw.get("jobId") if isinstance(raw, dict) else None
+        record_id = named if isinstance(named, str) and valid_job_id(named) else message_id
+        try:
+            message = QueuedExport.model_validate(raw)
+        except ValidationError as error:
+            raise self._invalid(record_id, message_id, Problem("message", _message_problem(error))) from None
         if message.jobId is not None:
             if not valid_job_id(message.jobId):
-                raise InvalidMessage(f"queue message {message_id} names an invalid job id")
+                problem = Problem("message", "jobId: must be a job id as answered by the export request")
+                raise self._invalid(message_id, message_id, problem)
             found = self._jobs.get(message.jobId)
             if found is None:
-                raise InvalidMessage(f"queue message {message_id} names job {message.jobId}, which does not exist")
+                problem = Problem("message", f"jobId: names job {message.jobId}, which does not exist")
+                raise self._invalid(message.jobId, message_id, problem)
             return found
         if message.reseller is None:
-            self._record_invalid(message_id, Problem("reseller", "is required in a queue message"), final)
-            raise InvalidMessage(f"queue message {message_id} has no reseller")
+            raise self._invalid(message_id, message_id, Problem("reseller", "is required in a queue message"))
         existing = self._jobs.get(message_id)
         if existing is not None:
             return existing
@@ -64,12 +74,12 @@ class QueuedJobs:
         )
         return self._jobs.create(job) or self._jobs.get(message_id) or job
 
-    def _record_invalid(self, message_id: str, problem: Problem, final: bool) -> Job | None:
-        if not valid_job_id(message_id):
-            return None
+    def _invalid(self, job_id: str, message_id: str, problem: Problem) -> InvalidMessage:
+        """The failed record of a message that can never run: a new one, or the waiting job it names
+        marked failed (a job already running or finished is left as it is)."""
         now = self._clock()
-        job = Job(
-            job_id=message_id,
+        record = Job(
+            job_id=job_id,
             tenant="",
             document_type="draftInvoice",
             invoice_date=now.date(),
@@ -83,14 +93,17 @@ class QueuedJobs:
             updated_at=now,
             state="failed",
             errors=(problem,),
-            poisoned=final,
         )
-        stored = self._jobs.create(job)
-        if stored is None:
-            existing = self._jobs.get(message_id)
-            if existing is not None and final and not existing.poisoned:
-                self._jobs.replace(replace(existing, poisoned=True, attempts=existing.attempts + 1, updated_at=now))
-        return stored
+        reason = f"queue message {message_id} cannot run: {problem.field}: {problem.message}"
+        if not valid_job_id(job_id):
+            return InvalidMessage(f"{reason} (not recorded: the message id is not a usable job id)", record)
+        stored = self._jobs.create(record)
+        if stored is None and (existing := self._jobs.get(job_id)) is not None:
+            stored = existing
+            if existing.state == "queued":
+                failed = replace(existing, state="failed", errors=(problem,), updated_at=now)
+                stored = self._jobs.replace(failed) or self._jobs.get(job_id) or existing
+        return InvalidMessage(f"{reason} (job {job_id})", stored or record)
 
 
 def decode_message(text: str) -> Any:
@@ -98,12 +111,20 @@ def decode_message(text: str) -> Any:
     default encoding put on a queue)."""
     stripped = text.strip().lstrip("\ufeff")
     if stripped.startswith("{"):
-        return json.loads(stripped)
+        return _bounded_json(stripped)
     try:
         decoded = base64.b64decode("".join(stripped.split()), validate=True).decode("utf-8-sig")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValueError("the message is neither JSON nor base64-encoded JSON") from None
-    return json.loads(decoded)
+    return _bounded_json(decoded)
+
+
+def _bounded_json(text: str) -> Any:
+    """json.loads, after the nesting check its recursion needs; ValueError for what it cannot read
+    (invalid JSON, too deep, a number of over 4300 digits)."""
+    if too_deep(text):
+        raise ValueError(f"the message {NESTING_RULE}")
+    return json.loads(text)
 
 
 def _message_problem(error: Exception) -> str:

@@ -38,7 +38,12 @@ class Mailer(Protocol):
 
 
 class InvalidMessage(Exception):
-    """A queue message that can never run; the queue retries it and then moves it to the poison queue."""
+    """A queue message that can never run: recorded as the failed `job` on its first delivery and dropped
+    (the worker returns normally, so the host deletes it; no retry could change it)."""
+
+    def __init__(self, message: str, job: Job) -> None:
+        super().__init__(message)
+        self.job = job
 
 
 class JobBusy(Exception):

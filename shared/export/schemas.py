@@ -9,7 +9,7 @@ The same fields are accepted as a body, as query parameters, or as a message put
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
@@ -18,11 +18,14 @@ from pydantic_core import PydanticCustomError
 
 from shared.export.jobs import DocumentType
 from shared.platform.tenants import TENANT_RE
-from shared.validation import Email, Flag, PositiveId
+from shared.validation import EARLIEST, LATEST, MAX_ID, Email, Flag, PositiveId, is_ascii_digits, whole_number
 
 STATUS_ROUTE = "integration/economic/invoice/draft/{jobId}"
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _JOB_ID = re.compile(r"[A-Za-z0-9-]{8,64}", re.ASCII)
+FIRST_DATE = EARLIEST.date()
+LAST_DATE = (LATEST - timedelta(days=1)).date()
+"""Dates as every other date of the service: in the years 2000 to 2099 (a draft's month is one of them)."""
 
 
 def _fail(rule: str) -> PydanticCustomError:
@@ -31,14 +34,17 @@ def _fail(rule: str) -> PydanticCustomError:
 
 def _date(value: Any) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
+        value = value.isoformat()
     match = _DATE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise _fail("must be a date written YYYY-MM-DD, e.g. 2026-11-01")
     try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        parsed = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         raise _fail("must be a real calendar date") from None
+    if not FIRST_DATE <= parsed <= LAST_DATE:
+        raise _fail(f"must lie between {FIRST_DATE} and {LAST_DATE}")
+    return parsed
 
 
 def _tenant(value: Any) -> str:
@@ -56,12 +62,15 @@ def _ids(value: Any) -> list[int]:
         raise _fail("must name at most 10000 drafts")
     checked = []
     for item in items:
-        if isinstance(item, str) and item.strip().isascii() and item.strip().isdigit():
-            item = int(item.strip())
-        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-            raise _fail("must be a list of draft ids (positive whole numbers)")
+        if isinstance(item, str) and is_ascii_digits(item.strip()):
+            item = whole_number(item.strip(), _IDS_RULE)
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
+            raise _fail(_IDS_RULE)
         checked.append(item)
     return checked
+
+
+_IDS_RULE = f"must be a list of draft ids (positive whole numbers no larger than {MAX_ID})"
 
 
 def _document_type(value: Any) -> DocumentType:

@@ -15,9 +15,9 @@ A redelivered message (the worker died, the host retried) resumes: drafts with a
 skipped and the others are looked up before anything is created again. If any document is refused,
 every document of the job is deleted again (each one fetched first and deleted only if its
 `references.other` is still ours, because e-conomic reuses numbers), the claims are released and the
-job fails with the reasons (`rollback.py`). A transient failure (e-conomic or storage unavailable) is
-raised so the queue retries; on the last attempt the job is rolled back and marked failed and poisoned
-first.
+job fails with the reasons (`rollback.py`). Only a transient failure (e-conomic or storage unavailable)
+is raised so the queue retries; on the last attempt the job is rolled back and marked failed and poisoned
+first. Anything else (a message that can never run, an unexpected error) ends the job failed at once.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from shared.export.messages import QueuedJobs
 from shared.export.ports import (
     EconomicApi,
     ExportFailed,
+    InvalidMessage,
     JobBusy,
     JobRepository,
     Transient,
@@ -102,9 +103,15 @@ class ExportWorker:
         tenant, so its booked invoice numbers come back)."""
 
     def process(self, text: str, *, message_id: str, dequeue_count: int) -> Job:
-        """Runs the job a queue message names (or describes). Raises to have the queue retry."""
+        """Runs the job a queue message names (or describes). Raises to have the queue retry, which only
+        a transient failure (Unavailable, Transient, JobBusy) does: anything else ends the job failed
+        with the reason, and a message that can never run is recorded failed on its first delivery."""
         final = dequeue_count >= self.max_attempts
-        job = self._job_for(text, message_id, final)
+        try:
+            job = self._job_for(text, message_id)
+        except InvalidMessage as invalid:
+            log.warning("%s; the message is dropped, not retried", invalid)
+            return invalid.job
         if job.state in FINISHED:
             log.info("Export job %s already %s; message %s dropped", job.job_id, job.state, message_id)
             return job
@@ -125,18 +132,19 @@ class ExportWorker:
             return self._fail(
                 job, [Problem("economic", f"the e-conomic integration is not valid: {error}")], poisoned=False
             )
-        except Exception as error:  # transient (e-conomic, storage) or unexpected: the queue tries again
-            if not isinstance(error, (Unavailable, Transient)):
-                log.exception("Export job %s: attempt %d failed unexpectedly", job.job_id, job.attempts)
+        except (Unavailable, Transient) as error:  # e-conomic or storage unavailable: the queue tries again
             reason = Problem("attempt", f"attempt {job.attempts} of {self.max_attempts} failed: {short(error)}")
             if final:
                 self._fail(self._current(job), [reason], poisoned=True)
             else:
                 self._save(replace(self._current(job), state="queued", errors=(reason,)))
             raise
+        except Exception as error:  # a defect or an answer no retry changes: rolled back, failed, not retried
+            log.exception("Export job %s: attempt %d failed unexpectedly", job.job_id, job.attempts)
+            return self._fail(job, [Problem("attempt", f"the export failed: {short(error)}")], poisoned=False)
 
-    def _job_for(self, text: str, message_id: str, final: bool) -> Job:
-        return self._messages.job_for(text, message_id, final)
+    def _job_for(self, text: str, message_id: str) -> Job:
+        return self._messages.job_for(text, message_id)
 
     def _run(self, job: Job) -> Job:
         tenant = job.tenant

@@ -70,8 +70,9 @@ class Period:
         return datetime(self.year, self.month, 1, tzinfo=tz).astimezone(UTC)
 
     def end(self, tz: ZoneInfo) -> datetime:
-        """Exclusive: the start of the next month."""
-        return self.next().start(tz)
+        """Exclusive: the start of the next month (for 2099-12 that is in 2100, a month no Period is)."""
+        following = datetime(self.year + self.month // 12, self.month % 12 + 1, 1, tzinfo=tz)
+        return following.astimezone(UTC)
 
 
 def billable_minutes(note: WorkRecord, rounding_minutes: int) -> int:

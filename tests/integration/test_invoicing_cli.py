@@ -7,6 +7,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from shared.container import build
 from tests.support.app import REPO, manage
 
@@ -66,6 +68,48 @@ def test_a_bad_file_imports_nothing_and_names_every_bad_row(app_env: dict[str, s
     assert from_csv.returncode == 2
     assert "line 2: customerId customer 3 does not exist" in from_csv.stderr
     assert "line 3: type must be customer, contract or ticket" in from_csv.stderr
+    assert build(app_env).directory.load(tenant).customers == {}
+
+
+_GOOD_CUSTOMER = b'{"customerId": 1, "name": "A", "billingEmail": "a@x.io", "currency": "EUR"}'
+_UNREADABLE = {
+    "nested.json": (b'{"customers": ' + b"[" * 1000 + b"]" * 1000 + b"}", "file: must not nest arrays and objects"),
+    "digits.json": (
+        b'{"customers": [{"customerId": 1' + b"0" * 5000 + b', "name": "A"}]}',
+        "file: has a number too long to read",
+    ),
+    "latin1.json": (
+        b'{"customers": [{"customerId": 1, "name": "M\xfcller"}]}',
+        "file: is not UTF-8: byte 0xfc at byte offset 43",
+    ),
+    "twice.json": (
+        b'{"customers": [' + _GOOD_CUSTOMER + b'], "customers": []}',
+        'file: has the key "customers" twice in one object',
+    ),
+    "big.csv": (
+        b"type,id,name,billingEmail,currency\ncustomer,1,A,a@x.io,EUR\ncustomer,2," + b"x" * 140_000 + b",b@x.io,EUR\n",
+        "line 3: cannot be read as CSV: field larger than field limit",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_UNREADABLE))
+def test_an_unreadable_file_is_reported_naming_where_not_a_traceback(
+    app_env: dict[str, str], tmp_path: Path, name: str
+) -> None:
+    """Nested JSON, a 5,000-digit number, invalid UTF-8, a section given twice (json.loads would keep
+    the last one silently) and a CSV field over the csv module's 128 kB: each a line of the report."""
+    content, problem = _UNREADABLE[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    tenant = "cli-" + uuid.uuid4().hex[:8]
+
+    result = manage(app_env, "billing", "import", "--tenant", tenant, str(path))
+
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    assert f"error: nothing imported from {path}" in result.stderr
+    assert problem in result.stderr
     assert build(app_env).directory.load(tenant).customers == {}
 
 

@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ServiceRequestError
 from azure.storage.queue import QueueClient
 
 from devhost.processes import Azurite
 from shared.config import EXPORT_QUEUE
 from shared.container import TABLES, Container, build
+from shared.errors import StorageUnavailable
 from shared.export.jobs import Job
 from shared.export.schemas import ExportIn
 from shared.invoicing.accounting_state import AccountingState
@@ -176,12 +176,13 @@ class World:
 
         def succeeded_is_not_saved(job: Any) -> Any:
             if job.state == "succeeded":
-                raise ServiceRequestError("storage unavailable")
+                # What the job repository (`@repository`) raises for any AzureError.
+                raise StorageUnavailable("storage unavailable")
             return original(job)
 
         jobs.replace = succeeded_is_not_saved  # type: ignore[method-assign]
         try:
-            with pytest.raises(ServiceRequestError):
+            with pytest.raises(StorageUnavailable):
                 export.process(text, message_id="m-" + job_id, dequeue_count=1)
         finally:
             jobs.replace = original  # type: ignore[method-assign]

@@ -550,3 +550,25 @@ def test_a_pause_longer_than_any_span_is_refused_by_its_rule(pause: Any) -> None
     body = {"dateFrom": "2026-10-05T08:00", "dateTo": "2026-10-05T10:30", "noInvoice": False, "extraCharge": False}
 
     assert refusal(PositionNoteIn, {**body, "pause": pause}) == {"pause": "must be at most 31 days"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"a": "\\"", "b": ' + b"{" * 100_000,  # an escaped quote does not end the string before it
+    ],
+)
+def test_a_body_nested_deeper_than_32_levels_is_refused_naming_the_body_before_it_is_read(raw: bytes) -> None:
+    with pytest.raises(DomainError) as refused:
+        parse_json_object(raw)
+
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("body", "must not nest arrays and objects more than 32 levels deep")
+    ]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    raw = b'{"a": ' + b"[" * 31 + b"]" * 31 + b', "b": "' + b"[{" * 500 + b'\\\\", "c": "\\"[[[["}'
+
+    assert parse_json_object(raw)["b"] == "[{" * 500 + "\\"

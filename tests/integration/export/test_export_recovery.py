@@ -9,22 +9,21 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ServiceRequestError
 
-from shared.adapters.economic import EconomicError
-from shared.export.ports import InvalidMessage, JobBusy
+from shared.errors import StorageUnavailable
+from shared.export.ports import JobBusy
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED
 from standins.economic import EconomicStandin
 from tests.support.export import World
 
 
-def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_drafts(
+def test_a_job_whose_attempt_dies_unexpectedly_fails_at_once_and_frees_its_drafts(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
-    """An attempt that ends with anything but the classified failures (a bug, or e-conomic answering
-    200 without a collection as here) hands the job back to the queue like a transient failure; the
-    last attempt rolls back, marks it failed and poisoned, and its drafts are free again."""
+    """An attempt that ends with anything but a transient failure (a bug, or e-conomic answering 200
+    without a collection as here) is not retried: no retry changes it. The job is rolled back and
+    failed on that delivery (not poisoned: the message is done), and its drafts are free again."""
     world = World(env, economic, customers=2)
     started = world.start()
     job_id = started["jobId"]
@@ -32,12 +31,11 @@ def test_a_job_whose_attempts_die_unexpectedly_fails_on_the_last_and_frees_its_d
     export = world.container.export
     economic.fail_next(200, times=50, body={"message": "maintenance"}, path_contains="/customers", method="GET")
 
-    for count in range(1, 6):  # the host's deliveries, 10 s apart
-        with pytest.raises(EconomicError, match="without a collection"):
-            export.process(text, message_id="m-" + job_id, dequeue_count=count)
+    returned = export.process(text, message_id="m-" + job_id, dequeue_count=1)
 
     job = world.job(job_id)
-    assert (job.state, job.poisoned, job.attempts) == ("failed", True, 5)
+    assert returned == job
+    assert (job.state, job.poisoned, job.attempts) == ("failed", False, 1)
     assert "without a collection" in job.errors[0].message
     held = {n: h.accounting.get("exportJob") for n, h in world.headers().items()}
     assert all(v is None for v in held.values()), f"drafts still claimed by the dead job: {held}"
@@ -64,13 +62,13 @@ def test_a_finish_that_fails_halfway_on_the_last_attempt_is_not_reported_as_noth
     def flaky(headers: Any) -> bool:
         if all(h.status == EXPORTED for h in headers):
             if finished:
-                raise ServiceRequestError("storage unavailable")
+                raise StorageUnavailable("storage unavailable")  # what @repository raises
             finished.append(1)
         return original(headers)
 
     ledger.replace_headers = flaky  # type: ignore[method-assign]
     try:
-        with pytest.raises(ServiceRequestError):
+        with pytest.raises(StorageUnavailable):
             export.process(text, message_id="m-" + started["jobId"], dequeue_count=5)
     finally:
         ledger.replace_headers = original  # type: ignore[method-assign]
@@ -195,10 +193,11 @@ def test_an_unusable_requested_by_address_is_refused_naming_the_field_before_any
     world = World(env, economic, customers=1, email=None)
     text = json.dumps({"reseller": world.tenant, "invoiceDate": "2026-11-01", "requestedBy": "Jane from accounting"})
 
-    with pytest.raises(InvalidMessage, match="requestedBy"):
-        world.container.export.process(text, message_id="direct-" + world.tenant, dequeue_count=1)
+    returned = world.container.export.process(text, message_id="direct-" + world.tenant, dequeue_count=1)
 
     job = world.job("direct-" + world.tenant)
+    assert returned == job
     assert job.state == "failed"
+    assert not job.poisoned
     assert "requestedBy" in job.errors[0].message
     assert world.documents() == {}

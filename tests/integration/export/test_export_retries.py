@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.economic import EconomicError
+from shared.errors import StorageUnavailable
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from standins.economic import EconomicStandin
@@ -250,12 +250,12 @@ def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_docum
 
     def record_fails(header: Any, expected: Any) -> Any:
         if "documentNumber" in header.accounting and header.status == OPEN:
-            raise ServiceRequestError("storage unavailable")
+            raise StorageUnavailable("storage unavailable")  # what @repository raises
         return original(header, expected)
 
     ledger.put_header = record_fails  # type: ignore[method-assign]
     try:
-        with pytest.raises(ServiceRequestError):
+        with pytest.raises(StorageUnavailable):
             world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
     finally:
         ledger.put_header = original  # type: ignore[method-assign]
