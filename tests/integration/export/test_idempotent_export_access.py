@@ -53,16 +53,15 @@ def test_a_reseller_key_replaying_an_operators_export_of_another_tenant_is_refus
 
     assert replay.status == 403, replay.body
     assert REPLAY_HEADER not in replay.headers
-    assert first.body["jobId"] not in json.dumps(replay.body)  # type: ignore[index]
+    assert isinstance(first.body, dict)
+    assert first.body["jobId"] not in json.dumps(replay.body)
 
 
 def test_a_key_whose_operator_right_was_taken_away_gets_no_replay(
     env: dict[str, str], economic: EconomicStandin
 ) -> None:
     other, operators, body = _setup(env, economic)
-    operator_key, operator = other.container.keys.create(
-        operators, rights=[RESELLER_RIGHT, OPERATOR_RIGHT], limit=1000
-    )
+    operator_key, operator = other.container.keys.create(operators, rights=[RESELLER_RIGHT, OPERATOR_RIGHT], limit=1000)
     first = _export(other, operator, "K", body)
     assert first.status == 202, first.body
     assert _export(other, operator, "K", body).headers.get(REPLAY_HEADER) == "true"
@@ -89,5 +88,6 @@ def test_another_operator_key_of_the_same_tenant_never_gets_the_first_keys_answe
     second = _export(other, second_key, "K", body)
 
     assert REPLAY_HEADER not in second.headers
+    assert isinstance(first.body, dict)
     assert isinstance(second.body, dict)
-    assert second.body.get("jobId") != first.body["jobId"]  # type: ignore[index]
+    assert second.body.get("jobId") != first.body["jobId"]
