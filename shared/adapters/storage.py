@@ -16,15 +16,16 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import requests
-from azure.core.exceptions import AzureError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import EntityProperty, TableClient, TableServiceClient
 
 from shared.config import ConfigError
-from shared.errors import StorageUnavailable
+from shared.errors import FieldError, StorageUnavailable, TooLarge
 from shared.timing import round_trip
 
 if TYPE_CHECKING:
@@ -51,16 +52,79 @@ R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 
+# Table storage's limits, https://learn.microsoft.com/en-us/rest/api/storageservices/understanding-the-table-service-data-model
+# ("Property types", "Characteristics of entities"): a String (UTF-16) or Binary property holds at most
+# 64 KiB, an entity at most 1 MiB (its keys, property names and values), 255 properties.
+MAX_PROPERTY_BYTES = 64 * 1024
+MAX_ENTITY_BYTES = 1024 * 1024
+TOO_LARGE_CODES = ("PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLarge")
+"""Table storage's (and Azurite's) 400/413 error codes for what can never be stored: not an outage."""
+
+
+def _value_bytes(value: Any) -> int:
+    value = value.value if isinstance(value, EntityProperty) else value
+    if isinstance(value, str):
+        return len(value.encode("utf-16-le"))
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, bool):
+        return 1
+    return 16 if not isinstance(value, int | float | datetime) else 8
+
+
+def check_entity(entity: Mapping[str, Any], fields: Mapping[str, str] | None = None) -> None:
+    """Raises `TooLarge` (413, never a 503 "retry") before `entity` is sent when Table storage would
+    refuse it: a property over 64 KiB, or the whole over 1 MiB (counted as the service does: each
+    property 8 bytes plus its name in UTF-16 plus its value; strings in UTF-16, 4 bytes of length each).
+    `fields` names the input field a property holds (`Omit` -> `invoicesToOmit`), so the answer names
+    what the caller sent."""
+    names = fields or {}
+    total = 4
+    for name, value in entity.items():
+        size = _value_bytes(value)
+        if name not in ("PartitionKey", "RowKey") and size > MAX_PROPERTY_BYTES:
+            field = names.get(name, name)
+            raise TooLarge(
+                f"{field} is too large to store ({size} bytes; at most {MAX_PROPERTY_BYTES}).",
+                [FieldError(field, f"must take at most {MAX_PROPERTY_BYTES // 1024} KiB when stored (UTF-16)")],
+            )
+        total += size + (0 if name in ("PartitionKey", "RowKey") else 8 + 2 * len(name) + 4)
+    if total > MAX_ENTITY_BYTES:
+        largest = max((n for n in entity if n not in ("PartitionKey", "RowKey")), key=lambda n: _value_bytes(entity[n]))
+        field = names.get(largest, largest)
+        raise TooLarge(
+            f"The record is too large to store ({total} bytes; at most {MAX_ENTITY_BYTES}); largest: {field}.",
+            [FieldError(field, f"makes the stored record larger than {MAX_ENTITY_BYTES // 1024} KiB")],
+        )
+
+
+def too_large_code(error: AzureError) -> str | None:
+    """Table storage's code when `error` says the entity or request is too large, else None."""
+    if not isinstance(error, HttpResponseError) or error.status_code not in (400, 413):
+        return None
+    code = getattr(error, "error_code", None)
+    text = f"{getattr(code, 'value', code)} {error}"
+    return next((c for c in TOO_LARGE_CODES if c in text), None)
+
+
 def storage_errors(method: Callable[P, R]) -> Callable[P, R]:
     """`AzureError` that escapes `method` becomes `StorageUnavailable`: outages and timeouts, and answers
     the repository did not handle as a domain answer (a repository catches `ResourceNotFoundError` and
-    the like itself, where they mean something)."""
+    the like itself, where they mean something). Storage refusing something as too large
+    (`TOO_LARGE_CODES`) is `TooLarge` instead: sending it again can never succeed."""
 
     @functools.wraps(method)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except AzureError as error:
+            code = too_large_code(error)
+            if code is not None:
+                log.warning("storage call %s refused: %s", method.__qualname__, code)
+                raise TooLarge(
+                    f"The record is too large to store ({code}).",
+                    [FieldError("body", "holds more than Table storage keeps in one record (64 KiB a field)")],
+                ) from error
             log.warning("storage call %s failed: %s", method.__qualname__, type(error).__name__)
             raise StorageUnavailable(
                 "Storage is unavailable right now; retry shortly.", retry_after=STORAGE_RETRY_AFTER

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.schemas import MAX_PAGE_SIZE, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
 from shared.connector.service import ConnectorService
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
@@ -33,7 +33,12 @@ def create_position_note(app: ConnectorServices, call: Call) -> ApiResponse:
 
 def list_assignments(app: ConnectorServices, call: Call) -> ApiResponse:
     result = app.connector.list_assignments(call.principal, call.data)
-    message = f"{len(result['Results'])} of {result['Filtered']} service assignments."
+    shown, matching = len(result["Results"]), result["Filtered"]
+    message = f"{shown} of {matching} service assignments."
+    if call.data.TakeAll and shown < matching:
+        message += (
+            f" TakeAll answers at most {MAX_PAGE_SIZE}; page through the rest with Skip and PageSize (TakeAll false)."
+        )
     return ApiResponse(200, {"Message": message, "Success": True, "Result": result})
 
 

@@ -100,16 +100,26 @@ ORDER_COLUMNS = {
 }
 
 
+MAX_PAGE_SIZE = 1000
+"""The most assignments one answer holds, TakeAll included (5,000 notes were 12 MB in one answer)."""
+
+
 class ListAssignmentsIn(_Body):
     # The connector marks these required and always sends them; plain HTTP callers get its defaults.
     Skip: Annotated[int, whole_between(0, 10_000_000)] = Field(0, description="How many assignments to skip (paging).")
-    PageSize: Annotated[int, whole_between(1, 1000)] = Field(50, description="Assignments per page, 1-1000.")
+    PageSize: Annotated[int, whole_between(1, MAX_PAGE_SIZE)] = Field(
+        50, description=f"Assignments per page, 1-{MAX_PAGE_SIZE}."
+    )
     OrderByAsc: Flag = Field(False, description="true: ascending order; false: descending (newest first).")
     OrderColumns: Annotated[int, whole_between(1, len(ORDER_COLUMNS))] = Field(
         6,
         description="Sort by: 1 creation, 2 alteration, 3 ticket, 4 user, 5 minutes, 6 start time, 7 end time.",
     )
-    TakeAll: Flag = Field(False, description="true: every matching assignment in one page.")
+    TakeAll: Flag = Field(
+        False,
+        description=f"true: the matching assignments from the first on, at most {MAX_PAGE_SIZE} (Skip and "
+        "PageSize ignored); Filtered says how many match, and the message says when some were left out.",
+    )
     Search: ShortText | None = Field(
         None, description="Case-insensitive text to find in texts, hint, user name or ids."
     )

@@ -9,7 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from shared.connector.ports import DraftResolver, WorkRepository
-from shared.connector.schemas import ORDER_COLUMNS, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
+from shared.connector.schemas import (
+    MAX_PAGE_SIZE,
+    ORDER_COLUMNS,
+    ActivityRecordingIn,
+    ListAssignmentsIn,
+    PositionNoteIn,
+    check_span,
+)
 from shared.errors import FieldError, invalid
 from shared.platform.keys import Principal
 from shared.validation import is_ascii_digits
@@ -143,7 +150,9 @@ class ConnectorService:
         records.sort(key=lambda r: r.record_id)
         records.sort(key=lambda r: r.created_at)
         records.sort(key=_SORT_KEYS[column], reverse=not data.OrderByAsc)
-        page = records if data.TakeAll else records[data.Skip : data.Skip + data.PageSize]
+        # TakeAll is "every matching assignment" in the connector, bounded here like any page; Filtered
+        # still counts them all (the handler's message says when some were left out).
+        page = records[:MAX_PAGE_SIZE] if data.TakeAll else records[data.Skip : data.Skip + data.PageSize]
         # Read the drafts only when a note on the page was ever linked to one.
         live = self._drafts(who.tenant) if self._drafts and any(r.draft_number for r in page) else None
         return {

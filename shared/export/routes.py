@@ -42,6 +42,11 @@ def start_export(app: ExportServices, call: Call) -> ApiResponse:
     return app.export.start(call.principal, call.data, generation=call.generation, base_url=base)
 
 
+def may_export(app: ExportServices, call: Call) -> None:
+    """Another tenant or adminMode needs the operator right: checked before a replay, too."""
+    app.export.authorize(call.principal, call.data)
+
+
 def get_export(app: ExportServices, call: Call) -> ApiResponse:
     return ApiResponse(200, app.export.status(call.principal, call.data.jobId).model_dump(mode="json"))
 
@@ -68,6 +73,7 @@ ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
         "answers 202 with the job id and its status URL. All or nothing; the requester and the tenant's "
         "accounting address get an e-mail when it ends. Another tenant or adminMode needs the operator right.",
         handler=start_export,
+        authorize=may_export,
         model=ExportIn,
         source="body_or_query",
         creates=True,

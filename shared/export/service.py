@@ -73,6 +73,10 @@ class ExportService(ExportWorker):
             timezone=timezone,
         )
 
+    def authorize(self, who: Principal, data: ExportIn) -> None:
+        """Raises `Denied`/`NotFound` unless `who` may export for the tenant `data` names."""
+        self._start.authorize(who, data)
+
     def start(self, who: Principal, data: ExportIn, *, generation: str | None, base_url: str) -> ApiResponse:
         return self._start.start(who, data, generation=generation, base_url=base_url)
 

@@ -58,7 +58,9 @@ class ExportStart:
         self._clock = clock
         self._tz = timezone
 
-    def start(self, who: Principal, data: ExportIn, *, generation: str | None, base_url: str) -> ApiResponse:
+    def authorize(self, who: Principal, data: ExportIn) -> str:
+        """The tenant `who` may export for with `data`: its own, or any existing one with the operator
+        right (also for `adminMode`). Run before an Idempotency-Key replay too (`OperationSpec.authorize`)."""
         tenant = data.reseller or who.tenant
         if (tenant != who.tenant or data.adminMode) and OPERATOR_RIGHT not in who.rights:
             field = "adminMode" if data.adminMode else "reseller"
@@ -71,6 +73,10 @@ class ExportStart:
             raise NotFound(
                 f"Reseller {tenant} not found.", [FieldError("reseller", f"no tenant {tenant}")], code="reseller"
             )
+        return tenant
+
+    def start(self, who: Principal, data: ExportIn, *, generation: str | None, base_url: str) -> ApiResponse:
+        tenant = self.authorize(who, data)
         invoice_date = data.invoiceDate or default_invoice_date(self._clock().astimezone(self._tz).date())
         headers = self._invoicing.repair(tenant)
         due = select_drafts(headers.values(), invoice_date, self._tz)

@@ -4,6 +4,13 @@
 - A repeat with the same key and body replays the first answer; with another body it gets 422;
   while the first is still running it gets 409.
 - Keys are kept `ttl` (24 h); after that the key may be used afresh.
+- A key belongs to its caller and operation: the claim is stored under the tenant (`scope`) and a
+  hash of the API key's id, the operation and the key, so another connection (even of the same
+  tenant) sending the same key never gets this one's answer. The pipeline runs the operation's
+  authentication, right and resource-scope checks before it asks for a replay
+  (`shared.web.pipeline`), so a replay answers only a caller that may make the call now.
+  Claims stored before keys were scoped by caller (hash of operation and key only) never match a
+  new one: a retry of such a call runs as a new call (see docs/api.md, Retries and Idempotency-Key).
 
 Crash safety: a claim that is never completed (the worker died) is a lease that runs out. The next
 attempt takes the claim over and runs the action again with the same `generation` token. Actions
@@ -78,6 +85,12 @@ def check_key(key: str) -> str:
     return key
 
 
+def claim_hash(caller: str, operation: str, key: str) -> str:
+    """The claim's row: three lines, so it never equals a claim stored before keys were scoped by
+    caller (`sha256(operation + "\\n" + key)`; neither an operation name nor a key holds a line break)."""
+    return hashlib.sha256(f"{caller}\n{operation}\n{key}".encode()).hexdigest()
+
+
 class Idempotency:
     def __init__(
         self,
@@ -95,12 +108,15 @@ class Idempotency:
     def run(
         self,
         scope: str,
+        caller: str,
         operation: str,
         key: str,
         body_fingerprint: str,
         action: Callable[[str], ApiResponse],
     ) -> ApiResponse:
-        key_hash = hashlib.sha256(f"{operation}\n{check_key(key)}".encode()).hexdigest()
+        """Runs `action` once per (`scope`, `caller`, `operation`, `key`): `scope` is the tenant,
+        `caller` the API key's id."""
+        key_hash = claim_hash(caller, operation, check_key(key))
         claim = self._claim(scope, key_hash, body_fingerprint)
         if isinstance(claim, ApiResponse):
             return claim

@@ -18,11 +18,15 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from shared.adapters.storage import repository
+from shared.adapters.storage import check_entity, repository
 from shared.export.jobs import ExportedDocument, Job, Problem
 
 ROW = "job"
 MAX_ERRORS = 200
+FIELDS = {"Omit": "invoicesToOmit", "Notify": "requestedBy"}
+"""The request field each unbounded property comes from, for a 413 naming it (`check_entity`)."""
+MAX_ERRORS_CHARS = 30_000
+"""Below the 32K UTF-16 units of one string property (counted in UTF-16, so astral characters count twice)."""
 
 
 @repository
@@ -73,10 +77,21 @@ def _parse_documents(text: str) -> tuple[ExportedDocument, ...]:
     return tuple(ExportedDocument(int(a), int(b)) for a, b in pairs)
 
 
+def _errors(problems: tuple[Problem, ...]) -> str:
+    """The job's errors as JSON that fits one property: the first ones, and how many more there were
+    (a cut through the middle of the JSON would make every later read of the job fail)."""
+    keep = min(len(problems), MAX_ERRORS)
+    while True:
+        errors = [p.as_dict() for p in problems[:keep]]
+        if len(problems) > keep:
+            errors.append({"Field": "errors", "Message": f"and {len(problems) - keep} more"})
+        text = json.dumps(errors, ensure_ascii=False)
+        if len(text.encode("utf-16-le")) <= 2 * MAX_ERRORS_CHARS or keep == 0:
+            return text
+        keep //= 2
+
+
 def _to_entity(job: Job) -> dict[str, Any]:
-    errors = [p.as_dict() for p in job.errors[:MAX_ERRORS]]
-    if len(job.errors) > MAX_ERRORS:
-        errors.append({"Field": "errors", "Message": f"and {len(job.errors) - MAX_ERRORS} more"})
     entity: dict[str, Any] = {
         "PartitionKey": job.job_id,
         "RowKey": ROW,
@@ -84,7 +99,7 @@ def _to_entity(job: Job) -> dict[str, Any]:
         "DocumentType": job.document_type,
         "InvoiceDate": job.invoice_date.isoformat(),
         "GroupLines": job.group_lines,
-        "Omit": json.dumps(list(job.omit)),
+        "Omit": json.dumps(list(job.omit), separators=(",", ":")),
         "AdminMode": job.admin_mode,
         "RequestedBy": job.requested_by,
         "Notify": json.dumps(list(job.notify)),
@@ -95,7 +110,7 @@ def _to_entity(job: Job) -> dict[str, Any]:
         "Total": job.total,
         "Documents": _documents(job.documents),
         "Leftovers": _documents(job.leftovers),
-        "Errors": json.dumps(errors, ensure_ascii=False)[:30_000],
+        "Errors": _errors(job.errors),
         "Poisoned": job.poisoned,
     }
     if job.layout is not None:
@@ -104,6 +119,7 @@ def _to_entity(job: Job) -> dict[str, Any]:
         entity["Drafts"] = ",".join(str(n) for n in job.drafts)
     if job.notified_at is not None:
         entity["NotifiedAt"] = job.notified_at
+    check_entity(entity, FIELDS)
     return entity
 
 

@@ -24,7 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
-from shared.adapters.storage import repository
+from shared.adapters.storage import check_entity, repository
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import BilledNote, DraftHeader, Link, Totals
@@ -254,6 +254,10 @@ def _note_from(e: Any) -> BilledNote:
     return BilledNote(from_entity(e), billing, e.metadata["etag"])
 
 
+HEADER_FIELDS = {"MergedFrom": "draftIds", "Customer": "customer", "Accounting": "accounting"}
+"""What a draft header's larger properties come from, for a 413 naming it (`check_entity`)."""
+
+
 def _header_entity(h: DraftHeader) -> dict[str, Any]:
     c = h.customer
     entity: dict[str, Any] = {
@@ -288,6 +292,7 @@ def _header_entity(h: DraftHeader) -> dict[str, Any]:
     }
     if h.merged_into is not None:
         entity["MergedInto"] = int64(h.merged_into)
+    check_entity(entity, HEADER_FIELDS)
     return entity
 
 

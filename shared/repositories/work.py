@@ -12,7 +12,7 @@ from typing import Any
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient
 
-from shared.adapters.storage import repository
+from shared.adapters.storage import check_entity, repository
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import all_of, eq, literal
 from shared.work import Kind, WorkQuery, WorkRecord
@@ -101,7 +101,13 @@ def to_entity(r: WorkRecord) -> dict[str, Any]:
         value = getattr(r, attr)
         if value is not None:
             entity[column] = value
+    check_entity(entity, {column: _camel(attr) for column, attr in _TEXTS.items()})
     return entity
+
+
+def _camel(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def from_entity(e: dict[str, Any]) -> WorkRecord:

@@ -1,6 +1,7 @@
 """The HTTP pipeline every key-authenticated operation goes through (specs in `shared.operations`).
 
-Order of checks on every call: body size, API key, right, throttle, input, idempotency, action. An
+Order of checks on every call: body size, API key, right, throttle, input, the operation's own access
+checks (`authorize`), idempotency, action: a replay passes every check the first call passed. An
 unknown key cannot spend anyone's budget; every call that reaches the throttle counts, valid or not
 (as on the certified connector: "API calls per connection").
 """
@@ -119,10 +120,13 @@ class HttpApi:
         try:
             payload = self._payload(spec, request)
             data = validate(spec.model, payload, self._tz) if spec.model is not None else None
+            if spec.authorize is not None:
+                spec.authorize(self._services, Call(who, data, None, request))
             key = request.header(IDEMPOTENCY_HEADER)
             if spec.creates and key is not None:
                 return self._idempotency.run(
                     who.tenant,
+                    who.key_id,
                     spec.action_name,
                     key,
                     fingerprint(payload),

@@ -38,6 +38,7 @@ class Call:
 
 
 Handler = Callable[[S, Call], ApiResponse]
+Authorize = Callable[[S, Call], None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class OperationSpec(Generic[S]):
     handler: Handler[S] | None = field(default=None, kw_only=True)
     """Carries the operation out: `(services, call) -> ApiResponse`. A spec without one can be documented
     but not served: the pipeline refuses it at start-up."""
+    authorize: Authorize[S] | None = field(default=None, kw_only=True)
+    """The handler's own access checks beyond `right` (another tenant needs the operator right, say):
+    raises `Denied`/`NotFound` as the handler would. The pipeline runs it before the handler and before
+    an `Idempotency-Key` replay, so a replay answers only a caller that may make the call now."""
     model: type[BaseModel] | None = None
     """Validates the input: body and/or query fields plus the route's parameters."""
     source: Source = "body"

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.routes import list_assignments
+from shared.connector.schemas import MAX_PAGE_SIZE, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
 from shared.connector.service import ConnectorService
 from shared.errors import DomainError
 from shared.platform.keys import CONNECTOR_RIGHTS, Principal
 from shared.validation import validate
+from shared.web.registry import Call
 from shared.web.status import error_body, http_status
+from shared.web.types import ApiRequest
 from shared.work import WorkRecord
 from tests.support.fakes import FakeClock, FakeWorkRepository
 
@@ -315,6 +319,28 @@ def test_take_all_ignores_skip_and_page_size(service: ConnectorService, seeded: 
     result = listing(service, Skip=3, PageSize=1, TakeAll=True)
 
     assert ids(result) == ids(listing(service))
+
+
+def test_take_all_is_capped_at_the_largest_page_and_says_so(service: ConnectorService) -> None:
+    """5,000 notes made one 12 MB answer; now TakeAll answers the first MAX_PAGE_SIZE in the asked order,
+    `Filtered` still counts every match, and the message says how to get the rest."""
+    start = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
+    for n in range(MAX_PAGE_SIZE + 5):
+        begin = start + timedelta(hours=n)
+        service.create_position_note(ALICE, note_in(begin.isoformat(), (begin + timedelta(minutes=30)).isoformat()))
+    body = {"OrderByAsc": True, "OrderColumns": 6, "TakeAll": True}
+    request = ApiRequest(query={}, headers={}, body=b"", route_params={})
+    data = validate(ListAssignmentsIn, body, BERLIN)
+
+    answer = list_assignments(SimpleNamespace(connector=service), Call(ALICE, data, None, request))
+
+    assert isinstance(answer.body, dict)
+    result = answer.body["Result"]
+    assert len(result["Results"]) == MAX_PAGE_SIZE
+    assert result["Filtered"] == result["Count"] == MAX_PAGE_SIZE + 5
+    assert result["Results"][-1]["AssignmentId"] == ids(listing(service, Skip=MAX_PAGE_SIZE - 1, PageSize=1))[0]
+    assert answer.body["Message"].startswith(f"{MAX_PAGE_SIZE} of {MAX_PAGE_SIZE + 5} service assignments.")
+    assert "Skip and PageSize" in answer.body["Message"]
 
 
 def test_own_hours_count_the_callers_records_and_total_hours_all_filtered_ones(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import pytest
 
 from shared.errors import Conflict, DomainError, Invalid, Rejected
-from shared.platform.idempotency import Idempotency, fingerprint
+from shared.platform.idempotency import Idempotency, IdempotencyRecord, fingerprint
 from shared.web.status import error_body, error_response, http_status
 from shared.web.types import ApiResponse
 from tests.support.fakes import FakeClock, FakeIdempotencyRepository
@@ -17,6 +19,7 @@ from tests.support.fakes import FakeClock, FakeIdempotencyRepository
 LEASE = timedelta(seconds=30)
 TTL = timedelta(hours=24)
 TENANT = "acme"
+CALLER = "0123456789abcdef"  # the API key's id
 OPERATION = "CreateInvoicePositionNote"
 BODY: dict[str, Any] = {"dateFrom": "2024-05-01T08:00:00Z", "dateTo": "2024-05-01T09:00:00Z", "hint": "mail"}
 PRINT = fingerprint(BODY)
@@ -59,8 +62,9 @@ def run(
     body_print: str = PRINT,
     operation: str = OPERATION,
     scope: str = TENANT,
+    caller: str = CALLER,
 ) -> ApiResponse:
-    return idem.run(scope, operation, key, body_print, action)
+    return idem.run(scope, caller, operation, key, body_print, action)
 
 
 def field_errors(error: DomainError) -> list[str]:
@@ -302,6 +306,37 @@ def test_same_key_for_two_tenants_is_independent(idem: Idempotency) -> None:
     assert len(acme.runs) == 1
     assert len(globex.runs) == 1
     assert acme.runs != globex.runs
+
+
+def test_same_key_and_body_from_another_connection_of_the_tenant_runs_again(idem: Idempotency) -> None:
+    """A key belongs to the connection that sent it: another API key never gets its answer."""
+    first, second = Action(), Action()
+
+    run(idem, first, caller="aaaaaaaaaaaaaaaa")
+    answer = run(idem, second, caller="bbbbbbbbbbbbbbbb")
+
+    assert len(second.runs) == 1
+    assert "Idempotent-Replayed" not in answer.headers
+    assert isinstance(answer.body, dict)
+    assert answer.body["invoiceNoteId"] == "n1"  # its own action's answer
+
+
+def test_a_claim_stored_before_keys_were_scoped_by_connection_is_never_replayed(
+    idem: Idempotency, repo: FakeIdempotencyRepository, clock: FakeClock
+) -> None:
+    """Claims of the previous version were keyed by sha256(operation + newline + key) under the tenant
+    alone: whichever connection sent the key first. After the upgrade no caller gets that answer."""
+    now = clock.now()
+    legacy = hashlib.sha256(f"{OPERATION}\nkey-1".encode()).hexdigest()
+    stored = '{"Message": "Position note created.", "Success": true, "invoiceNoteId": "someone-elses"}'
+    repo.insert(IdempotencyRecord(TENANT, legacy, PRINT, "COMPLETED", "g0", now, now + TTL, 200, stored))
+    action = Action()
+
+    answer = run(idem, action, key="key-1")
+
+    assert len(action.runs) == 1
+    assert "Idempotent-Replayed" not in answer.headers
+    assert "someone-elses" not in json.dumps(answer.body)
 
 
 # --- key format ----------------------------------------------------------------------------------
