@@ -20,8 +20,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, PlainValidator, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+from shared.email_address import RULE as EMAIL_RULE
+from shared.email_address import address_problem
 from shared.errors import FieldError, Invalid, invalid
 from shared.json_depth import MAX_JSON_DEPTH, NESTING_RULE, too_deep
+from shared.text import SURROGATE_RULE, encodable, first_unencodable
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
@@ -231,6 +234,8 @@ def _text(max_length: int) -> PlainValidator:
             raise _fail("must be a string")
         if len(value) > max_length:
             raise _fail(f"must be at most {max_length} characters")
+        if not encodable(value):
+            raise _fail(SURROGATE_RULE)
         if any((ord(c) < 32 and c not in "\t\r\n") or 127 <= ord(c) < 160 for c in value):
             raise _fail("must not contain control characters")
         return value
@@ -238,14 +243,15 @@ def _text(max_length: int) -> PlainValidator:
     return PlainValidator(check, json_schema_input_type=str)
 
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-"""An e-mail address, loosely: something@domain.tld without spaces (the mail server has the last word)."""
-
-
 def _email(value: Any) -> str:
-    if not isinstance(value, str) or not EMAIL.fullmatch(value.strip()):
-        raise _fail("must be an e-mail address such as billing@example.com")
-    return value.strip()
+    """The one e-mail rule (`shared.email_address`): the same the SMTP adapter sends with."""
+    if not isinstance(value, str):
+        raise _fail(EMAIL_RULE)
+    text = value.strip()
+    problem = address_problem(text)  # refuses on length first: linear, no backtracking
+    if problem is not None:
+        raise _fail(problem)
+    return text
 
 
 DateTimeField = Annotated[datetime, PlainValidator(_datetime, json_schema_input_type=str)]
@@ -277,7 +283,16 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise Invalid(f"The request body {rule}.", [FieldError("body", rule)]) from None
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
+    _refuse_unencodable(data)
     return data
+
+
+def _refuse_unencodable(data: dict[str, Any]) -> None:
+    """A lone surrogate (`"\\udc80"`) decodes, but could be stored and then never read back: refused
+    wherever it stands in the body, naming where (whether or not the operation reads that field)."""
+    path = first_unencodable(data)
+    if path is not None:
+        raise Invalid(f"The request is invalid: {path}.", [FieldError(path, SURROGATE_RULE)])
 
 
 def _refuse_deep_nesting(body: bytes) -> None:

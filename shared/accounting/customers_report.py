@@ -4,17 +4,13 @@ of a directory against e-conomic's list."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shared.accounting.schemas import CustomerCounts, CustomerReport, CustomerRow, Difference, LinkedRow, SkippedRow
+from shared.email_address import addresses_in, first_address
 from shared.invoicing.directory import Customer
-from shared.validation import EMAIL
-
-_SEPARATORS = re.compile(r"[;,]")
-
 
 # -- e-conomic's customers -----------------------------------------------------------------------------
 
@@ -40,14 +36,14 @@ class Remote:
 
 
 def email_addresses(text: str | None) -> list[str]:
-    """The valid addresses in an e-conomic `email` field, in order."""
-    parts = (part.strip() for part in _SEPARATORS.split(text or ""))
-    return [part for part in parts if EMAIL.fullmatch(part)]
+    """The valid addresses in an e-conomic `email` field, in order. e-conomic separates several by a
+    space (its customer schema, ../shared/reference/economic-schemas/); commas and semicolons are
+    taken too. Valid: the one e-mail rule every stored address follows (`shared.email_address`)."""
+    return addresses_in(text)
 
 
 def first_email(text: str | None) -> str | None:
-    addresses = email_addresses(text)
-    return addresses[0] if addresses else None
+    return first_address(text)
 
 
 def differences(ours: Customer, remote: Remote) -> list[Difference]:

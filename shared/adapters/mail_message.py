@@ -10,13 +10,17 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+from shared.email_address import address_problem
+
 _LINE_BREAKS = ("\r", "\n")
 _MIME_TOKEN = re.compile(r"[A-Za-z0-9!#$&^_.+-]+")
 
 
-def parse_address(text: str) -> Address:
+def parse_address(text: str, *, local_domain: bool = False) -> Address:
     """One address, `a@example.com` or `Name <a@example.com>`. ValueError when it is not exactly one
-    address, or has a line break."""
+    address, or has a line break. The address itself follows the one e-mail rule every stored address
+    follows (`shared.email_address`), so whatever the app stored can be sent; `local_domain`: the
+    sender may also be `name@localhost` (a configured sender, e.g. the local sandbox's)."""
     if not isinstance(text, str):
         raise TypeError("an e-mail address must be a string")
     if any(c in text for c in _LINE_BREAKS) or not text.isprintable():
@@ -26,8 +30,9 @@ def parse_address(text: str) -> Address:
         raise ValueError(f"{text!r} is not exactly one e-mail address")
     name, addr = parsed[0]
     local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or ("." not in domain.strip(".") and domain.lower() != "localhost"):
-        raise ValueError(f"{text!r} is not an e-mail address")
+    problem = address_problem(addr)
+    if problem is not None and not (local_domain and at and local and domain.lower() == "localhost"):
+        raise ValueError(f"{text!r} is not an e-mail address: {problem}")
     try:
         return Address(display_name=name, addr_spec=addr)
     except (ValueError, IndexError, HeaderParseError) as error:
@@ -63,7 +68,7 @@ def build_message(
 
     message = EmailMessage()
     if sender is not None:
-        message["From"] = parse_address(sender.strip())
+        message["From"] = parse_address(sender.strip(), local_domain=True)
     message["To"] = recipients
     message["Subject"] = subject
     message.set_content(text, cte=None if text.isascii() else "quoted-printable")

@@ -68,7 +68,7 @@ class SmtpSettings:
             raise ValueError("port must be between 1 and 65535")
         if not self.timeout > 0:
             raise ValueError("timeout must be positive")
-        parse_address(self.sender)
+        parse_address(self.sender, local_domain=True)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmtpSettings | None:
@@ -104,7 +104,7 @@ class SmtpSettings:
         if not sender:
             raise ConfigError("setting SMTP_FROM is required when SMTP_HOST is set")
         try:
-            parse_address(sender)
+            parse_address(sender, local_domain=True)
         except ValueError:
             raise ConfigError(
                 "setting SMTP_FROM must be one e-mail address, such as Invoice Bridge <billing@example.com>"
@@ -202,14 +202,14 @@ class SmtpMailer:
         self._password = password
         self._ssl_context = ssl_context if ssl_context is not None else ssl.create_default_context()
         self._retry_delay = retry_delay
-        self._envelope_sender = parse_address(settings.sender).addr_spec
+        self._envelope_sender = parse_address(settings.sender, local_domain=True).addr_spec
 
     def send(self, message: EmailMessage) -> None:
         """Sends `message` to its To, Cc and Bcc recipients (Bcc is not transmitted). Adds, when missing,
         `From` (the configured sender), `Date` and `Message-ID`, in place, so the caller can log the
         Message-ID; a retry sends the same Message-ID. Raises `MailError`."""
         if message["From"] is None:
-            message["From"] = parse_address(self.settings.sender)
+            message["From"] = parse_address(self.settings.sender, local_domain=True)
         if message["Date"] is None:
             message["Date"] = format_datetime(datetime.now(UTC))
         if message["Message-ID"] is None:

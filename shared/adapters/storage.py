@@ -64,7 +64,7 @@ TOO_LARGE_CODES = ("PropertyValueTooLarge", "EntityTooLarge", "RequestBodyTooLar
 def _value_bytes(value: Any) -> int:
     value = value.value if isinstance(value, EntityProperty) else value
     if isinstance(value, str):
-        return len(value.encode("utf-16-le"))
+        return len(value.encode("utf-16-le", errors="surrogatepass"))  # a lone surrogate is 2 bytes too
     if isinstance(value, bytes | bytearray):
         return len(value)
     if isinstance(value, bool):

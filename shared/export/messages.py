@@ -21,6 +21,7 @@ from shared.export.jobs import Job, Problem
 from shared.export.ports import InvalidMessage, JobRepository
 from shared.export.schemas import QueuedExport, valid_job_id
 from shared.json_depth import NESTING_RULE, too_deep
+from shared.text import SURROGATE_RULE, first_unencodable
 
 
 class QueuedJobs:
@@ -124,7 +125,11 @@ def _bounded_json(text: str) -> Any:
     (invalid JSON, too deep, a number of over 4300 digits)."""
     if too_deep(text):
         raise ValueError(f"the message {NESTING_RULE}")
-    return json.loads(text)
+    document = json.loads(text)
+    path = first_unencodable(document)
+    if path is not None:
+        raise ValueError(f"{path} {SURROGATE_RULE}")
+    return document
 
 
 def _message_problem(error: Exception) -> str:

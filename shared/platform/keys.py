@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from shared.email_address import address_problem
 from shared.errors import Denied, FieldError, Invalid, NotFound, Unauthenticated
 from shared.platform.tenants import validate_tenant
-from shared.validation import EMAIL
 
 if TYPE_CHECKING:
     from shared.platform.secrets import SecretValue
@@ -160,8 +160,9 @@ class KeyService:
             errors.append(FieldError("period", f"must be between 1 and {MAX_PERIOD_SECONDS} seconds"))
         if len(name) > 200:
             errors.append(FieldError("name", "must be at most 200 characters"))
-        if email is not None and not EMAIL.fullmatch(email):
-            errors.append(FieldError("email", "must be an e-mail address such as ap@example.com"))
+        problem = address_problem(email) if email is not None else None
+        if problem is not None:
+            errors.append(FieldError("email", problem))
         if errors:
             raise Invalid("The key settings are invalid.", errors)
         pepper = self._pepper()

@@ -16,6 +16,7 @@ from shared.adapters.storage import repository
 from shared.invoicing.directory import Contract, Customer, Directory, Entry, TenantSettings, Ticket
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import eq
+from shared.text import readable
 
 SETTINGS_ROW = "settings"
 SETTINGS_TYPE = "Settings"
@@ -121,7 +122,7 @@ def _from_entity(e: dict[str, Any]) -> Entry:
     if kind == "Customer":
         return Customer(
             customer_id=_int(e, "CustomerId"),
-            name=e["Name"],
+            name=readable(e["Name"]),  # a lone surrogate stored before the edge refused it
             accounting_system_id=_int(e, "AccountingSystemId") if e.get("AccountingSystemId") is not None else None,
             billing_email=e["BillingEmail"],
             currency=e["Currency"],

@@ -32,6 +32,7 @@ from shared.invoicing.planning import NoteBilling, Period
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import all_of, eq, literal
 from shared.repositories.work import from_entity, to_entity
+from shared.text import readable
 from shared.work import POSITION_NOTE
 
 COUNTER_ROW = "invoicing-counter"
@@ -303,7 +304,7 @@ def _header_from(e: Any) -> DraftHeader:
         tenant=e["PartitionKey"],
         number=int(plain(e["Number"])),
         status=e["Status"],
-        customer=Customer(c["id"], c["name"], c["accountingSystemId"], c["billingEmail"], c["currency"]),
+        customer=Customer(c["id"], readable(c["name"]), c["accountingSystemId"], c["billingEmail"], c["currency"]),
         period_from=Period.parse(e["PeriodFrom"]),
         period_to=Period.parse(e["PeriodTo"]),
         created_at=e["CreatedAt"],

@@ -15,6 +15,7 @@ from azure.data.tables import TableClient
 from shared.adapters.storage import check_entity, repository
 from shared.repositories.entity import int64, plain
 from shared.repositories.odata import all_of, eq, literal
+from shared.text import readable
 from shared.work import Kind, WorkQuery, WorkRecord
 
 _IDS = {
@@ -116,7 +117,8 @@ def from_entity(e: dict[str, Any]) -> WorkRecord:
     quantity = e.get("Quantity")
     created: datetime = e["CreatedAt"]
     ids: dict[str, int] = {attr: int(plain(e[col])) for col, attr in _IDS.items() if e.get(col) is not None}
-    texts: dict[str, str] = {attr: e[col] for col, attr in _TEXTS.items() if e.get(col) is not None}
+    # readable(): a lone surrogate stored before the edge refused it must not make the row unreadable.
+    texts: dict[str, str] = {attr: readable(e[col]) for col, attr in _TEXTS.items() if e.get(col) is not None}
     draft = e.get("DraftNumber")
     return WorkRecord(
         tenant=e["PartitionKey"],
