@@ -57,6 +57,7 @@ bench: deps
 	$(PY) -m bench.invoicing
 	$(PY) -m bench.export
 	$(PY) -m bench.sync
+	$(PY) -m bench.pdf
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache
