@@ -79,6 +79,7 @@ ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
         creates=True,
         tag=ECONOMIC_TAG,
         response_model=ExportStarted,
+        success_status=202,
     ),
     Spec(
         "GetEconomicExport",

@@ -42,10 +42,14 @@ ERROR_STATUSES: dict[str, str] = {
     "401": "Missing or unknown API key.",
     "403": "The API key lacks the right for this operation.",
     "404": "Not found.",
-    "409": "The same Idempotency-Key is still being processed; retry after Retry-After seconds.",
-    "422": "The Idempotency-Key was used before with a different request.",
+    "409": "A conflict with the stored data, or the same Idempotency-Key is still being processed "
+    "(then retry after Retry-After seconds).",
+    "413": "The request body is too large.",
+    "422": "The request cannot be carried out as it is (e.g. the Idempotency-Key was used before with a "
+    "different request).",
     "429": "Over the connection's rate limit; retry after Retry-After seconds.",
-    "503": "Storage is unavailable; retry after Retry-After seconds.",
+    "503": "Storage or the accounting system is unavailable, or the connection is busy; retry after "
+    "Retry-After seconds.",
 }
 _RETRY_AFTER_STATUSES = ("409", "429", "503")
 _ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
@@ -183,6 +187,11 @@ def _error_envelope() -> dict[str, Any]:
         "properties": {
             "Message": {"type": "string", "description": "What went wrong.", "x-ms-summary": "Message"},
             "Success": {"type": "boolean", "description": "Always false.", "x-ms-summary": "Success"},
+            "Code": {
+                "type": "string",
+                "description": "A short reason where one status has several causes (access_denied, busy, ...).",
+                "x-ms-summary": "Code",
+            },
             "Errors": {
                 "type": "array",
                 "description": "One entry per problem.",
@@ -249,12 +258,12 @@ def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
                 "x-ms-visibility": "advanced",
             }
         )
-    success: dict[str, Any] = {"description": "Success."}
+    success: dict[str, Any] = {"description": "Accepted." if spec.success_status == 202 else "Success."}
     if spec.produces == "application/json":
         success["schema"] = definitions.ref(spec.response_model) if spec.response_model else _envelope()
     else:
         success["schema"] = {"type": "file"}
-    responses: dict[str, Any] = {"200": success}
+    responses: dict[str, Any] = {str(spec.success_status): success}
     for status, text in ERROR_STATUSES.items():
         response: dict[str, Any] = {"description": text, "schema": {"$ref": "#/definitions/ErrorEnvelope"}}
         if status in _RETRY_AFTER_STATUSES:
@@ -265,7 +274,8 @@ def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
         "summary": spec.summary,
         "description": spec.description or spec.summary + ".",
         "tags": [spec.tag or "Default"],
-        "produces": [spec.produces],
+        # Errors are the JSON envelope whatever the success answer is (a PDF's 404 too).
+        "produces": list(dict.fromkeys((spec.produces, "application/json"))),
         "parameters": parameters,
         "responses": responses,
         "security": [{"apikey": []}],

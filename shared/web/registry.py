@@ -70,6 +70,8 @@ class OperationSpec(Generic[S]):
     deprecated: bool = False
     response_model: type[BaseModel] | None = None
     """Shape of the 2xx body, for the OpenAPI document (None: the plain Message/Success envelope)."""
+    success_status: int = 200
+    """The status the handler answers success with, for the OpenAPI document (202: accepted, queued)."""
     produces: str = "application/json"
 
     @property

@@ -159,7 +159,7 @@ def test_operations_still_to_come_are_described_as_logic_apps_needs_them() -> No
     assert "delete" in document["paths"]["/invoicing/drafts/{draftId}"]
 
     pdf = ops["DraftPdf"]
-    assert pdf["produces"] == ["application/pdf"]
+    assert pdf["produces"] == ["application/pdf", "application/json"]  # its errors are the JSON envelope
     assert pdf["responses"]["200"]["schema"] == {"type": "file"}
 
     run = ops["StartRun"]
