@@ -13,7 +13,10 @@ from shared.accounting.schemas import CustomerCounts, CustomerReport, CustomerRo
 from shared.invoicing.directory import Customer
 from shared.validation import EMAIL
 
-_SEPARATORS = re.compile(r"[;,]")
+_SEPARATORS = re.compile(r"[;,\s]+")
+"""Between the addresses of an e-conomic `email` field. e-conomic's customer schema
+(economic-schemas/customers.customerNumber.get.schema.json, `email`): "you can specify multiple email
+addresses in this field, separated by a space"; `;` and `,` are what people type anyway."""
 
 
 # -- e-conomic's customers -----------------------------------------------------------------------------
@@ -27,7 +30,7 @@ class Remote:
     name: str | None
     currency: str | None
     email: str | None
-    """As e-conomic holds it: possibly several addresses separated by `;` or `,`."""
+    """As e-conomic holds it: possibly several addresses separated by spaces (its schema), `;` or `,`."""
     barred: bool
 
     @staticmethod
