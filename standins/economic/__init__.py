@@ -19,7 +19,9 @@ What it speaks (what e-conomic does, as far as its documentation and published c
 - Collections: `{"collection", "pagination": {skipPages, pageSize, maxPageSizeAllowed, results,
   resultsWithoutFilter, firstPage, nextPage?, lastPage}, "self"}`; `skippages`, `pagesize` (default 20,
   at most 1000); `filter` with `$eq: $ne: $gt: $gte: $lt: $lte: $like: $in:[..] $nin:[..] $and: $or:`,
-  parentheses, `$null:` and the escapes `$$ $( $) $* $, $[ $]`, on the properties the collection's
+  parentheses, `$null:` and the escapes `$$ $( $) $* $,` (a value with `$[`/`$]` matches nothing: e-conomic
+  does not honour them, issue 15 item 16, though e-conomic/slate@8abdb42 _introduction.md lists them), on the
+  properties the collection's
   schema marks `"filterable": true` (others: 400 "Filtering is not allowed on property ...", with
   `allowedFilteringFields`). String filters are case-insensitive, as e-conomic's are. `sort=name`
   (ascending), `sort=-name` (descending), dotted names such as `customer.customerNumber`, several

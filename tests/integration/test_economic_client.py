@@ -644,3 +644,17 @@ def test_decimals_are_written_digit_for_digit() -> None:
     )
     with pytest.raises(ValueError, match="not a number"):
         dumps({"a": Decimal("NaN")})
+
+
+def test_a_reference_with_brackets_is_found_without_the_escapes_e_conomic_ignores(
+    economic: EconomicStandin, client: EconomicClient
+) -> None:
+    # e-conomic does not honour `$[`/`$]` (issue 15 item 16: such a filter matches nothing), though its 2019
+    # docs list them (e-conomic/slate@8abdb42 source/includes/_introduction.md). The stand-in does the former.
+    for n, reference in enumerate(("IB-[x]-7", "IB-[X]-7", "IB-x-7", "[]"), start=1):
+        client.create_draft("draftInvoice", invoice(reference), idempotency_key=f"c-{n}")
+
+    assert [d["draftInvoiceNumber"] for d in client.find_drafts("draftInvoice", "IB-[x]-7")] == [1]
+    assert [d["draftInvoiceNumber"] for d in client.find_drafts("draftInvoice", "[]")] == [4]
+    sent = [seen.query.get("filter") for seen in economic.log if seen.method == "GET"]
+    assert not any("$[" in (f or "") or "$]" in (f or "") for f in sent), sent

@@ -366,7 +366,11 @@ def test_filter_syntax() -> None:
     assert ok("customerNumber$in:[2,5,7]")
     assert not ok("customerNumber$nin:[2,5,7]")
     assert ok("references.other$eq:ib-7")  # strings compare without case
-    assert ok("name$eq:ab $(cd$) $* $$5$, $[x$]")  # escapes
+    assert ok("name$like:ab $(cd$) $* $$5$, ")  # escapes
+    # e-conomic does not honour `$[`/`$]` (issue 15 item 16; the 2019 docs, e-conomic/slate@8abdb42
+    # _introduction.md, list them): a filter with them matches nothing.
+    assert not ok("name$eq:ab $(cd$) $* $$5$, $[x$]")
+    assert not ok("name$like:$[x$]")
     assert ok("name$like:ab*")
     assert ok("name$like:cd")
     assert not ok("name$like:$*x")

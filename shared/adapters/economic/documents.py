@@ -4,11 +4,12 @@ sent orders), as a mixin over the client's HTTP methods (`get`, `get_all`, `page
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 from shared.adapters.economic.errors import EconomicNotFound, EconomicUnusable
-from shared.adapters.economic.wire import escape_filter_value
+from shared.adapters.economic.wire import FILTER_UNSAFE, escape_filter_value
 
 log = logging.getLogger("invoice_bridge.economic")
 
@@ -70,8 +71,7 @@ class Documents:
         """Drafts whose `references.other` is exactly `reference` (e-conomic's filter ignores case;
         this does not). Listings carry no `lines`: use `get_draft` for the whole document."""
         path, _ = _drafts(kind)
-        found = self.get_all(path, filter=f"references.other$eq:{escape_filter_value(reference)}")
-        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+        return _exactly(self.get_all(path, filter=reference_filter(reference)), reference)
 
     def get_draft(self: Http, kind: Kind, number: int) -> dict[str, Any] | None:
         path, _ = _drafts(kind)
@@ -102,8 +102,7 @@ class Documents:
 
     def find_booked(self: Http, reference: str) -> list[dict[str, Any]]:
         """Booked invoices whose `references.other` is exactly `reference`."""
-        found = self.get_all(BOOKED, filter=f"references.other$eq:{escape_filter_value(reference)}")
-        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+        return _exactly(self.get_all(BOOKED, filter=reference_filter(reference)), reference)
 
     def list_drafts(self: Http, kind: Kind) -> list[dict[str, Any]]:
         """Every draft invoice (or order) of the agreement, without lines."""
@@ -112,12 +111,34 @@ class Documents:
 
     def find_sent_orders(self: Http, reference: str) -> list[dict[str, Any]]:
         """Sent orders whose `references.other` is exactly `reference`."""
-        found = self.get_all(SENT_ORDERS, filter=f"references.other$eq:{escape_filter_value(reference)}")
-        return [d for d in found if (d.get("references") or {}).get("other", reference) == reference]
+        return _exactly(self.get_all(SENT_ORDERS, filter=reference_filter(reference)), reference)
 
     def sent_orders(self: Http) -> list[dict[str, Any]]:
         """Orders registered as sent (`/orders/sent`): locked, waiting to be upgraded to an invoice."""
         return self.get_all(SENT_ORDERS)
+
+
+def reference_filter(reference: str) -> str | None:
+    """The `filter` that finds documents whose `references.other` is `reference` (the caller keeps the
+    exact matches: e-conomic compares strings without case, e-conomic/slate@8abdb42 _introduction.md).
+
+    A reference with `[` or `]` is never put into a filter: e-conomic does not honour the `$[`/`$]`
+    escapes its 2019 docs list (issue 15 item 16: a filter with them matches nothing), and what an
+    unescaped bracket does is documented nowhere. So such a reference is asked for by its longest piece
+    without brackets, `$like:` (a contains match when it has no `*`, per the same docs), and matched
+    exactly here; with no such piece, by the whole collection."""
+    if not FILTER_UNSAFE.intersection(reference):
+        return f"references.other$eq:{escape_filter_value(reference)}"
+    longest = max(re.split(r"[\[\]]", reference), key=len)
+    return f"references.other$like:{escape_filter_value(longest)}" if longest else None
+
+
+def _exactly(found: list[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    """The documents whose `references.other` is exactly `reference`. A document of an `$eq` answer
+    without `references` is taken as e-conomic's match; of a wider one (`$like`, none), it is not."""
+    filtered_exactly = not FILTER_UNSAFE.intersection(reference)
+    default = reference if filtered_exactly else None
+    return [d for d in found if (d.get("references") or {}).get("other", default) == reference]
 
 
 def _drafts(kind: str) -> tuple[str, str]:
