@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol
 
-from shared.adapters.economic.errors import EconomicNotFound, EconomicUnusable
+from shared.adapters.economic.errors import EconomicKeySpent, EconomicNotFound, EconomicUnavailable, EconomicUnusable
 from shared.adapters.economic.wire import FILTER_UNSAFE, escape_filter_value
 
 log = logging.getLogger("invoice_bridge.economic")
@@ -23,6 +23,7 @@ DRAFTS: dict[str, tuple[str, str]] = {
 }
 BOOKED = "/invoices/booked"
 SENT_ORDERS = "/orders/sent"
+ARCHIVED_ORDERS = "/orders/archived"
 
 
 class Http(Protocol):
@@ -64,6 +65,13 @@ class Documents:
             if isinstance(layout.get("layoutNumber"), int) and not layout.get("deleted")
         }
 
+    def payment_terms(self: Http) -> dict[int, dict[str, Any]]:
+        """Every payment term by number, with its `paymentTermsType` and `daysOfCredit`: a document's
+        `paymentTerms` is read-only there (economic-schemas/invoices.drafts.post.schema.json), so the
+        type is learnt here (payment-terms.get.schema.json)."""
+        terms = self.get_all("/payment-terms")
+        return {t["paymentTermsNumber"]: t for t in terms if isinstance(t.get("paymentTermsNumber"), int)}
+
     def products(self: Http) -> dict[str, dict[str, Any]]:
         return {str(p["productNumber"]): p for p in self.get_all("/products") if p.get("productNumber") is not None}
 
@@ -85,13 +93,34 @@ class Documents:
         path, _ = _drafts(kind)
         return self.post(path, body, idempotency_key=idempotency_key)
 
-    def delete_draft(self: Http, kind: Kind, number: int, *, idempotency_key: str) -> None:
-        """Deletes one draft. A draft that is not there (404) counts as deleted: there is nothing to do."""
-        path, _ = _drafts(kind)
-        try:
-            self.delete(f"{path}/{_positive(number)}", idempotency_key=idempotency_key)
-        except EconomicNotFound:
-            log.info("e-conomic: %s %d was already gone", kind, number)
+    def delete_draft(
+        self: Http, kind: Kind, number: int, *, idempotency_key: str, reference: str | None = None
+    ) -> None:
+        """Deletes one draft. A draft that is not there (404) counts as deleted: there is nothing to do.
+
+        A DELETE whose answer was lost, or whose key is spent (`EconomicKeySpent`), is sent again only
+        after the draft is read once more and still carries `reference` in `references.other`: e-conomic
+        reuses numbers (the reference material's README; no numbering rule is documented), so by then the
+        number may be another document's. The resend has a fresh key, the old one may replay an error
+        for an hour. Without `reference` such a failure is raised as it is."""
+        target = f"{_drafts(kind)[0]}/{_positive(number)}"
+        key = idempotency_key
+        for again in range(1, 4):
+            try:
+                self.delete(target, idempotency_key=key)
+                return
+            except EconomicNotFound:
+                log.info("e-conomic: %s %d was already gone", kind, number)
+                return
+            except EconomicUnavailable as error:
+                lost = isinstance(error, EconomicKeySpent) or error.status is None
+                if reference is None or not lost or again == 3:
+                    raise
+            document = Documents.get_draft(self, kind, number)
+            if document is None or (document.get("references") or {}).get("other") != reference:
+                log.info("e-conomic: %s %d is gone or no longer ours; not deleted again", kind, number)
+                return
+            key = f"{idempotency_key}-again-{again}"
 
     # --- what the accounting sync uses ---------------------------------------------------------
 
@@ -112,6 +141,12 @@ class Documents:
     def find_sent_orders(self: Http, reference: str) -> list[dict[str, Any]]:
         """Sent orders whose `references.other` is exactly `reference`."""
         return _exactly(self.get_all(SENT_ORDERS, filter=reference_filter(reference)), reference)
+
+    def find_archived_orders(self: Http, reference: str) -> list[dict[str, Any]]:
+        """Archived orders whose `references.other` is exactly `reference`: sent orders that were
+        upgraded to an invoice draft, or deleted (e-conomic/slate@8abdb42 _orders.md, `GET
+        /orders/archived`; Tech Talk "Orders are now available on the REST API")."""
+        return _exactly(self.get_all(ARCHIVED_ORDERS, filter=reference_filter(reference)), reference)
 
     def sent_orders(self: Http) -> list[dict[str, Any]]:
         """Orders registered as sent (`/orders/sent`): locked, waiting to be upgraded to an invoice."""
