@@ -118,6 +118,12 @@ class AccountingUnavailable(Unavailable, AccountingError):
     """e-conomic did not answer, or answered 429/5xx after every attempt: try again later."""
 
 
+class AccountingKeySpent(AccountingUnavailable):
+    """e-conomic replayed an error answer (5xx, 429) it keeps for the request's Idempotency-Key
+    (`X-ResultFromCache: true`): the same key gets that answer for an hour, so look the document up and
+    write again, if at all, with a fresh key."""
+
+
 class AccountingUnusable(AccountingError):
     """e-conomic answered with something that cannot be used (not JSON, no collection)."""
 

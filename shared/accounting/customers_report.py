@@ -23,7 +23,7 @@ class Remote:
     name: str | None
     currency: str | None
     email: str | None
-    """As e-conomic holds it: possibly several addresses separated by `;` or `,`."""
+    """As e-conomic holds it: possibly several addresses separated by spaces (its schema), `;` or `,`."""
     barred: bool
 
     @staticmethod
@@ -36,9 +36,10 @@ class Remote:
 
 
 def email_addresses(text: str | None) -> list[str]:
-    """The valid addresses in an e-conomic `email` field, in order. e-conomic separates several by a
-    space (its customer schema, ../shared/reference/economic-schemas/); commas and semicolons are
-    taken too. Valid: the one e-mail rule every stored address follows (`shared.email_address`)."""
+    """The valid addresses in an e-conomic `email` field, in order. e-conomic's customer schema
+    (economic-schemas/customers.customerNumber.get.schema.json, `email`): "you can specify multiple
+    email addresses in this field, separated by a space"; `;` and `,` are what people type anyway.
+    Valid: the one e-mail rule every stored address follows (`shared.email_address`)."""
     return addresses_in(text)
 
 

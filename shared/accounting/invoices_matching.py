@@ -32,7 +32,7 @@ from shared.accounting.invoices_rules import (
 )
 from shared.accounting.ports import BookedApi
 from shared.export.documents import reference_of
-from shared.invoicing.ledger import DraftHeader
+from shared.invoicing.ledger import EXPORTED, DraftHeader
 
 log = logging.getLogger("invoice_bridge.accounting")
 
@@ -63,8 +63,19 @@ def bookings(
     for doc in documents:
         ref = _reference_of(doc)
         invoice = _int(doc.get("bookedInvoiceNumber"))
-        if ref is None or invoice is None:
+        if invoice is None:
             continue
+        if ref is None:
+            number = _invoiced_order(doc, headers)
+            if number is not None:
+                ref = reference_of(headers[number])
+                notes.append(
+                    f"e-conomic booked invoice {invoice} has no reference but names order "
+                    f"{headers[number].accounting.document_number}, draft {number}'s: recorded as its invoice; "
+                    "check it in e-conomic"
+                )
+            else:
+                continue
         number = known.get(ref)
         if number is None:
             stray = draft_of(tenant, ref)
@@ -100,6 +111,31 @@ def bookings(
             )
         changes[number] = _then(changes.get(number), _book(record))
     return changes
+
+
+def _invoiced_order(doc: Mapping[str, Any], headers: Mapping[int, DraftHeader]) -> int | None:
+    """The exported order-type draft a booked invoice without `references.other` was made from, by the
+    booked invoice's `orderNumber`; None when there is none.
+
+    Code for both answers: e-conomic does not document whether an invoice made of an order keeps the
+    order's `references.other` (e-conomic/slate@8abdb42 _orders.md), and its booked-invoice schema has no
+    field naming the order (economic-schemas/invoices.booked.get.schema.json: no `orderNumber`), though
+    issue 15 (item 12) says booked invoices carry `orderNumber`. If one does, it is used, and only for an
+    invoice dated on or after the draft's export (order numbers are reused, like draft numbers)."""
+    order = _int(doc.get("orderNumber"))
+    when = doc.get("date")
+    if order is None or not isinstance(when, str):
+        return None
+    for number, header in headers.items():
+        accounting = header.accounting
+        if (
+            header.status == EXPORTED
+            and accounting.document_type == "order"
+            and accounting.document_number == order
+            and str(accounting.invoice_date or "") <= when
+        ):
+            return number
+    return None
 
 
 def locate(
@@ -155,6 +191,14 @@ def locate(
             f"e-conomic has neither {document} nor a booked invoice with reference {ref}: "
             "it was deleted there without being booked"
         )
+        if kind == "order":
+            # e-conomic does not document whether an invoice made of an order keeps references.other
+            # (e-conomic/slate@8abdb42 _orders.md), so say what a person must check before reopening.
+            reason = (
+                f"e-conomic has neither {document} (as an order, sent or archived order) nor an invoice draft "
+                f"or booked invoice with reference {ref}: it was deleted there, or invoiced under another "
+                "reference; check e-conomic's invoices for this order before reopening the draft"
+            )
         if flagged:
             located.still_missing.append(number)
         else:
@@ -175,4 +219,13 @@ def search(economic: BookedApi, ref: str, kind: str) -> tuple[str, int | list[di
     for doc in economic.find_drafts("draftInvoice", ref):
         return "draftInvoice", _int(doc.get("draftInvoiceNumber")) or 0
     found = economic.find_booked(ref)
-    return ("booked", found) if found else None
+    if found:
+        return "booked", found
+    if kind == "order":
+        # A sent order upgraded to an invoice draft is archived (e-conomic/slate@8abdb42 _orders.md,
+        # upgrade-instructions), as is one deleted once sent (Tech Talk, "Orders are now available on the
+        # REST API"): either way not proof of a deletion, and the invoice may not carry our reference
+        # (undocumented). Asked last: the invoice draft or booked invoice, if found, says more.
+        for doc in economic.find_archived_orders(ref):
+            return "archived", _int(doc.get("orderNumber")) or 0
+    return None

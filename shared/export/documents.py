@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -133,6 +133,7 @@ def document_body(
     layout: int,
     invoice_date: date,
     group: bool,
+    due_days: int | None = None,
 ) -> dict[str, Any]:
     """The POST body for /invoices/drafts or /orders/drafts (the two take the same fields we send).
     `customer` is e-conomic's customer document: recipient name, VAT zone and payment terms come
@@ -157,8 +158,14 @@ def document_body(
         else f"{header.period_from} to {header.period_to}"
     )
     document_lines_ = document_lines(lines, group=group)
+    due: dict[str, Any] = {}
+    if due_days is not None:
+        # Mandatory for payment terms of type dueDate (economic-schemas/invoices.drafts.post and
+        # orders.drafts.post, `dueDate`); `shared.export.preflight._due_days` says when and how many days.
+        due["dueDate"] = (invoice_date + timedelta(days=due_days)).isoformat()
     return {
         "date": invoice_date.isoformat(),
+        **due,
         "currency": header.customer.currency,
         "customer": {"customerNumber": customer["customerNumber"]},
         "recipient": recipient,

@@ -6,6 +6,9 @@ customer with ten drafts is named once):
 - `finance.accountingSystemId`: the customer has no e-conomic customer number;
 - `economic.customer`: e-conomic has no customer with that number;
 - `economic.customerGroup.layout`: no layout from the request, the customer or its customer group;
+- `economic.layout`: the layout the customer (or its customer group) names is deleted in e-conomic;
+- `economic.paymentTerms`: the customer's payment terms are of type `dueDate` and give no days to
+  compute the due date from;
 - `economic.product`: a line's product number is unknown in e-conomic;
 - `layout`: the layout the request names does not exist in e-conomic.
 
@@ -37,6 +40,7 @@ class Catalog:
     customer_groups: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     layouts: frozenset[int] = frozenset()
     products: frozenset[str] = frozenset()
+    payment_terms: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class Booked(Protocol):
@@ -62,6 +66,9 @@ class Planned(Generic[L]):
     lines: tuple[L, ...]
     customer: Mapping[str, Any]
     layout: int
+    due_days: int | None = None
+    """Days from the invoice date to the due date the document must carry (payment terms of type
+    `dueDate`); None: the document carries none (e-conomic computes it from the terms)."""
 
 
 def preflight(
@@ -103,9 +110,51 @@ def preflight(
         if chosen is None:
             report("economic.customerGroup.layout", f"Customer did not have a layout available: {customer.name}")
             continue
+        if layout is None and chosen not in catalog.layouts:
+            # A deleted layout leaves e-conomic's /layouts collection (which is what catalog.layouts holds)
+            # while the customer or its group still names it (economic-schemas/layouts.layoutNumber.get
+            # `deleted`; customer-groups.customerGroupNumber.get `layout.deleted`: "can't be used anymore").
+            # Which layout e-conomic would fall back to is not documented: the export does not guess.
+            report(
+                "economic.layout",
+                f"Layout {chosen} of customer {customer.name} ({_layout_source(remote)}) is deleted in "
+                "e-conomic: choose another layout for the customer or its group, or name one in the export",
+            )
+            continue
+        due_days = _due_days(remote, catalog.payment_terms)
+        if isinstance(due_days, str):
+            report("economic.paymentTerms", f"{due_days}: {customer.name}")
+            continue
         if ok:
-            planned.append(Planned(header, tuple(lines), remote, chosen))
+            planned.append(Planned(header, tuple(lines), remote, chosen, due_days))
     return planned, list(problems.values())
+
+
+def _layout_source(customer: Mapping[str, Any]) -> str:
+    return "its own" if isinstance((customer.get("layout") or {}).get("layoutNumber"), int) else "its customer group's"
+
+
+def _due_days(customer: Mapping[str, Any], terms: Mapping[int, Mapping[str, Any]]) -> int | str | None:
+    """Days from the invoice date to the due date the document must carry; None when it needs none; a
+    reason when it needs one that cannot be computed.
+
+    Both draft POST schemas make `dueDate` mandatory for payment terms of type 'duedate'
+    (economic-schemas/invoices.drafts.post.schema.json and orders.drafts.post.schema.json, `dueDate`);
+    the enum spells it `dueDate`, the prose 'duedate': compared without case. How to compute it is ours
+    to choose: the terms' `daysOfCredit` ("The number of days before payment must be made",
+    payment-terms.paymentTermsNumber.get.schema.json) after the invoice date. For other types the field
+    is left out (whether e-conomic ignores or refuses it then is not documented)."""
+    number = (customer.get("paymentTerms") or {}).get("paymentTermsNumber")
+    term = terms.get(number) if isinstance(number, int) else None
+    if term is None or str(term.get("paymentTermsType", "")).casefold() != "duedate":
+        return None
+    days = term.get("daysOfCredit")
+    if isinstance(days, int) and not isinstance(days, bool) and days >= 0:
+        return days
+    return (
+        f"Payment terms {number} are of type dueDate and give no days of credit, so the document's due date "
+        "cannot be computed; give them days of credit or choose other terms for the customer"
+    )
 
 
 class DraftCheck:
@@ -130,13 +179,14 @@ class DraftCheck:
             return [], []
         numbers = [h.number for h in drafts]
         lines: Mapping[int, Sequence[Any]]
-        # The four catalog reads run at once, and while our own lines are read (each is a round trip
+        # The five catalog reads run at once, and while our own lines are read (each is a round trip
         # to e-conomic; the lines are a scan of Table storage).
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="catalog") as pool:
+        with ThreadPoolExecutor(max_workers=5, thread_name_prefix="catalog") as pool:
             customers = pool.submit(economic.customers)
             groups = pool.submit(economic.customer_groups)
             layouts = pool.submit(economic.layouts)
             products = pool.submit(economic.products)
+            terms = pool.submit(economic.payment_terms)
             if products_only:
                 booked = self._invoicing.products_for(tenant, numbers, headers)
                 lines = {n: [ProductOnly(p) for p in sorted(booked[n])] for n in numbers}
@@ -147,5 +197,6 @@ class DraftCheck:
                 customer_groups=groups.result(),
                 layouts=frozenset(layouts.result()),
                 products=frozenset(products.result()),
+                payment_terms=terms.result(),
             )
         return preflight([(h, lines[h.number]) for h in drafts], self._directory.load(tenant), catalog, layout=layout)

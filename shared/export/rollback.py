@@ -102,7 +102,9 @@ class Rollback:
                     continue
                 for candidate in candidates:
                     left = candidate
-                    economic.delete_draft(kind, candidate, idempotency_key=f"{job.job_id}-{number}-delete-{candidate}")
+                    economic.delete_draft(
+                        kind, candidate, idempotency_key=f"{job.job_id}-{number}-delete-{candidate}", reference=ref
+                    )
                     left = None
             except (Unavailable, AccountingError, Transient) as error:
                 log.warning("Export job %s: could not delete the document of draft %d: %s", job.job_id, number, error)
@@ -180,7 +182,10 @@ class Rollback:
         for stale_kind, doc in stale:
             gone = number_in(stale_kind, doc)
             economic.delete_draft(
-                stale_kind, gone, idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale_kind}-{gone}"
+                stale_kind,
+                gone,
+                idempotency_key=f"{job.job_id}-{header.number}-orphan-{stale_kind}-{gone}",
+                reference=reference_in(doc),
             )
         # The orphan is dealt with: recorded before posting, so a later attempt adopts what this one
         # posts instead of deleting it as stale. The POST gets a fresh key: this job's own earlier
@@ -202,7 +207,9 @@ _DOCUMENT: dict[str, str] = {"draftInvoice": "draft invoice", "order": "order"}
 
 def _moved_on(economic: EconomicApi, kind: DocumentType, ref: str) -> str | None:
     """Where a document of ours that is no longer a draft of its kind went, in the direction documents
-    move (sent order, invoice draft upgraded from the order, booked invoice); None: nowhere (deleted)."""
+    move (sent order, invoice draft upgraded from the order, archived order, booked invoice); None:
+    nowhere, deleted. Only a draft invoice can be proven deleted so: an order may be invoiced without
+    any trace we can find (below), and releasing its draft would bill its notes twice."""
     if kind == "order":
         if economic.find_sent_orders(ref):
             return "sent as an order"
@@ -212,4 +219,18 @@ def _moved_on(economic: EconomicApi, kind: DocumentType, ref: str) -> str | None
     if booked:
         numbers = sorted(str(d.get("bookedInvoiceNumber")) for d in booked)
         return f"booked as invoice {', '.join(numbers)}"
+    if kind == "order":
+        # A sent order upgraded to an invoice draft is archived (e-conomic/slate@8abdb42 _orders.md:
+        # "An order residing in /orders/sent, will be archived in /orders/archived upon upgrading it").
+        # Asked after the booked invoices, which say more when the invoice kept our reference.
+        if economic.find_archived_orders(ref):
+            return "upgraded to an invoice (its order is archived in e-conomic)"
+        # Not documented (e-conomic/slate@8abdb42 _orders.md): whether an order upgraded straight from
+        # /orders/drafts is archived, and whether the invoice keeps the order's references.other; and
+        # e-conomic's booked-invoice schema (economic-schemas/invoices.booked.*.get) has no field naming
+        # the order. So an order found nowhere may have been invoiced: it is kept, never released.
+        return (
+            "no longer among e-conomic's orders and not found by its reference as a sent or archived order, "
+            "invoice draft or booked invoice (an order upgraded to an invoice may not keep the reference)"
+        )
     return None

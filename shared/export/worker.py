@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import AccountingAuthFailed, AccountingRefused, Unavailable
+from shared.errors import AccountingAuthFailed, AccountingKeySpent, AccountingRefused, Unavailable
 from shared.export.documents import (
     claimed_accounting,
     document_body,
@@ -290,6 +290,7 @@ class ExportWorker:
                 layout=plan.layout,
                 invoice_date=job.invoice_date,
                 group=job.group_lines,
+                due_days=plan.due_days,
             )
             number = self._post(job, economic, kind, ref, body, header.number, fresh=fresh)
         accounting = released(header.accounting).changed(
@@ -313,18 +314,28 @@ class ExportWorker:
         *,
         fresh: bool = False,
     ) -> int:
-        """POSTs the document; after an answer that never came, looks it up before posting again.
-        `fresh`: documents of the draft were just deleted; a key used before must not replay one."""
-        key = f"{job.job_id}-{draft}" + ("-after-orphans" if fresh else "")
+        """POSTs the document; after an answer that never came (or a key that is spent), looks it up
+        before posting again, and then with a fresh key.
+        `fresh`: documents of the draft were just deleted; a key used before must not replay one.
+
+        The first POST of each attempt uses the draft's key (`J-<draft>`), so a redelivery replays what
+        an earlier attempt created if the look-up before it missed it. e-conomic replays a key's first
+        answer for an hour, errors not excluded (its OpenAPI description, apis.e-conomic.com; issue 15
+        item 13): once a look-up proved the document missing, a POST with a used key could only get that
+        old answer again, so it gets a new one (`J-<draft>-<attempt>.<n>`)."""
+        base = f"{job.job_id}-{draft}" + ("-after-orphans" if fresh else "")
+        key = base
         for attempt in range(1, 4):
             try:
                 return number_in(kind, economic.create_draft(kind, body, idempotency_key=key))
             except Unavailable as error:
-                if getattr(error, "status", 0) not in AMBIGUOUS or attempt == 3:
+                spent = isinstance(error, AccountingKeySpent)
+                if not (spent or getattr(error, "status", 0) in AMBIGUOUS) or attempt == 3:
                     raise  # e-conomic answered (429/5xx after its retries): the queue retries later
                 found = economic.find_drafts(kind, ref)
                 if found:
                     return min(number_in(kind, doc) for doc in found)
+                key = f"{base}-{job.attempts}.{attempt + 1}"  # proven missing: a key never used before
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _finish(self, job: Job, documents: Mapping[int, int]) -> dict[int, DraftHeader]:

@@ -19,7 +19,9 @@ What it speaks (what e-conomic does, as far as its documentation and published c
 - Collections: `{"collection", "pagination": {skipPages, pageSize, maxPageSizeAllowed, results,
   resultsWithoutFilter, firstPage, nextPage?, lastPage}, "self"}`; `skippages`, `pagesize` (default 20,
   at most 1000); `filter` with `$eq: $ne: $gt: $gte: $lt: $lte: $like: $in:[..] $nin:[..] $and: $or:`,
-  parentheses, `$null:` and the escapes `$$ $( $) $* $, $[ $]`, on the properties the collection's
+  parentheses, `$null:` and the escapes `$$ $( $) $* $,` (a value with `$[`/`$]` matches nothing: e-conomic
+  does not honour them, issue 15 item 16, though e-conomic/slate@8abdb42 _introduction.md lists them), on the
+  properties the collection's
   schema marks `"filterable": true` (others: 400 "Filtering is not allowed on property ...", with
   `allowedFilteringFields`). String filters are case-insensitive, as e-conomic's are. `sort=name`
   (ascending), `sort=-name` (descending), dotted names such as `customer.customerNumber`, several
@@ -35,10 +37,17 @@ What it speaks (what e-conomic does, as far as its documentation and published c
   errors sit under `errors.lines.items[]` with `arrayIndex`. Created: 201 with the whole document,
   priced by the server with `Decimal` (line totals, `netAmount`, `vatAmount` from the recipient's VAT
   zone, `grossAmount`, rounded half-up to cents). Collection listings of drafts carry no `lines`.
-  Numbers are reused: a new document gets the lowest free number.
-- Orders: `/orders/drafts` (written like draft invoices) and `/orders/sent` (read only; e-conomic
-  publishes no `orders.sent` schema, so its filterable and sortable fields are those of
-  `orders.drafts.get`). Order numbers are one series: a new order never takes a sent order's number.
+  Numbering follows `Agreement.numbering` (`standins/economic/orders.py`, which cites why): by default
+  one above the highest number in use (the newest draft's number comes back after it is deleted; a gap
+  lower down stays), or `lowest-free`. e-conomic documents no rule, so no code may assume one.
+- Orders: `/orders/drafts` (written like draft invoices), `/orders/sent` and `/orders/archived` (read
+  only; e-conomic publishes no `orders.sent`/`orders.archived` schema, so their filterable and sortable
+  fields are those of `orders.drafts.get`). Order numbers are one series: a new order never takes a sent
+  or archived order's number. An agreement with `inventory_module` refuses every write to `/orders`
+  (e-conomic/slate@8abdb42 _orders.md; status `inventory_refusal_status`, undocumented).
+- Layouts: a layout deleted (`Agreement.delete_layout`) leaves the `/layouts` collection, still answers
+  `/layouts/{n}` with `deleted: true`, is flagged on the customer groups that use it and refused in a
+  document (economic-schemas/layouts.layoutNumber.get and customer-groups.customerGroupNumber.get).
 - Booked invoices: `GET /invoices/booked` (listings without `lines`) and `/invoices/booked/{n}`.
   `POST /invoices/booked` `{"draftInvoice": {"draftInvoiceNumber": n}, "bookWithNumber"?, "sendBy"?}`
   books a draft invoice (validated with `invoices.booked.post`): the draft leaves `/invoices/drafts`
@@ -54,25 +63,29 @@ What it speaks (what e-conomic does, as far as its documentation and published c
   e-conomic's web app (the REST API's own ways, such as POSTing the order's `templates`
   `upgradeInstructions` document to `/invoices/drafts`, are not spoken here), so they are helpers:
   `Agreement.send_order` (the order moves from `/orders/drafts` to `/orders/sent`, keeping its number)
-  and `Agreement.upgrade_order` (the order leaves `/orders/drafts` or `/orders/sent` and a new draft
-  invoice with its content, `references.other` included, takes the lowest free draft number); and,
+  and `Agreement.upgrade_order` (the order leaves `/orders/drafts` or `/orders/sent`, a sent one is
+  archived in `/orders/archived`, and a new draft invoice with its content takes the next draft number;
+  whether it keeps `references.other`, and whether a draft order is archived too, are undocumented
+  switches: `upgrade_keeps_reference`, `archive_upgraded_drafts`); and,
   for the local sandbox, the stand-in's own routes `POST /_standin/orders/{n}/send` and
   `POST /_standin/orders/{n}/upgrade` (NOT e-conomic's API: both tokens required, 200 with the sent
   order or the new draft invoice, 404 when there is no such order; no rate tokens, no injected
   failures, not refused by `read_only`: a person in the web app did it, not the app).
 - `DELETE /invoices/drafts/{n}` answers 200 `{"message", "deletedCount": 1, "deletedItems": [...]}`;
-  404 `E06000` when there is no such draft. `DELETE /invoices/drafts` (or `/orders/drafts`) without a
+  `DELETE /orders/drafts/{n}` 204 without a body (e-conomic/slate@8abdb42 _orders.md); 404 `E06000`
+  when there is no such draft. `DELETE /invoices/drafts` (or `/orders/drafts`) without a
   number deletes every draft in e-conomic: here it answers 400 and is recorded in `forbidden_calls`.
-- `Idempotency-Key` on POST/DELETE: the first answer (not a 5xx) for a key, per agreement, method and
-  path, is replayed for an hour with `X-ResultFromCache: true`.
+- `Idempotency-Key` on POST/DELETE: the first answer for a key, per agreement, method and path, is
+  replayed for an hour with `X-ResultFromCache: true`, error answers (a failed create's 5xx,
+  `fail_next(..., cached=True)`) included: e-conomic's description of the header excludes none.
 - Rate: a token bucket per agreement (default 10000 tokens per 60 s, refilling continuously); every
   answer to a known agreement carries `X-RateLimiting: token-limit-10000-per-60-seconds: <used>/<limit>`
   and `X-CallCost`; an empty bucket answers 429 with `Retry-After`. `max_tokens_used` and
   `rate_refusals` say whether a run stayed inside the budget.
 
 Failure injection (thread-safe, at any time): `fail_next`, `slow_next`, `latency`, `fail_on_create`,
-`drop_after_create`. Record: `calls[(method, template)]`, `log` (every request, tokens redacted),
-`forbidden_calls`. Latency and hangs are slept outside every lock.
+`drop_after_create`, `drop_next` (any request served, its answer lost). Record: `calls[(method,
+template)]`, `log` (every request, tokens redacted), `forbidden_calls`. Latency and hangs are slept outside every lock.
 
 Error codes: `E04300` (validation), `E06000` (not found / does not exist), `E04500` (no identifier),
 `E04730` (a value another needs), `E04740` (too many decimals) are e-conomic's documented codes. The

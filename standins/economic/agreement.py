@@ -5,16 +5,13 @@ idempotency cache."""
 from __future__ import annotations
 
 import copy
-import itertools
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from standins.economic.filters import _dig
+from standins.economic.orders import Host, Numbering, _now_text, _Orders
 from standins.economic.rate import _Bucket
 from standins.economic.schemas import BOOKED_SCHEMA, _booked_fields, _project, _schema
 from standins.economic.wire import BASE_CURRENCY, CURRENCIES, Kind, encode_self_id
@@ -22,8 +19,6 @@ from standins.economic.wire import BASE_CURRENCY, CURRENCIES, Kind, encode_self_
 # --- the agreement's data ---------------------------------------------------------------------------
 
 FIRST_BOOKED_NUMBER = 10001
-
-_DRAFT_ONLY = ("lastUpdated", "soap", "templates", "attachment")
 
 
 @dataclass
@@ -34,26 +29,10 @@ class _Cached:
     expires: float
 
 
-class Host(Protocol):
-    """What an agreement uses of the stand-in that holds it (`EconomicStandin`)."""
-
-    @property
-    def lock(self) -> threading.RLock: ...
-    @property
-    def base_url(self) -> str: ...
-    @property
-    def schema_dir(self) -> Path: ...
-    @property
-    def rate_limit(self) -> int: ...
-    @property
-    def rate_window(self) -> int: ...
-    @property
-    def clock(self) -> Callable[[], float]: ...
-
-
-class Agreement:
+class Agreement(_Orders):
     """One e-conomic agreement: its data (plain dicts keyed by number; seed and inspect them freely)
-    and its rate bucket. Documents are stored as e-conomic answers them, `self` links included."""
+    and its rate bucket. Documents are stored as e-conomic answers them, `self` links included. How
+    drafts are numbered and orders move on: `standins.economic.orders`."""
 
     def __init__(self, standin: Host, grant_token: str, tenant: str, number: int) -> None:
         self._standin = standin
@@ -72,6 +51,16 @@ class Agreement:
         self.invoice_drafts: dict[int, dict[str, Any]] = {}
         self.order_drafts: dict[int, dict[str, Any]] = {}
         self.orders_sent: dict[int, dict[str, Any]] = {}
+        self.orders_archived: dict[int, dict[str, Any]] = {}
+        self.numbering: Numbering = "highest+1"
+        self.upgrade_keeps_reference = True
+        self.archive_upgraded_drafts = False
+        self.inventory_module = False
+        """The agreement has e-conomic's inventory module: writes to `/orders` are refused
+        (e-conomic/slate@8abdb42 _orders.md: "data creation and modification on resources in /orders will
+        not be available on agreements that have inventory module enabled"). The answer e-conomic gives
+        is not documented: `inventory_refusal_status` (400 by default) with a message naming the module."""
+        self.inventory_refusal_status = 400
         self.booked_invoices: dict[int, dict[str, Any]] = {}
         self.first_booked_number = FIRST_BOOKED_NUMBER
         """The number e-conomic gives the agreement's first booked invoice (the agreement's setting)."""
@@ -118,10 +107,25 @@ class Agreement:
             self.layouts[number] = doc
         return doc
 
+    def delete_layout(self, number: int) -> None:
+        """Someone deletes the layout in e-conomic. It leaves the `/layouts` collection but `/layouts/{n}`
+        still answers it with `deleted: true` (economic-schemas/layouts.layoutNumber.get.schema.json,
+        `deleted`: "Layouts with this flag set will not appear in the collection of layouts, but resources
+        such as booked invoices might still reference this layout"), and customer groups that use it say
+        so (customer-groups.customerGroupNumber.get.schema.json, `layout.deleted`: "If true this indicates
+        that the layout is deleted and can't be used anymore"). Customers keep referring to it."""
+        with self._standin.lock:
+            self.layouts[number]["deleted"] = True
+            for group in self.customer_groups.values():
+                if (group.get("layout") or {}).get("layoutNumber") == number:
+                    group["layout"]["deleted"] = True
+
     def add_customer_group(self, number: int, name: str, layout: int | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {"customerGroupNumber": number, "name": name}
         if layout is not None:
             doc["layout"] = self._ref("layouts", layout, "layoutNumber")
+            if self.layouts.get(layout, {}).get("deleted"):
+                doc["layout"]["deleted"] = True
         doc["customers"] = self._url(f"/customer-groups/{number}/customers")
         doc["self"] = self._url(f"/customer-groups/{number}")
         with self._standin.lock:
@@ -274,47 +278,6 @@ class Agreement:
             doc["bookedInvoiceNumber"] = number
             return copy.deepcopy(self._file_booked(doc))
 
-    def send_order(self, order_number: int) -> dict[str, Any]:
-        """e-conomic registers the order as sent (the web app does it when the order is sent to the
-        customer): it moves from `/orders/drafts` to `/orders/sent`, keeping its number; returns the
-        sent order. An order already sent is returned as it is. KeyError: no such order."""
-        with self._standin.lock:
-            sent = self.orders_sent.get(order_number)
-            if sent is None:
-                order = self.order_drafts.pop(order_number, None)
-                if order is None:
-                    raise KeyError(f"no order {order_number}")
-                sent = copy.deepcopy(order)
-                self_link = self._url(f"/orders/sent/{order_number}")
-                sent["lastUpdated"] = _now_text()
-                sent["pdf"] = {"download": f"{self_link}/pdf"}
-                sent["self"] = self_link
-                self.orders_sent[order_number] = sent
-            return copy.deepcopy(sent)
-
-    def upgrade_order(self, order_number: int) -> dict[str, Any]:
-        """e-conomic upgrades the order to a draft invoice: the order leaves `/orders/drafts` (or
-        `/orders/sent`) and a draft invoice with its content (date, currency, customer, recipient,
-        references with `other`, notes, lines, amounts...) takes the lowest free draft invoice number;
-        returns the new draft. KeyError: no such order."""
-        with self._standin.lock:
-            order = self.order_drafts.pop(order_number, None)
-            if order is None:
-                order = self.orders_sent.pop(order_number, None)
-            if order is None:
-                raise KeyError(f"no order {order_number}")
-            number = next(n for n in itertools.count(1) if n not in self.invoice_drafts)
-            draft: dict[str, Any] = {"draftInvoiceNumber": number}
-            draft.update(
-                (k, copy.deepcopy(v)) for k, v in order.items() if k not in ("orderNumber", "pdf", "self", *_DRAFT_ONLY)
-            )
-            self_link = self._url(f"/invoices/drafts/{number}")
-            draft["lastUpdated"] = _now_text()
-            draft["pdf"] = {"download": f"{self_link}/pdf"}
-            draft["self"] = self_link
-            self.invoice_drafts[number] = draft
-            return copy.deepcopy(draft)
-
     # --- booking ------------------------------------------------------------------------------
 
     def next_booked_number(self) -> int:
@@ -348,10 +311,6 @@ class Agreement:
         doc["remainder"] = doc.get("grossAmount", Decimal("0.00"))
         doc["remainderInBaseCurrency"] = doc.get("grossAmountInBaseCurrency", doc["remainder"])
         return self._file_booked(doc)
-
-
-def _now_text() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _date_text(value: str | date) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from standins.economic.agreement import Agreement
-from standins.economic.resources import Resource, _number_from_self
+from standins.economic.resources import Resource, _number_from_self, _ref_number
 from standins.economic.schemas import _schema, _validator
 from standins.economic.wire import (
     DOES_NOT_EXIST,
@@ -201,6 +201,18 @@ class _Checks:
             "Payment terms",
             "/payment-terms",
         )
+        terms = body.get("paymentTerms")
+        if isinstance(terms, dict) and not problems.covers(["paymentTerms"]) and "dueDate" not in body:
+            term = agreement.payment_terms.get(_ref_number(terms, "paymentTermsNumber"), {})
+            if str(term.get("paymentTermsType", "")).casefold() == "duedate":
+                # economic-schemas/invoices.drafts.post.schema.json (and orders.drafts.post), `dueDate`:
+                # "Only used if the terms of payment is of type 'duedate', in which case it is mandatory."
+                problems.add(
+                    ["dueDate"],
+                    "Property dueDate is required when the terms of payment are of type dueDate.",
+                    REQUIRED,
+                    hint="Please check your request data.",
+                )
         recipient = body.get("recipient")
         if isinstance(recipient, dict):
             check(

@@ -14,7 +14,12 @@ from standins.economic.wire import dumps
 # --- filters ----------------------------------------------------------------------------------------
 
 _WILDCARD = "\ue000"
-_ESCAPES = {"$$": "$", "$(": "(", "$)": ")", "$*": "*", "$,": ",", "$[": "[", "$]": "]"}
+_NEVER = "\ue001"
+"""Stands for `$[` and `$]` in a value: no document holds it, so the filter matches nothing. e-conomic's
+2019 REST docs list both escapes (e-conomic/slate@8abdb42 source/includes/_introduction.md, "Escaping
+special characters in your filter"), but e-conomic does not honour them: a filter with them matches
+nothing (issue 15, item 16). The stand-in does what e-conomic does, not what the old docs say."""
+_ESCAPES = {"$$": "$", "$(": "(", "$)": ")", "$*": "*", "$,": ",", "$[": _NEVER, "$]": _NEVER}
 _OPERATORS = ("$eq:", "$ne:", "$gte:", "$gt:", "$lte:", "$lt:", "$like:", "$in:", "$nin:")
 _JOINERS = {"$and:": "and", "$or:": "or"}
 _NULL = "$null:"

@@ -59,6 +59,10 @@ class _Listing:
                 body=_error_body(400, f"pagesize must be 1-{MAX_PAGE_SIZE} and skippages at least 0.", SCHEMA_REFUSED),
             )
         documents = [store[k] for k in sorted(store)]
+        if resource.path == "/layouts":
+            # economic-schemas/layouts.layoutNumber.get.schema.json, `deleted`: "Layouts with this flag
+            # set will not appear in the collection of layouts" (one by its number still answers).
+            documents = [d for d in documents if not d.get("deleted")]
         filter_text = query.get("filter")
         sort_text = query.get("sort")
         if sort_text:

@@ -47,6 +47,9 @@ RESOURCES: dict[str, Resource] = {
         ),
         # e-conomic publishes no orders.sent schema: a sent order is the same document as a draft one.
         Resource("/orders/sent", "orders_sent", "orderNumber", "orders.drafts", listed_without_lines=True),
+        # Sent orders upgraded to invoice drafts (or deleted) are archived here (e-conomic/slate@8abdb42
+        # _orders.md, `GET /orders/archived`); no orders.archived schema is published either.
+        Resource("/orders/archived", "orders_archived", "orderNumber", "orders.drafts", listed_without_lines=True),
         Resource(
             "/invoices/booked", "booked_invoices", "bookedInvoiceNumber", "invoices.booked", listed_without_lines=True
         ),

@@ -46,6 +46,7 @@ class EconomicStandin(_Serving):
         self._create_failures: dict[int, tuple[int, str | None]] = {}
         self._creates = 0
         self._drops: list[tuple[float | None, bool]] = []
+        self._answer_drops: list[_Rule] = []
         self._stopping = threading.Event()
         self.calls: Counter[tuple[str, str]] = Counter()
         self.log: list[Seen] = []
@@ -112,12 +113,28 @@ class EconomicStandin(_Serving):
         path_contains: str | None = None,
         method: str | None = None,
         body: Any = None,
+        cached: bool = False,
     ) -> None:
         """The next `times` authorized requests (matching `path_contains`/`method`) answer `status`
         (500, 503, 429...) instead of being served, with `Retry-After` when given (seconds, or a text
-        such as an HTTP date, sent as it is) and `body` when given (else an e-conomic error body)."""
+        such as an HTTP date, sent as it is) and `body` when given (else an e-conomic error body). With
+        `cached`, a POST's or DELETE's answer is kept for its Idempotency-Key and replayed for an hour
+        with `X-ResultFromCache: true`, as e-conomic replays a key's first answer (see `_remember`)."""
         with self.lock:
-            self._rules.append(_Rule(status, times, retry_after, path_contains, method, body=body))
+            self._rules.append(_Rule(status, times, retry_after, path_contains, method, body=body, cached=cached))
+
+    def drop_next(
+        self,
+        times: int = 1,
+        *,
+        method: str | None = None,
+        path_contains: str | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """The next `times` matching requests are served, then their answer is lost (the connection is
+        closed without one); `after` runs once each was served (someone acting in e-conomic meanwhile)."""
+        with self.lock:
+            self._answer_drops.append(_Rule(0, times, None, path_contains, method, after=after))
 
     def slow_next(
         self, seconds: float, times: int = 1, path_contains: str | None = None, method: str | None = None
@@ -145,6 +162,7 @@ class EconomicStandin(_Serving):
             self._slow.clear()
             self._create_failures.clear()
             self._drops.clear()
+            self._answer_drops.clear()
 
     # --- what was asked -------------------------------------------------------------------------
 

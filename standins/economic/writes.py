@@ -4,14 +4,14 @@ booking a draft invoice, deleting a draft; and the sandbox's own order routes.""
 from __future__ import annotations
 
 import copy
-import itertools
 import threading
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from standins.economic.agreement import Agreement, _now_text
+from standins.economic.agreement import Agreement
 from standins.economic.checks import _Checks, _Problems, _refusal
+from standins.economic.orders import _now_text
 from standins.economic.resources import DRAFT_RESOURCES, Resource, _number_from_self, _ref_number
 from standins.economic.wire import (
     BASE_CURRENCY,
@@ -41,8 +41,7 @@ class _Writes(_Checks):
     def _create(self, agreement: Agreement, kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
         resource = DRAFT_RESOURCES[kind]
         drafts = agreement.drafts(kind)
-        taken = agreement.orders_sent if kind == "order" else {}  # a sent order keeps its number
-        number = next(n for n in itertools.count(1) if n not in drafts and n not in taken)
+        number = agreement.next_number(kind)  # not "lowest free": see standins.economic.orders.Numbering
         doc: dict[str, Any] = {resource.number_field: number}
         doc.update(copy.deepcopy(body))
         for read_only in (
@@ -63,14 +62,16 @@ class _Writes(_Checks):
         doc["layout"] = {"layoutNumber": layout["layoutNumber"], "self": layout["self"]}
         terms = agreement.payment_terms[_ref_number(body["paymentTerms"], "paymentTermsNumber")]
         doc["paymentTerms"] = {
-            k: terms[k] for k in ("paymentTermsNumber", "daysOfCredit", "name", "paymentTermsType", "self")
+            k: terms[k]
+            for k in ("paymentTermsNumber", "daysOfCredit", "name", "paymentTermsType", "self")
+            if k in terms
         }
         zone_number = _ref_number(body["recipient"]["vatZone"], "vatZoneNumber")
         zone = agreement.vat_zones[zone_number]
         doc["recipient"]["vatZone"] = {
             k: zone[k] for k in ("name", "vatZoneNumber", "enabledForCustomer", "enabledForSupplier", "self")
         }
-        if "dueDate" not in doc:
+        if "dueDate" not in doc and isinstance(terms.get("daysOfCredit"), int):
             doc["dueDate"] = (date.fromisoformat(body["date"]) + timedelta(days=int(terms["daysOfCredit"]))).isoformat()
         net = Decimal("0.00")
         lines: list[dict[str, Any]] = []
@@ -186,7 +187,11 @@ class _Writes(_Checks):
             return _Answer(
                 404, body=_error_body(404, f"No {resource.number_field} {key} in {resource.path}.", DOES_NOT_EXIST)
             )
-        noun = "invoice" if resource.kind == "draftInvoice" else "order"
+        if resource.kind == "order":
+            # e-conomic/slate@8abdb42 _orders.md, `DELETE /orders/drafts/:orderNumber`: "The delete
+            # operation will return a 204 status code" (no body); again: 404.
+            return _Answer(204)
+        noun = "invoice"
         return _Answer(
             200,
             body={

@@ -362,6 +362,18 @@ def test_several_e_mail_addresses_import_the_first_valid_one_and_match_any() -> 
     assert [r.customerId for r in report.linked] == [7, 5003]
 
 
+def test_addresses_separated_by_a_space_as_e_conomic_stores_them_are_each_read() -> None:
+    # e-conomic's customer schema (economic-schemas/customers.customerNumber.get.schema.json, `email`):
+    # "you can specify multiple email addresses in this field, separated by a space".
+    world = World({5003: remote(5003, "Gamma", "first@gamma.de second@gamma.de\tthird@gamma.de")})
+
+    world.apply(importNew=True)
+    world.repo.put(TENANT, Customer(7, "Gamma", 5003, "third@gamma.de", "DKK"))
+
+    assert world.stored()[5003].billing_email == "first@gamma.de"
+    assert [r.customerId for r in world.sync.compare(TENANT).linked] == [7, 5003]
+
+
 @pytest.mark.parametrize(
     ("error", "expected", "status"),
     [

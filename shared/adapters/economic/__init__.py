@@ -6,7 +6,7 @@ bodies in which money is `Decimal`, written digit for digit (a float is refused:
 cent exactly; so is `None`: e-conomic refuses `null`, leave the field out). Answers are parsed with
 `Decimal` for every number with a fraction.
 
-Failures become one of five exceptions (all `EconomicError`), each with a readable message of at most
+Failures become one of these exceptions (all `EconomicError`), each with a readable message of at most
 ~500 characters:
 - `EconomicAuthError` (401/403): the tokens are missing or refused. A 401 first forces one token
   refresh (`tokens(True)`) and one retry;
@@ -16,9 +16,13 @@ Failures become one of five exceptions (all `EconomicError`), each with a readab
 - `EconomicUnavailable`: no answer (connection error, timeout) or 429/5xx still after `max_attempts`.
   429 and 5xx are retried with exponential backoff and jitter, honouring `Retry-After` (seconds or an
   HTTP date), for every method: POST and DELETE always carry an `Idempotency-Key`, and e-conomic
-  answers a repeated key with the first answer (`X-ResultFromCache: true`). A request that got no
-  answer is repeated too, except a POST: its document may exist by now, and replay of the key is only
-  known to work for DELETE on this API, so the caller looks the document up (by reference) first;
+  answers a repeated key with the first answer for an hour (`X-ResultFromCache: true`). A request that
+  got no answer is repeated only if it is a GET: a POST's document may exist by now (the caller looks it
+  up by reference first), a DELETE's number may hold another document by now (`delete_draft` reads the
+  draft and re-checks its reference first);
+- `EconomicKeySpent` (an `EconomicUnavailable`): a 5xx or 429 replayed from that cache. Nothing says
+  e-conomic leaves error answers out of it, so the key would get the same error for an hour: the caller
+  looks the document up and sends again, if at all, with a fresh key;
 - `EconomicUnusable`: a successful answer that cannot be used (not a JSON object, a listing without a
   collection, a document without its number).
 
@@ -53,6 +57,7 @@ from shared.adapters.economic.errors import (
     MAX_MESSAGE,
     EconomicAuthError,
     EconomicError,
+    EconomicKeySpent,
     EconomicNotFound,
     EconomicRejected,
     EconomicUnavailable,
@@ -72,6 +77,7 @@ __all__ = [
     "EconomicAuthError",
     "EconomicClient",
     "EconomicError",
+    "EconomicKeySpent",
     "EconomicNotFound",
     "EconomicRejected",
     "EconomicUnavailable",

@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from shared.adapters.economic.documents import DRAFTS, MAX_PAGE_SIZE, Documents
 from shared.adapters.economic.errors import (
     MAX_MESSAGE,
+    EconomicKeySpent,
     EconomicUnavailable,
     EconomicUnusable,
     error_from,
@@ -42,7 +43,9 @@ AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 """Answers to a POST after which the document may exist: not retried blindly (429 and 503 are)."""
 
 _NO_ANSWER = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-"""No (whole) answer: repeated for GET and DELETE (which carries an Idempotency-Key), not for POST."""
+"""No (whole) answer: repeated for GET only. Not for POST (the document may exist now) nor DELETE: the
+draft's number may belong to another document by the time it is sent again (e-conomic reuses numbers),
+so `Documents.delete_draft` reads the draft and re-checks its reference first."""
 
 
 @dataclass(frozen=True)
@@ -181,11 +184,12 @@ class EconomicClient(Documents):
             except _NO_ANSWER as failure:
                 self._pacer.after(ticket, None)
                 last = "timed out" if isinstance(failure, requests.Timeout) else "connection failed"
-                if method == "POST":
-                    # The document may exist now. e-conomic's replay of the Idempotency-Key on this API is
-                    # not documented, so the caller looks it up (by reference) before posting again.
+                if method in ("POST", "DELETE"):
+                    # POST: the document may exist now; DELETE: it may be gone and its number taken by
+                    # another. The caller looks (by reference) before sending it again, with a fresh key.
+                    done = "created" if method == "POST" else "deleted"
                     raise EconomicUnavailable(
-                        f"e-conomic did not answer {method} {path} ({last}); the document may have been created"
+                        f"e-conomic did not answer {method} {path} ({last}); the document may have been {done}"
                     ) from None
                 if attempt >= self._max_attempts:
                     raise EconomicUnavailable(
@@ -217,6 +221,21 @@ class EconomicClient(Documents):
             error = error_from(method, path, response, parsed, secrets)
             if not (status == 429 or status >= 500):
                 raise error
+            if idempotency_key is not None and response.headers.get("X-ResultFromCache", "").lower() == "true":
+                # e-conomic replays the key's first answer for an hour (X-ResultFromCache; its OpenAPI
+                # description, apis.e-conomic.com), errors not excluded (issue 15 item 13): this key is
+                # spent. The caller looks the document up and uses a fresh key.
+                raise EconomicKeySpent(
+                    shorten(
+                        f"{error.summary}, replayed from e-conomic's cache for this Idempotency-Key: "
+                        f"{method} {path} must be checked and sent again with a new key",
+                        MAX_MESSAGE,
+                    ),
+                    status=status,
+                    error_code=error.error_code,
+                    log_id=error.log_id,
+                    problems=error.problems,
+                )
             if method == "POST" and status in AMBIGUOUS_STATUSES:
                 # The server may have stored the document before failing: the caller looks it up by
                 # reference before posting again (e-conomic's replay of a POST's key is not verified).

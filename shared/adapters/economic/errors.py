@@ -12,6 +12,7 @@ import requests
 from shared.errors import (
     AccountingAuthFailed,
     AccountingError,
+    AccountingKeySpent,
     AccountingNotFound,
     AccountingRefused,
     AccountingUnavailable,
@@ -60,6 +61,13 @@ class EconomicRejected(EconomicError, AccountingRefused):
 
 class EconomicUnavailable(EconomicError, AccountingUnavailable):
     """No answer, or 429/5xx after every attempt: try again later."""
+
+
+class EconomicKeySpent(EconomicUnavailable, AccountingKeySpent):
+    """A 5xx or 429 replayed from e-conomic's Idempotency-Key cache (`X-ResultFromCache: true`): e-conomic
+    replays a key's first answer for an hour (its OpenAPI description, apis.e-conomic.com) and nothing
+    says error answers are left out (issue 15 item 13), so retrying the same key cannot help. The caller
+    looks the document up and, if it is missing, writes again with a fresh key."""
 
 
 class EconomicUnusable(EconomicError, AccountingUnusable):
@@ -126,6 +134,26 @@ def _scrub(text: str, secrets: tuple[str, ...]) -> str:
 _KINDS: dict[int, type[EconomicError]] = {401: EconomicAuthError, 403: EconomicAuthError, 404: EconomicNotFound}
 
 
+INVENTORY_MODULE = (
+    "e-conomic refuses orders on this agreement: agreements with the inventory module cannot create or "
+    "change orders through the API. Export with documentType draftInvoice instead"
+)
+"""e-conomic/slate@8abdb42 source/includes/_orders.md: "data creation and modification on resources in
+/orders will not be available on agreements that have inventory module enabled"."""
+
+
+def _inventory_refusal(method: str, path: str, status: int, summary: str, problems: list[str]) -> str | None:
+    """Whether an error answer is e-conomic refusing a write to /orders because of the inventory module:
+    "certain" when the answer names the module, "possible" for a refusal that names no field (a field
+    refusal is validation, E04300 with `errors`), else None. What e-conomic answers then (status, text)
+    is not documented, so both are read."""
+    if method == "GET" or not path.startswith("/orders") or status in (401, 404, 429) or not 400 <= status < 500:
+        return None
+    if "inventory" in summary.casefold():
+        return "certain"
+    return "possible" if not problems else None
+
+
 def error_from(
     method: str, path: str, response: requests.Response, body: Any, secrets: tuple[str, ...]
 ) -> EconomicError:
@@ -143,9 +171,17 @@ def error_from(
     if problems:
         summary += " " + "; ".join(problems)
     text = f"e-conomic answered {method} {path} with {summary}"
-    if status in (401, 403):
-        text += " Check the app secret token and the agreement's grant token."
     kind = _KINDS.get(status, EconomicUnavailable if status == 429 or status >= 500 else EconomicRejected)
+    inventory = _inventory_refusal(method, path, status, summary, problems)
+    if inventory == "certain":
+        text = f"{INVENTORY_MODULE} ({text})"
+        kind = EconomicRejected  # a 403 here is the module, not the tokens: trying the tokens again won't help
+    elif status in (401, 403):
+        text += " Check the app secret token and the agreement's grant token."
+    if inventory == "possible":
+        text += (
+            f" If the agreement has e-conomic's inventory module: {INVENTORY_MODULE[0].lower()}{INVENTORY_MODULE[1:]}."
+        )
     error = kind(
         shorten(_scrub(text, secrets), MAX_MESSAGE),
         status=status,

@@ -13,7 +13,15 @@ from typing import Any
 
 import requests
 
-_FILTER_ESCAPES = str.maketrans({"$": "$$", "(": "$(", ")": "$)", "*": "$*", ",": "$,", "[": "$[", "]": "$]"})
+_FILTER_ESCAPES = str.maketrans({"$": "$$", "(": "$(", ")": "$)", "*": "$*", ",": "$,"})
+"""e-conomic's filter escapes (e-conomic/slate@8abdb42 source/includes/_introduction.md, "Escaping special
+characters in your filter": `$`->`$$`, `(`->`$(`, `)`->`$)`, `*`->`$*`, `,`->`$,`, `[`->`$[`, `]`->`$]`),
+without the brackets: e-conomic does not honour `$[`/`$]`, a filter with them matches nothing (issue 15,
+item 16). Whether an unescaped bracket is safe is documented nowhere either, so a value with a bracket is
+never put into a filter at all: see `FILTER_UNSAFE` and `shared.adapters.economic.documents`."""
+FILTER_UNSAFE = frozenset("[]")
+"""Characters no filter value of ours carries: escaped they match nothing, unescaped they are the syntax
+of `$in:[..]`."""
 
 
 def dumps(value: Any) -> str:
@@ -51,7 +59,8 @@ def _dumps(value: Any, where: str) -> str:
 
 
 def escape_filter_value(value: str) -> str:
-    """A value for e-conomic's `filter` syntax: `$ ( ) * , [ ]` escaped (`$$`, `$(`, ...)."""
+    """A value for e-conomic's `filter` syntax: `$ ( ) * ,` escaped (`$$`, `$(`, ...). Brackets are
+    left as they are (`$[`/`$]` match nothing on e-conomic); callers keep them out of filters."""
     return value.translate(_FILTER_ESCAPES)
 
 
