@@ -23,7 +23,9 @@ def caller(tenant: str, key_id: str) -> Principal:
 
 def random_records(rng: random.Random, tenant: str, n: int) -> list[WorkRecord]:
     """Few distinct start and creation times, so that ties in every order are common."""
-    starts = [START + timedelta(days=rng.randrange(0, 700), minutes=rng.randrange(0, 24 * 60)) for _ in range(n // 3 + 1)]
+    starts = [
+        START + timedelta(days=rng.randrange(0, 700), minutes=rng.randrange(0, 24 * 60)) for _ in range(n // 3 + 1)
+    ]
     created = [START + timedelta(days=800, seconds=rng.randrange(0, 50)) for _ in range(5)]
     records = []
     for i in range(n):
