@@ -49,7 +49,7 @@ def record(tenant: str, i: int, key_id: str = "k1", minutes: int = 30) -> WorkRe
 
 def rows(table: TableClient, tenant: str) -> dict[str, str]:
     """Every row of the tenant's partition: RowKey -> ETag."""
-    return {e["RowKey"]: e.metadata["etag"] for e in table.query_entities(f"PartitionKey eq '{tenant}'")}
+    return {e["RowKey"]: str(e.metadata["etag"]) for e in table.query_entities(f"PartitionKey eq '{tenant}'")}
 
 
 def legacy_write(table: TableClient, records: list[WorkRecord]) -> None:
