@@ -54,6 +54,7 @@ test: lint typecheck pytest infra-check
 
 bench: deps
 	$(PY) -m bench.connector
+	$(PY) -m bench.listing
 	$(PY) -m bench.invoicing
 	$(PY) -m bench.export
 	$(PY) -m bench.sync

@@ -1,5 +1,5 @@
 """Management CLI: `python -m shared.manage keys create|list|revoke`, `secrets names|check`, `billing import`,
-`economic customers|sync`.
+`economic customers|sync`, `work reindex`.
 
 Reads the same settings as the app (environment, else ./local.settings.json), so on a laptop it
 talks to the Azurite that `make run` started, and in Azure to the app's storage account.
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from shared.accounting.cli import format_report
 from shared.accounting.schemas import CustomerSyncIn
 from shared.config import ConfigError
-from shared.container import build
+from shared.container import TABLES, build
 from shared.errors import DomainError
 from shared.export.schemas import SettingsIn
 from shared.invoicing.directory import TenantSettings
@@ -33,6 +33,7 @@ from shared.platform.secrets import (
     economic_grant_token_ref,
 )
 from shared.platform.tenants import TENANT_RE, validate_tenant
+from shared.repositories.work_reindex import reindex
 from shared.validation import validate
 
 
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     customers.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
     sync = economic.add_parser("sync", help="fetch booked invoice numbers now (what the hourly timer does)")
     sync.add_argument("--tenant", required=True)
+    work = groups.add_parser("work", help="recorded work").add_subparsers(dest="command", required=True)
+    index = work.add_parser(
+        "reindex",
+        help="index a tenant's stored work for the listing (resumable, safe to run twice and while the app runs)",
+    )
+    index.add_argument("--tenant", required=True)
+    index.add_argument("--dry-run", action="store_true", help="only say how many records need indexing")
     return parser
 
 
@@ -227,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             return _economic_customers(args)
         if args.group == "economic":
             return _economic_sync(args.tenant)
+        if args.group == "work":
+            return _reindex(args.tenant, dry_run=args.dry_run)
         keys = build().keys
         if args.command == "create":
             key, raw = keys.create(
@@ -255,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _reindex(tenant: str, *, dry_run: bool) -> int:
+    report = reindex(build().storage.table(TABLES["work"]), validate_tenant(tenant), dry_run=dry_run)
+    verb = "would index" if report.dry_run else "indexed"
+    print(f"{report.records} records, {report.already} indexed before, {verb} {report.indexed}")
+    print(f"listing reads the index: {'yes' if report.marked else 'not yet (run without --dry-run)'}")
     return 0
 
 

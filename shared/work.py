@@ -99,3 +99,51 @@ class WorkQuery:
     @property
     def unfiltered(self) -> bool:
         return self == WorkQuery()
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the listing orders, filters and adds up by, copied from a record when it is written. A
+    record never changes these after it is written (invoicing only adds and removes its `DraftNumber`
+    and `Bill*` columns), so the copy cannot go stale."""
+
+    record_id: str
+    kind: Kind
+    key_id: str
+    created_at: datetime
+    date_from: datetime
+    date_to: datetime
+    minutes: int
+    no_invoice: bool
+    user_name: str
+    ticket_id: int | None = None
+    service_contract_id: int | None = None
+    project_id: int | None = None
+
+    @staticmethod
+    def of(r: WorkRecord) -> IndexEntry:
+        return IndexEntry(
+            record_id=r.record_id,
+            kind=r.kind,
+            key_id=r.key_id,
+            created_at=r.created_at,
+            date_from=r.date_from,
+            date_to=r.date_to,
+            minutes=r.minutes,
+            no_invoice=r.no_invoice,
+            user_name=r.user_name,
+            ticket_id=r.ticket_id,
+            service_contract_id=r.service_contract_id,
+            project_id=r.project_id,
+        )
+
+
+@dataclass(frozen=True)
+class WorkTotals:
+    """How many records of one kind and billability a connection wrote, and their worked minutes."""
+
+    key_id: str
+    kind: Kind
+    no_invoice: bool
+    count: int
+    minutes: int

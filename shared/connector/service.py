@@ -8,15 +8,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.connector.listing import Listing, haystack, indexed_listing, order
 from shared.connector.ports import DraftResolver, WorkRepository
-from shared.connector.schemas import (
-    MAX_PAGE_SIZE,
-    ORDER_COLUMNS,
-    ActivityRecordingIn,
-    ListAssignmentsIn,
-    PositionNoteIn,
-    check_span,
-)
+from shared.connector.schemas import MAX_PAGE_SIZE, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
 from shared.errors import FieldError, invalid
 from shared.platform.keys import Principal
 from shared.validation import is_ascii_digits
@@ -111,75 +105,73 @@ class ConnectorService:
         return record.record_id
 
     def list_assignments(self, who: Principal, data: ListAssignmentsIn) -> dict[str, Any]:
-        filters = data.AdditionalSearchData
-        query = WorkQuery()
-        wanted_users: set[str] = set()
-        if filters is not None:
-            kinds: set[Kind] = set()
-            if filters.ShowActivityRecordings:
-                kinds.add(ACTIVITY_RECORDING)
-            if filters.ShowPositionNotes:
-                kinds.add(POSITION_NOTE)
-            project = filters.Project.strip() if filters.Project else None
-            if project is not None and not (is_ascii_digits(project) and int(project) > 0):
-                raise invalid(
-                    [FieldError("AdditionalSearchData.Project", "must be a project id (a positive whole number)")]
-                )
-            if filters.DateTimeFrom and filters.DateTimeTo and filters.DateTimeTo <= filters.DateTimeFrom:
-                raise invalid([FieldError("AdditionalSearchData.DateTimeTo", "must be after DateTimeFrom")])
-            query = WorkQuery(
-                kinds=frozenset(kinds) or query.kinds,
-                starts_at_or_after=filters.DateTimeFrom,
-                ends_at_or_before=filters.DateTimeTo,
-                ticket_id=filters.TicketId,
-                service_contract_id=filters.ServiceContractId,
-                project_id=int(project) if project else None,
-                no_invoice=None if filters.IsInvoice is None else not filters.IsInvoice,
-            )
-            wanted_users = {u.strip().casefold() for u in (filters.UserIds or "").split(",") if u.strip()}
-
-        records = self._work.query(who.tenant, query)
-        total = len(records) if query.unfiltered else self._work.count(who.tenant)
-        if wanted_users:
-            records = [r for r in records if r.user_name.casefold() in wanted_users]
-        if data.Search and data.Search.strip():
-            needle = data.Search.strip().casefold()
-            records = [r for r in records if needle in _haystack(r)]
-
-        column = ORDER_COLUMNS[data.OrderColumns]
-        records.sort(key=lambda r: r.record_id)
-        records.sort(key=lambda r: r.created_at)
-        records.sort(key=_SORT_KEYS[column], reverse=not data.OrderByAsc)
-        # TakeAll is "every matching assignment" in the connector, bounded here like any page; Filtered
-        # still counts them all (the handler's message says when some were left out).
-        page = records[:MAX_PAGE_SIZE] if data.TakeAll else records[data.Skip : data.Skip + data.PageSize]
+        query, wanted_users = _query(data)
+        search = data.Search.strip().casefold() if data.Search and data.Search.strip() else None
+        windowed = query.starts_at_or_after is not None or query.ends_at_or_before is not None
+        # Without a window, a search or TakeAll reads every record anyway: one scan beats point reads.
+        if (windowed or not (search or data.TakeAll)) and self._work.indexed(who.tenant):
+            found = indexed_listing(self._work, who, data, query, wanted_users, search)
+        else:
+            found = self._scan(who, data, query, wanted_users, search)
+        page = found.page
         # Read the drafts only when a note on the page was ever linked to one.
         live = self._drafts(who.tenant) if self._drafts and any(r.draft_number for r in page) else None
         return {
-            "Count": total,
-            "Filtered": len(records),
-            "OwnHours": hours(sum(r.minutes for r in records if r.key_id == who.key_id)),
-            "TotalHours": hours(sum(r.minutes for r in records)),
+            "Count": found.count,
+            "Filtered": found.filtered,
+            "OwnHours": hours(found.own_minutes),
+            "TotalHours": hours(found.minutes),
             "Results": [
                 assignment(r, live(r.draft_number) if live and r.draft_number is not None else None) for r in page
             ],
         }
 
+    def _scan(
+        self, who: Principal, data: ListAssignmentsIn, query: WorkQuery, wanted_users: set[str], search: str | None
+    ) -> Listing:
+        """Every record of the tenant that the store's filters let through: the layout before the
+        index (`manage work reindex` not run yet), and a search or TakeAll without a date window."""
+        records = self._work.query(who.tenant, query)
+        total = len(records) if query.unfiltered else self._work.count(who.tenant)
+        if wanted_users:
+            records = [r for r in records if r.user_name.casefold() in wanted_users]
+        if search:
+            records = [r for r in records if search in haystack(r)]
+        order(records, data)
+        return Listing(
+            count=total,
+            filtered=len(records),
+            minutes=sum(r.minutes for r in records),
+            own_minutes=sum(r.minutes for r in records if r.key_id == who.key_id),
+            page=records[:MAX_PAGE_SIZE] if data.TakeAll else records[data.Skip : data.Skip + data.PageSize],
+        )
 
-def _haystack(r: WorkRecord) -> str:
-    parts = [r.record_id, r.book_text, r.note_text, r.hint, r.user_name, r.ticket_id, r.service_contract_id]
-    return "\n".join(str(p) for p in parts if p is not None).casefold()
 
-
-_SORT_KEYS: dict[str, Callable[[WorkRecord], Any]] = {
-    "CreationDate": lambda r: r.created_at,
-    "AlterationDate": lambda r: r.created_at,
-    "TicketId": lambda r: (r.ticket_id is not None, r.ticket_id or 0),
-    "UserName": lambda r: r.user_name.casefold(),
-    "Minutes": lambda r: r.minutes,
-    "MinAssignmentTime": lambda r: r.date_from,
-    "MaxAssignmentTime": lambda r: r.date_to,
-}
+def _query(data: ListAssignmentsIn) -> tuple[WorkQuery, set[str]]:
+    """The store's filters of a listing, and the user names asked for (case-folded)."""
+    filters = data.AdditionalSearchData
+    if filters is None:
+        return WorkQuery(), set()
+    kinds: set[Kind] = set()
+    if filters.ShowActivityRecordings:
+        kinds.add(ACTIVITY_RECORDING)
+    if filters.ShowPositionNotes:
+        kinds.add(POSITION_NOTE)
+    project = filters.Project.strip() if filters.Project else None
+    if project is not None and not (is_ascii_digits(project) and int(project) > 0):
+        raise invalid([FieldError("AdditionalSearchData.Project", "must be a project id (a positive whole number)")])
+    if filters.DateTimeFrom and filters.DateTimeTo and filters.DateTimeTo <= filters.DateTimeFrom:
+        raise invalid([FieldError("AdditionalSearchData.DateTimeTo", "must be after DateTimeFrom")])
+    query = WorkQuery(
+        kinds=frozenset(kinds) or WorkQuery().kinds,
+        starts_at_or_after=filters.DateTimeFrom,
+        ends_at_or_before=filters.DateTimeTo,
+        ticket_id=filters.TicketId,
+        service_contract_id=filters.ServiceContractId,
+        project_id=int(project) if project else None,
+        no_invoice=None if filters.IsInvoice is None else not filters.IsInvoice,
+    )
+    return query, {u.strip().casefold() for u in (filters.UserIds or "").split(",") if u.strip()}
 
 
 def _iso(value: datetime) -> str:

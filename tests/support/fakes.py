@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +18,7 @@ from shared.invoicing.directory import Contract, Customer, Directory, Entry, wit
 from shared.invoicing.ledger import BilledNote, DraftHeader, Link
 from shared.platform.idempotency import IdempotencyRecord
 from shared.platform.keys import ApiKey
-from shared.work import WorkQuery, WorkRecord
+from shared.work import IndexEntry, Kind, WorkQuery, WorkRecord, WorkTotals
 
 
 class FakeWindowStore:
@@ -147,11 +147,14 @@ class FakeKeyRepository:
 
 
 class FakeWorkRepository:
-    """`WorkRepository`: records by (tenant, record id), filtered on every `WorkQuery` field."""
+    """`WorkRepository`: records by (tenant, record id), filtered on every `WorkQuery` field. With
+    `indexed` (the default), it also answers as the index of `TableWorkRepository` does: entries by
+    start time (ties by creation time, then id) and totals per connection, kind and billability."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, indexed: bool = True) -> None:
         self._lock = threading.Lock()
         self._rows: dict[tuple[str, str], WorkRecord] = {}
+        self._indexed = indexed
 
     def add(self, record: WorkRecord) -> bool:
         with self._lock:
@@ -174,6 +177,29 @@ class FakeWorkRepository:
     def count(self, tenant: str) -> int:
         with self._lock:
             return sum(1 for t, _ in self._rows if t == tenant)
+
+    def indexed(self, tenant: str) -> bool:
+        return self._indexed
+
+    def entries(
+        self, tenant: str, query: WorkQuery, *, newest_first: bool, limit: int | None = None
+    ) -> Iterator[IndexEntry]:
+        found = [IndexEntry.of(r) for r in self.query(tenant, query)]
+        found.sort(key=lambda e: (e.created_at, e.record_id))
+        found.sort(key=lambda e: e.date_from, reverse=newest_first)
+        return iter(found[:limit] if limit is not None else found)
+
+    def totals(self, tenant: str) -> list[WorkTotals]:
+        sums: dict[tuple[str, Kind, bool], list[int]] = {}
+        for r in self.query(tenant, WorkQuery()):
+            counted = sums.setdefault((r.key_id, r.kind, r.no_invoice), [0, 0])
+            counted[0] += 1
+            counted[1] += r.minutes
+        return [WorkTotals(k, kind, ni, n, m) for (k, kind, ni), (n, m) in sums.items()]
+
+    def get_many(self, tenant: str, record_ids: Sequence[str]) -> list[WorkRecord]:
+        with self._lock:
+            return [self._rows[(tenant, i)] for i in record_ids if (tenant, i) in self._rows]
 
 
 def _matches(r: WorkRecord, q: WorkQuery) -> bool:
