@@ -87,19 +87,7 @@ class TableWorkRepository:
 
     def query(self, tenant: str, query: WorkQuery) -> list[WorkRecord]:
         clauses = [eq("PartitionKey", tenant), _kinds(query.kinds)]
-        if query.starts_at_or_after is not None:
-            clauses.append(f"DateFromUtc ge {literal(query.starts_at_or_after)}")
-        if query.ends_at_or_before is not None:
-            clauses.append(f"DateToUtc le {literal(query.ends_at_or_before)}")
-        for name, value in (
-            ("TicketId", query.ticket_id),
-            ("ServiceContractId", query.service_contract_id),
-            ("ProjectId", query.project_id),
-        ):
-            if value is not None:
-                clauses.append(eq(name, value))
-        if query.no_invoice is not None:
-            clauses.append(eq("NoInvoice", query.no_invoice))
+        clauses += _filters(query)
         return [from_entity(e) for e in self._table().query_entities(all_of(*clauses))]
 
     def count(self, tenant: str) -> int:
@@ -115,19 +103,7 @@ class TableWorkRepository:
         low, high = window_bounds(newest_first, query.starts_at_or_after, query.ends_at_or_before)
         clauses = range_filter(tenant, low, high)
         clauses.append(" or ".join(eq("RecordKind", kind) for kind in sorted(query.kinds)))
-        if query.starts_at_or_after is not None:
-            clauses.append(f"DateFromUtc ge {literal(query.starts_at_or_after)}")
-        if query.ends_at_or_before is not None:
-            clauses.append(f"DateToUtc le {literal(query.ends_at_or_before)}")
-        for name, value in (
-            ("TicketId", query.ticket_id),
-            ("ServiceContractId", query.service_contract_id),
-            ("ProjectId", query.project_id),
-        ):
-            if value is not None:
-                clauses.append(eq(name, value))
-        if query.no_invoice is not None:
-            clauses.append(eq("NoInvoice", query.no_invoice))
+        clauses += _filters(query)
         per_page = min(1000, limit) if limit else 1000
         rows = self._table().query_entities(all_of(*clauses), select=INDEX_COLUMNS, results_per_page=per_page)
         for n, row in enumerate(rows):
@@ -175,6 +151,25 @@ def condition_failed(error: HttpResponseError) -> bool:
     """A create that found the row, or a conditional update that found another version."""
     code = str(getattr(error, "error_code", None) or "")
     return error.status_code in (409, 412) or code in {"EntityAlreadyExists", "UpdateConditionNotSatisfied"}
+
+
+def _filters(query: WorkQuery) -> list[str]:
+    """The query's window and id filters, as records and their index rows both carry them."""
+    clauses = []
+    if query.starts_at_or_after is not None:
+        clauses.append(f"DateFromUtc ge {literal(query.starts_at_or_after)}")
+    if query.ends_at_or_before is not None:
+        clauses.append(f"DateToUtc le {literal(query.ends_at_or_before)}")
+    for name, value in (
+        ("TicketId", query.ticket_id),
+        ("ServiceContractId", query.service_contract_id),
+        ("ProjectId", query.project_id),
+    ):
+        if value is not None:
+            clauses.append(eq(name, value))
+    if query.no_invoice is not None:
+        clauses.append(eq("NoInvoice", query.no_invoice))
+    return clauses
 
 
 def _kinds(kinds: frozenset[Kind]) -> str:
