@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.schemas import (
+    ActivityRecordingCreated,
+    ActivityRecordingIn,
+    AssignmentsOut,
+    ListAssignmentsIn,
+    PositionNoteCreated,
+    PositionNoteIn,
+)
 from shared.connector.service import ConnectorService
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
@@ -51,6 +58,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_activity_recording,
         model=ActivityRecordingIn,
         creates=True,
+        response_model=ActivityRecordingCreated,
         tag=CONNECTOR_TAG,
     ),
     OperationSpec(
@@ -62,6 +70,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_position_note,
         model=PositionNoteIn,
         creates=True,
+        response_model=PositionNoteCreated,
         tag=CONNECTOR_TAG,
     ),
     OperationSpec(
@@ -73,6 +82,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_position_note,
         model=PositionNoteIn,
         creates=True,
+        response_model=PositionNoteCreated,
         action="CreateInvoicePositionNote",
         tag=CONNECTOR_TAG,
         deprecated=True,
@@ -85,6 +95,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         summary="List service assignments",
         handler=list_assignments,
         model=ListAssignmentsIn,
+        response_model=AssignmentsOut,
         tag=CONNECTOR_TAG,
     ),
 )

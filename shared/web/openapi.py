@@ -35,6 +35,12 @@ DESCRIPTION = (
     "envelope {Message, Success: false, Errors: [{Field, Message}]}."
 )
 SPEC_ROUTE = "ApiInvoice/swagger.json"
+# The key's securityDefinition and the connector's connection parameter are both named `api_key`, as in the
+# certified "Tesseron Invoice" connector (../shared/reference/tesseron-invoice-connector/, = microsoft/
+# PowerPlatformConnectors certified-connectors/Tesseron Invoice/) and the PowerPlatformConnectors README's
+# apiProperties example; the key travels as the query parameter `apikey` (`in: query`), as it does there.
+# No source says the platform requires that name (UNVERIFIED); `api_key` is right under both answers.
+SECURITY_NAME = "api_key"
 CONNECTOR_COMMAND = "python -m shared.web.openapi --connector infra/connector"
 
 ERROR_STATUSES: dict[str, str] = {
@@ -268,7 +274,7 @@ def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
         "produces": [spec.produces],
         "parameters": parameters,
         "responses": responses,
-        "security": [{"apikey": []}],
+        "security": [{SECURITY_NAME: []}],
     }
     if spec.model is not None and spec.source != "query":
         operation["consumes"] = ["application/json"]
@@ -302,8 +308,8 @@ def build_document(
         "produces": ["application/json"],
         "paths": paths,
         "definitions": dict(sorted(definitions.items.items())),
-        "securityDefinitions": {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}},
-        "security": [{"apikey": []}],
+        "securityDefinitions": {SECURITY_NAME: {"type": "apiKey", "in": "query", "name": "apikey"}},
+        "security": [{SECURITY_NAME: []}],
         "tags": [{"name": name} for name in tags],
     }
     return _served_from(document, host, schemes)
@@ -349,7 +355,7 @@ CONNECTOR_PROPERTIES: dict[str, Any] = {
                     "constraints": {"required": "true"},
                 },
             },
-            "apikey": {
+            SECURITY_NAME: {
                 "type": "securestring",
                 "uiDefinition": {
                     "displayName": "API key",
