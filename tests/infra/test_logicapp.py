@@ -15,7 +15,11 @@ from shared.operations import ALL_OPERATIONS
 from tests.support.app import REPO
 
 LOGICAPP = REPO / "infra" / "logicapp"
-WORKFLOWS = sorted((LOGICAPP / "workflows").glob("*/workflow.json"))
+# Logic Apps Standard loads a workflow only from `<project root>/<WorkflowName>/workflow.json`, beside
+# host.json and connections.json (Microsoft Learn, "Logic app project structure":
+# https://learn.microsoft.com/azure/logic-apps/devops-deployment-single-tenant-azure-logic-apps#logic-app-project-structure,
+# MicrosoftDocs/azure-docs includes/logic-apps-single-tenant-project-structure-visual-studio-code.md).
+WORKFLOWS = sorted(LOGICAPP.glob("*/workflow.json"))
 BASE = "@{appsetting('INVOICE_BRIDGE_URL')}/"
 
 # Operations the monthly workflow calls that are built by issues still open. When one lands, this
@@ -46,6 +50,8 @@ def routes() -> set[tuple[str, str]]:
 
 def test_the_sample_has_both_workflows_and_a_project_host_file() -> None:
     assert {p.parent.name for p in WORKFLOWS} == {"record-note", "monthly-invoicing"}
+    # Nothing nested deeper: a workflow.json below <root>/<folder>/ is never loaded (same source).
+    assert sorted(LOGICAPP.rglob("workflow.json")) == WORKFLOWS
     assert (
         load(LOGICAPP / "host.json")["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle.Workflows"
     )
@@ -79,7 +85,7 @@ def test_pending_operations_are_still_pending() -> None:
 
 
 def test_the_note_workflow_sends_the_fields_the_operation_requires() -> None:
-    workflow = load(LOGICAPP / "workflows" / "record-note" / "workflow.json")
+    workflow = load(LOGICAPP / "record-note" / "workflow.json")
     body = http_actions(workflow["definition"])["Record_position_note"]["inputs"]["body"]
     required = {name for name, field in PositionNoteIn.model_fields.items() if field.is_required()}
 
@@ -88,7 +94,7 @@ def test_the_note_workflow_sends_the_fields_the_operation_requires() -> None:
 
 
 def test_the_monthly_workflow_runs_on_the_first_in_a_time_zone_then_exports_after_the_run() -> None:
-    definition = load(LOGICAPP / "workflows" / "monthly-invoicing" / "workflow.json")["definition"]
+    definition = load(LOGICAPP / "monthly-invoicing" / "workflow.json")["definition"]
     (trigger,) = definition["triggers"].values()
     actions = definition["actions"]
 
