@@ -48,10 +48,10 @@ ERROR_STATUSES: dict[str, str] = {
     "401": "Missing or unknown API key.",
     "403": "The API key lacks the right for this operation.",
     "404": "Not found.",
-    "409": "The same Idempotency-Key is still being processed; retry after Retry-After seconds.",
+    "409": "The current state does not allow it (still referenced, held by a job, changed meanwhile).",
     "422": "The Idempotency-Key was used before with a different request.",
     "429": "Over the connection's rate limit; retry after Retry-After seconds.",
-    "503": "Storage is unavailable; retry after Retry-After seconds.",
+    "503": "Storage unavailable, or the same Idempotency-Key still in progress; retry after Retry-After seconds.",
 }
 _RETRY_AFTER_STATUSES = ("409", "429", "503")
 _ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
