@@ -62,8 +62,14 @@ param storageSku string = 'Standard_LRS'
 // purged before that (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview): after
 // `azd down`, `azd up` with the same environment name would fail for 90 days. Off by default, so that
 // `azd down --purge` frees the name; when on, change KEY_VAULT_NAME_SUFFIX to deploy afresh.
-@description('Turn on Key Vault purge protection (KEY_VAULT_PURGE_PROTECTION); irreversible for that vault.')
-param keyVaultPurgeProtection bool = false
+// A string, not a bool: main.parameters.json hands azd's ${VAR=default} over as JSON text, and whether
+// text reaches a bool parameter converted is not documented for azd; 'true'/'false' works either way.
+@description('Turn on Key Vault purge protection (KEY_VAULT_PURGE_PROTECTION, true/false); irreversible for that vault.')
+@allowed([
+  'true'
+  'false'
+])
+param keyVaultPurgeProtection string = 'false'
 
 @description('Appended to the vault name (KEY_VAULT_NAME_SUFFIX, letters and digits): a new vault after azd down when the old name is still held.')
 @maxLength(8)
@@ -119,7 +125,7 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     name: 'kv-${resourceToken}${keyVaultNameSuffix}'
-    enablePurgeProtection: keyVaultPurgeProtection
+    enablePurgeProtection: keyVaultPurgeProtection == 'true'
   }
 }
 

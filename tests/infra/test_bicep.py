@@ -244,7 +244,8 @@ def test_key_vault_purge_protection_is_an_opt_in_parameter_and_the_vault_name_ca
     vault = _text(INFRA / "modules" / "keyvault.bicep")
 
     assert "enablePurgeProtection: enablePurgeProtection ? true : null" in vault
-    assert re.search(r"^param keyVaultPurgeProtection bool = false", _main(), re.M)
+    assert re.search(r"^param keyVaultPurgeProtection string = 'false'", _main(), re.M)
+    assert "enablePurgeProtection: keyVaultPurgeProtection == 'true'" in _main()
     assert re.search(r"name: 'kv-\$\{resourceToken\}\$\{keyVaultNameSuffix\}'", _main())
     assert _azd_parameters()["keyVaultPurgeProtection"] == "${KEY_VAULT_PURGE_PROTECTION=false}"
     assert _azd_parameters()["keyVaultNameSuffix"] == "${KEY_VAULT_NAME_SUFFIX=}"
@@ -314,7 +315,7 @@ def test_every_setting_the_templates_take_can_be_set_with_azd_env() -> None:
     """azd fills main.parameters.json's `${VAR=default}` from `azd env set VAR ...`: the SMTP settings (and
     every other scalar parameter) must be there, or they can only be changed by editing the template."""
     main = _main()
-    scalars = {name for name, kind in re.findall(r"^param (\w+) (string|bool|int)", main, re.M)}
+    scalars = {name for name, _kind in re.findall(r"^param (\w+) (string|bool|int)", main, re.M)}
     parameters = _azd_parameters()
 
     assert scalars - set(parameters) == set()
