@@ -4,6 +4,13 @@
 param appPrincipalId string
 @description('The deploying user (AZURE_PRINCIPAL_ID), or empty for none.')
 param userPrincipalId string = ''
+@description('The type of userPrincipalId (main.bicep: AZURE_PRINCIPAL_TYPE, User by default).')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param userPrincipalType string = 'User'
 param storageAccountName string
 param keyVaultName string
 param appInsightsName string
@@ -89,7 +96,7 @@ resource userTable 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!e
   scope: storage
   properties: {
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
   }
 }
@@ -100,7 +107,7 @@ resource userSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (
   scope: vault
   properties: {
     principalId: userPrincipalId
-    principalType: 'User'
+    principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)
   }
 }

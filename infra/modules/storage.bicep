@@ -6,6 +6,14 @@ param tags object
 param name string
 param deploymentContainerName string
 param tablePrefix string = ''
+@description('Redundancy; main.bicep explains the default (LRS exists in every region, ZRS in a subset).')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param skuName string = 'Standard_LRS'
 
 // The app's tables (shared/container.TABLES); the app also creates missing ones on first use.
 var appTables = [
@@ -26,12 +34,12 @@ var appQueues = [
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35:Flex Consumption without a virtual network has no fixed outbound addresses to allow; shared keys are off, so every call needs an Entra ID token and an RBAC role
   // checkov:skip=CKV_AZURE_59:as CKV_AZURE_35 (network reachable, not anonymously readable: allowBlobPublicAccess is false)
-  // checkov:skip=CKV_AZURE_206:zone-redundant (ZRS) is the replication chosen; the tables hold keys, throttle windows and work records that a geo copy would not make more available to the app
+  // checkov:skip=CKV_AZURE_206:redundancy is the skuName parameter, LRS by default because ZRS and geo-redundant SKUs are not offered in every Flex Consumption region; the tables hold keys, throttle windows and work records that a geo copy would not make more available to the app
   name: name
   location: location
   tags: tags
   kind: 'StorageV2'
-  sku: { name: 'Standard_ZRS' }
+  sku: { name: skuName }
   properties: {
     accessTier: 'Hot'
     allowSharedKeyAccess: false

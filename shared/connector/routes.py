@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.connector.schemas import MAX_PAGE_SIZE, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
+from shared.connector.schemas import (
+    MAX_PAGE_SIZE,
+    ActivityRecordingCreated,
+    ActivityRecordingIn,
+    AssignmentsOut,
+    ListAssignmentsIn,
+    PositionNoteCreated,
+    PositionNoteIn,
+)
 from shared.connector.service import ConnectorService
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
@@ -56,6 +64,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_activity_recording,
         model=ActivityRecordingIn,
         creates=True,
+        response_model=ActivityRecordingCreated,
         tag=CONNECTOR_TAG,
     ),
     OperationSpec(
@@ -67,6 +76,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_position_note,
         model=PositionNoteIn,
         creates=True,
+        response_model=PositionNoteCreated,
         tag=CONNECTOR_TAG,
     ),
     OperationSpec(
@@ -78,6 +88,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         handler=create_position_note,
         model=PositionNoteIn,
         creates=True,
+        response_model=PositionNoteCreated,
         action="CreateInvoicePositionNote",
         tag=CONNECTOR_TAG,
         deprecated=True,
@@ -90,6 +101,7 @@ CONNECTOR_OPERATIONS: tuple[OperationSpec[ConnectorServices], ...] = (
         summary="List service assignments",
         handler=list_assignments,
         model=ListAssignmentsIn,
+        response_model=AssignmentsOut,
         tag=CONNECTOR_TAG,
     ),
 )

@@ -4,7 +4,7 @@ actions, field for field (`infra/connector/apiDefinition.swagger.json`), and the
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -135,3 +135,109 @@ def check_span(date_from: datetime, date_to: datetime, pause: timedelta) -> list
     elif pause >= date_to - date_from:
         errors.append(FieldError("pause", "must be shorter than the time between dateFrom and dateTo"))
     return errors
+
+
+# -- answers -----------------------------------------------------------------------------------------
+# The 200 bodies of the three actions, declared as the certified connector declares them so that flows
+# get the same dynamic content (ids, results). Source: the certified "Tesseron Invoice" connector,
+# ../shared/reference/tesseron-invoice-connector/apiDefinition.swagger.json (identical to
+# microsoft/PowerPlatformConnectors certified-connectors/Tesseron Invoice/apiDefinition.swagger.json):
+# every property it declares is declared here with its type (and `format: float` where it has one).
+# Ids are strings there (`invoiceNoteId`, lower-case i, and `ActivityRecordingId`). Properties the
+# certified schema has but Invoice Bridge records nothing for (engineer, enterprise, user ids) are
+# declared and left out of answers; our additions (draft and invoice numbers, project) are declared too.
+# tests/infra/test_connector_files.py compares these with the certified file.
+
+_FLOAT: dict[str, Any] = {"format": "float"}
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _Envelope(_Out):
+    Message: str = Field(description="Message")
+    Success: bool = Field(description="Success")
+
+
+class ActivityRecordingCreated(_Envelope):
+    ActivityRecordingId: str = Field(description="Activity Recording ID")
+
+
+class PositionNoteCreated(_Envelope):
+    invoiceNoteId: str = Field(description="Invoice Note ID")
+
+
+class AssignmentUnits(_Out):
+    Minutes: int = Field(description="Duration in Minutes (0 when not billable).")
+    Quantity: float = Field(description="Quantity (hours) of the position.", json_schema_extra=_FLOAT)
+    MinutesNoInvoice: int = Field(description="Duration in Minutes (no invoice).")
+    QuantityNoInvoice: float = Field(description="Quantity without invoice.", json_schema_extra=_FLOAT)
+    Pause: int = Field(description="Duration of pause in minutes.")
+
+
+class AssignmentUser(_Out):
+    UserId: int | None = Field(None, description="User ID (not recorded by Invoice Bridge).")
+    UserName: str = Field(description="Username")
+    EngineerId: int | None = Field(None, description="Engineer ID (not recorded by Invoice Bridge).")
+
+
+class AssignmentKind(_Out):
+    ServiceAssignmentTypeId: int = Field(description="1 activity recording, 2 position note.")
+    AssignmentTypeName: str = Field(description="Activity recording or Position note.")
+
+
+class AssignmentEngineer(_Out):
+    EngineerId: int | None = Field(None, description="The ID of the engineer.")
+    EngineerName: str | None = Field(None, description="The name of the engineer.")
+    UserID: int | None = Field(None, description="The user ID of the engineer.")
+    ResourceNumber: str | None = Field(None, description="The resource number of the engineer.")
+
+
+class AssignmentTicket(_Out):
+    ticketId: int = Field(description="The ticket ID.")
+    TicketNumber: str | None = Field(None, description="The ticket number (not recorded by Invoice Bridge).")
+    TicketHead: str | None = Field(None, description="The ticket's subject (not recorded by Invoice Bridge).")
+    EnterpriseId: int | None = Field(None, description="The enterprise ID (not recorded by Invoice Bridge).")
+    EnterpriseName: str | None = Field(None, description="The enterprise name (not recorded by Invoice Bridge).")
+    AreaId: int | None = Field(None, description="The area ID (not recorded by Invoice Bridge).")
+    ServiceContractID: int | None = Field(None, description="The service contract ID.")
+
+
+class Assignment(_Out):
+    CreationDate: str = Field(description="Creation Date (ISO 8601, UTC).")
+    AlterationDate: str = Field(description="Date of the last update (ISO 8601, UTC).")
+    AssignmentId: str = Field(description="Assignment ID.")
+    AssignmentNumber: str = Field(description="Assignment Number.")
+    Assignmenttext: str = Field(description="Assignment Text.")
+    AssignmentPositionText: str = Field(description="Position Text.")
+    MinAssignmentTime: str = Field(description="Date from (ISO 8601).")
+    MaxAssignmentTime: str = Field(description="Date to (ISO 8601).")
+    PositionsUnits: AssignmentUnits = Field(description="Position Units.")
+    UserInfo: AssignmentUser = Field(description="User Information.")
+    Status: str = Field(description="Open, Drafted (in an invoice draft) or Invoiced (booked in e-conomic).")
+    AssignmentType: AssignmentKind = Field(description="Assignment type.")
+    EnterpriseId: int | None = Field(None, description="The enterprise ID (not recorded by Invoice Bridge).")
+    EnterpriseName: str | None = Field(None, description="The name of the enterprise (not recorded).")
+    TicketId: int | None = Field(None, description="The ticket ID.")
+    Engineer: AssignmentEngineer | None = Field(None, description="Details of the engineer (not recorded).")
+    Ticket: AssignmentTicket | None = Field(None, description="The ticket, when the work names one.")
+    ServiceContractName: str | None = Field(None, description="The service contract's name (not recorded).")
+    ServiceContractId: int | None = Field(None, description="The service contract ID.")
+    TicketPositionId: int | None = Field(None, description="The position within the ticket.")
+    ProjectId: int | None = Field(None, description="The project (activity recordings).")
+    ExtraCharge: bool = Field(description="The service contract's surcharge applies.")
+    InvoiceDraftNumber: int | None = Field(None, description="The invoice draft the note is in.")
+    InvoiceNumber: int | None = Field(None, description="e-conomic's invoice number once the draft is booked.")
+
+
+class AssignmentsResult(_Out):
+    Count: int = Field(description="Count of all Service Assignments.")
+    Filtered: int = Field(description="Count of Service Assignments for specified filters.")
+    OwnHours: float = Field(description="Hours of the filtered assignments of this key.", json_schema_extra=_FLOAT)
+    TotalHours: float = Field(description="Hours of the filtered assignments.", json_schema_extra=_FLOAT)
+    Results: list[Assignment] = Field(description="List of Service Assignments.")
+
+
+class AssignmentsOut(_Envelope):
+    Result: AssignmentsResult = Field(description="Result")

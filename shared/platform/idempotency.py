@@ -1,8 +1,11 @@
 """`Idempotency-Key` handling for creates: Logic Apps retries timed-out and failed calls.
 
 - The first request with a key claims it (an insert, so exactly one concurrent request wins).
-- A repeat with the same key and body replays the first answer; with another body it gets 422;
-  while the first is still running it gets 409.
+- A repeat with the same key and body replays the first answer; with another body it gets 422.
+  A repeat while the first is still running waits for it (up to `in_flight_wait`, polling the claim)
+  and replays its answer; still running after that, it gets 503 with Retry-After, a status Logic Apps
+  retries (it retries only 408, 429 and 5xx: https://learn.microsoft.com/azure/logic-apps/error-exception-handling),
+  where a 409 would end the action as failed though the first attempt created the record.
 - Keys are kept `ttl` (24 h); after that the key may be used afresh.
 - A key belongs to its caller and operation: the claim is stored under the tenant (`scope`) and a
   hash of the API key's id, the operation and the key, so another connection (even of the same
@@ -24,13 +27,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from shared.errors import Conflict, FieldError, Invalid, Rejected
+from shared.errors import FieldError, Invalid, Rejected, Unavailable
 from shared.web.types import ApiResponse, dumps
 
 HEADER = "Idempotency-Key"
@@ -99,11 +103,17 @@ class Idempotency:
         clock: Callable[[], datetime],
         ttl: timedelta = timedelta(hours=24),
         lease: timedelta = timedelta(seconds=30),
+        in_flight_wait: timedelta = timedelta(seconds=5),
+        poll: timedelta = timedelta(milliseconds=250),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._repo = repository
         self._clock = clock
         self._ttl = ttl
         self._lease = lease
+        self._in_flight_wait = in_flight_wait
+        self._poll = poll
+        self._sleep = sleep
 
     def run(
         self,
@@ -137,6 +147,7 @@ class Idempotency:
         return response
 
     def _claim(self, scope: str, key_hash: str, body_fingerprint: str) -> IdempotencyRecord | ApiResponse:
+        waited = False
         for _ in range(10):
             now = self._clock()
             fresh = IdempotencyRecord(
@@ -166,10 +177,14 @@ class Idempotency:
                     existing.response_status, json.loads(existing.response_body), {REPLAY_HEADER: "true"}
                 )
             elif existing.lease_until > now:
-                wait = max(1, int((existing.lease_until - now).total_seconds()) + 1)
-                raise Conflict(
-                    f"A request with this {HEADER} is still being processed; retry later.",
-                    retry_after=wait,
+                if not waited and self._settled_while_waiting(existing):
+                    waited = True  # wait once per request, however often the claim changes hands
+                    continue  # finished, released or its lease ran out: look again
+                now = self._clock()
+                raise Unavailable(
+                    f"A request with this {HEADER} is still being processed; retry after Retry-After seconds.",
+                    code="in_progress",
+                    retry_after=max(1, int((existing.lease_until - now).total_seconds()) + 1),
                 )
             else:
                 # The earlier attempt died mid-way. Take over with its generation, so the action
@@ -177,7 +192,27 @@ class Idempotency:
                 taken = self._repo.replace(replace(existing, lease_until=now + self._lease), existing.version)
             if taken is not None:
                 return taken
-        raise Conflict(f"A request with this {HEADER} is still being processed; retry later.")
+        raise Unavailable(
+            f"A request with this {HEADER} is still being processed; retry after Retry-After seconds.",
+            code="in_progress",
+            retry_after=1,
+        )
+
+    def _settled_while_waiting(self, running: IdempotencyRecord) -> bool:
+        """Polls the claim of a running attempt for up to `in_flight_wait`: True as soon as it completed,
+        was released or changed hands, or its lease ran out; False if it is still running."""
+        for _ in range(int(self._in_flight_wait / self._poll) if self._poll > timedelta(0) else 0):
+            self._sleep(self._poll.total_seconds())
+            current = self._repo.get(running.scope, running.key_hash)
+            if (
+                current is None
+                or current.status != "INPROGRESS"
+                or current.generation != running.generation
+                or current.lease_until != running.lease_until
+                or current.lease_until <= self._clock()
+            ):
+                return True
+        return False
 
     def purge_expired(self) -> int:
         """Removes expired keys from storage (they already count as unused; this keeps the table small)."""

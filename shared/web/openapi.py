@@ -35,6 +35,12 @@ DESCRIPTION = (
     "envelope {Message, Success: false, Errors: [{Field, Message}]}."
 )
 SPEC_ROUTE = "ApiInvoice/swagger.json"
+# The key's securityDefinition and the connector's connection parameter are both named `api_key`, as in the
+# certified "Tesseron Invoice" connector (../shared/reference/tesseron-invoice-connector/, = microsoft/
+# PowerPlatformConnectors certified-connectors/Tesseron Invoice/) and the PowerPlatformConnectors README's
+# apiProperties example; the key travels as the query parameter `apikey` (`in: query`), as it does there.
+# No source says the platform requires that name (UNVERIFIED); `api_key` is right under both answers.
+SECURITY_NAME = "api_key"
 CONNECTOR_COMMAND = "python -m shared.web.openapi --connector infra/connector"
 
 ERROR_STATUSES: dict[str, str] = {
@@ -42,14 +48,13 @@ ERROR_STATUSES: dict[str, str] = {
     "401": "Missing or unknown API key.",
     "403": "The API key lacks the right for this operation.",
     "404": "Not found.",
-    "409": "A conflict with the stored data, or the same Idempotency-Key is still being processed "
-    "(then retry after Retry-After seconds).",
-    "413": "The request body is too large.",
+    "409": "The current state does not allow it (still referenced, held by a job, changed meanwhile).",
+    "413": "The request body is too large, or a field too large to store (named).",
     "422": "The request cannot be carried out as it is (e.g. the Idempotency-Key was used before with a "
     "different request).",
     "429": "Over the connection's rate limit; retry after Retry-After seconds.",
-    "503": "Storage or the accounting system is unavailable, or the connection is busy; retry after "
-    "Retry-After seconds.",
+    "503": "Storage or the accounting system is unavailable, the connection is busy, or the same "
+    "Idempotency-Key is still in progress; retry after Retry-After seconds.",
 }
 _RETRY_AFTER_STATUSES = ("409", "429", "503")
 _ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
@@ -278,7 +283,7 @@ def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
         "produces": list(dict.fromkeys((spec.produces, "application/json"))),
         "parameters": parameters,
         "responses": responses,
-        "security": [{"apikey": []}],
+        "security": [{SECURITY_NAME: []}],
     }
     if spec.model is not None and spec.source != "query":
         operation["consumes"] = ["application/json"]
@@ -312,8 +317,8 @@ def build_document(
         "produces": ["application/json"],
         "paths": paths,
         "definitions": dict(sorted(definitions.items.items())),
-        "securityDefinitions": {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}},
-        "security": [{"apikey": []}],
+        "securityDefinitions": {SECURITY_NAME: {"type": "apiKey", "in": "query", "name": "apikey"}},
+        "security": [{SECURITY_NAME: []}],
         "tags": [{"name": name} for name in tags],
     }
     return _served_from(document, host, schemes)
@@ -359,7 +364,7 @@ CONNECTOR_PROPERTIES: dict[str, Any] = {
                     "constraints": {"required": "true"},
                 },
             },
-            "apikey": {
+            SECURITY_NAME: {
                 "type": "securestring",
                 "uiDefinition": {
                     "displayName": "API key",

@@ -62,3 +62,30 @@ def swagger_2_errors(document: dict[str, Any]) -> list[str]:
         if FILE_RESPONSE_REFUSAL in errors:
             errors.remove(FILE_RESPONSE_REFUSAL)
     return errors
+
+
+def certified_connector(name: str) -> Any:
+    """A file of the certified "Tesseron Invoice" connector (`apiDefinition.swagger.json`,
+    `apiProperties.json`): a copy of microsoft/PowerPlatformConnectors
+    `certified-connectors/Tesseron Invoice/`, the contract our connector actions answer to."""
+    return json.loads((reference_dir() / "tesseron-invoice-connector" / name).read_text(encoding="utf-8"))
+
+
+def inline_refs(schema: Any, document: dict[str, Any]) -> Any:
+    """`schema` with every `#/definitions/X` reference of `document` replaced by X itself."""
+    if isinstance(schema, list):
+        return [inline_refs(item, document) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/definitions/"):
+        return inline_refs(document["definitions"][ref.rsplit("/", 1)[-1]], document)
+    return {key: inline_refs(value, document) for key, value in schema.items()}
+
+
+def operation(document: dict[str, Any], operation_id: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        op for path in document["paths"].values() for op in path.values() if op.get("operationId") == operation_id
+    ]
+    assert len(found) == 1, operation_id
+    return found[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -9,18 +11,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from jsonschema import Draft4Validator
 
+from shared.connector import routes
 from shared.connector.routes import list_assignments
 from shared.connector.schemas import MAX_PAGE_SIZE, ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn
 from shared.connector.service import ConnectorService
 from shared.errors import DomainError
 from shared.platform.keys import CONNECTOR_RIGHTS, Principal
 from shared.validation import validate
+from shared.web.openapi import build_document
 from shared.web.registry import Call
 from shared.web.status import error_body, http_status
-from shared.web.types import ApiRequest
-from shared.work import WorkRecord
+from shared.web.types import ApiRequest, dumps
+from shared.work import BilledIn, WorkRecord
 from tests.support.fakes import FakeClock, FakeWorkRepository
+from tests.support.reference import inline_refs, operation
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RIGHTS = frozenset(CONNECTOR_RIGHTS)
@@ -566,3 +572,56 @@ def test_creation_date_is_shown_in_utc(service: ConnectorService) -> None:
     [item] = listing(service)["Results"]
 
     assert item["CreationDate"] == "2024-06-01T12:00:00Z"
+
+
+# --- what the actions answer conforms to what the document declares -------------------------------
+
+
+def _closed(schema: Any) -> Any:
+    """`schema` with every object closed (`additionalProperties: false`): an undeclared output fails."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {k: _closed(v) for k, v in schema.items()}
+    if "properties" in closed:
+        closed["additionalProperties"] = False
+    return closed
+
+
+def test_every_answer_of_the_three_actions_has_exactly_the_declared_outputs_with_their_types() -> None:
+    """The 200 schemas (declared like the certified connector's, see tests/infra/test_connector_files.py)
+    describe what the service really answers: every field it sends is declared, with its type."""
+    repo = FakeWorkRepository()
+    invoiced = {7: BilledIn(7, 1001), 8: BilledIn(8)}
+    service = ConnectorService(
+        repo, clock=SteppingClock().now, drafts=lambda _tenant: lambda number: invoiced.get(number)
+    )
+    app = SimpleNamespace(connector=service)
+    request = ApiRequest({}, {}, b"")
+    document = build_document()
+
+    answers = {
+        "CreateInvoicePositionNote": routes.create_position_note(
+            app,
+            Call(ALICE, note_in(ticketID=4711, serviceContractID=3, ticketPositionID=2, pause="00:15"), None, request),
+        ),
+        "CreateActivityRecording": routes.create_activity_recording(
+            app, Call(ALICE, recording_in(projectId=5, Quantity="1.25", bookText="b"), None, request)
+        ),
+    }
+    created: Any = answers["CreateInvoicePositionNote"].body
+    for number in invoiced:  # notes in a draft, and in a booked one
+        source = repo.get("acme", created["invoiceNoteId"])
+        assert source is not None
+        repo.add(dataclasses.replace(source, record_id=f"billed-{number}", draft_number=number))
+    routes.create_position_note(app, Call(BOB, note_in(no_invoice=True), None, request))
+    listing = ListAssignmentsIn(TakeAll=True)
+    answers["GetServiceAssignmentsDispatcher"] = routes.list_assignments(app, Call(ALICE, listing, None, request))
+    listed: Any = answers["GetServiceAssignmentsDispatcher"].body
+    assert len(listed["Result"]["Results"]) == 5
+
+    for operation_id, answer in answers.items():
+        schema = _closed(inline_refs(operation(document, operation_id)["responses"]["200"]["schema"], document))
+        body = json.loads(dumps(answer.body))
+        assert [f"{operation_id}: {e.message}" for e in Draft4Validator(schema).iter_errors(body)] == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from shared.errors import Conflict, DomainError, Invalid, Rejected
+from shared.errors import DomainError, Invalid, Rejected, Unavailable
 from shared.platform.idempotency import Idempotency, IdempotencyRecord, fingerprint
 from shared.web.status import error_body, error_response, http_status
 from shared.web.types import ApiResponse
@@ -51,7 +52,10 @@ def repo() -> FakeIdempotencyRepository:
 
 @pytest.fixture
 def idem(repo: FakeIdempotencyRepository, clock: FakeClock) -> Idempotency:
-    return Idempotency(repo, clock=clock.now, ttl=TTL, lease=LEASE)
+    # Waiting for an attempt in flight passes fake time, not real time.
+    return Idempotency(
+        repo, clock=clock.now, ttl=TTL, lease=LEASE, sleep=lambda seconds: clock.advance(timedelta(seconds=seconds))
+    )
 
 
 def run(
@@ -133,9 +137,10 @@ def test_body_fingerprint_ignores_key_order_but_not_values() -> None:
 # --- concurrent and crashed attempts -------------------------------------------------------------
 
 
-def test_repeat_while_the_first_is_still_running_is_a_conflict_with_retry_after(
+def test_repeat_while_the_first_is_still_running_is_unavailable_with_retry_after(
     idem: Idempotency, clock: FakeClock
 ) -> None:
+    # 503, not 409: Logic Apps retries 408, 429 and 5xx only (issue 15, item 6; sources below).
     seen: list[DomainError] = []
     inner = Action()
 
@@ -143,14 +148,14 @@ def test_repeat_while_the_first_is_still_running_is_a_conflict_with_retry_after(
         clock.advance(timedelta(seconds=20))
         try:
             run(idem, inner)
-        except Conflict as error:
+        except Unavailable as error:
             seen.append(error)
         return Action()(generation)
 
     response = run(idem, first)
 
     [conflict] = seen
-    assert http_status(conflict) == 409
+    assert http_status(conflict) == 503
     assert 1 <= int(error_response(conflict).headers["Retry-After"]) <= (LEASE - timedelta(seconds=20)).seconds + 1
     assert inner.runs == []
     assert response.status == 200
@@ -164,7 +169,7 @@ def test_retry_after_the_advertised_wait_takes_over_a_claim_that_is_still_not_do
 
     def stuck(generation: str) -> ApiResponse:
         outer_generation.append(generation)
-        with pytest.raises(Conflict) as caught:
+        with pytest.raises(Unavailable) as caught:
             run(idem, Action())
         clock.advance(timedelta(seconds=int(error_response(caught.value).headers["Retry-After"])))
         run(idem, takeover)
@@ -362,3 +367,102 @@ def test_visible_ascii_keys_up_to_255_characters_are_accepted(idem: Idempotency,
     run(idem, action, key=key)
 
     assert len(action.runs) == 1
+
+
+# --- a Logic Apps retry that meets the first attempt still running (issue 15, item 6) ---------------
+# Logic Apps retries only "a 408, 429, or 5xx response" (Microsoft Learn, "Handle errors and exceptions
+# in Azure Logic Apps", retry policies: https://learn.microsoft.com/azure/logic-apps/error-exception-handling;
+# MicrosoftDocs/azure-docs articles/logic-apps/error-exception-handling.md). A 409 ends the action as
+# Failed although the first attempt created the note. So the retry first waits (bounded) for the first
+# attempt and answers with its response; if it is still running after that, the answer is a status
+# Logic Apps retries, with Retry-After (honoured on 429 per connectors-native-http.md; on 503
+# UNVERIFIED, so the value is also short enough for the default exponential policy to outlast).
+
+WAIT = timedelta(seconds=5)
+
+
+def waiting(repo: FakeIdempotencyRepository, clock: FakeClock, sleep: Callable[[float], None]) -> Idempotency:
+    return Idempotency(repo, clock=clock.now, ttl=TTL, lease=LEASE, in_flight_wait=WAIT, sleep=sleep)
+
+
+def test_a_retry_that_meets_the_first_attempt_in_flight_waits_for_it_and_answers_with_its_response(
+    repo: FakeIdempotencyRepository, clock: FakeClock
+) -> None:
+    claimed, release, finished = threading.Event(), threading.Event(), threading.Event()
+    first_answer: list[ApiResponse] = []
+
+    def slow(generation: str) -> ApiResponse:
+        claimed.set()
+        assert release.wait(timeout=10)
+        return Action()(generation)
+
+    def sleep(seconds: float) -> None:
+        release.set()  # the first attempt finishes while the retry waits
+        assert finished.wait(timeout=10)
+        clock.advance(timedelta(seconds=seconds))
+
+    idem = waiting(repo, clock, sleep)
+
+    def first_attempt() -> None:
+        first_answer.append(run(idem, slow))
+        finished.set()
+
+    first = threading.Thread(target=first_attempt, daemon=True)
+    first.start()
+    assert claimed.wait(timeout=10)
+    retry = Action()
+
+    answer = run(idem, retry)
+    first.join(timeout=10)
+
+    assert retry.runs == []
+    assert answer.status == 200
+    assert answer.body == first_answer[0].body
+    assert answer.headers == {"Idempotent-Replayed": "true"}
+
+
+def test_a_retry_that_still_meets_the_first_attempt_after_the_wait_gets_a_status_logic_apps_retries(
+    repo: FakeIdempotencyRepository, clock: FakeClock
+) -> None:
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    idem = waiting(repo, clock, sleep)
+    seen: list[DomainError] = []
+    inner = Action()
+
+    def first(generation: str) -> ApiResponse:
+        try:
+            run(idem, inner)
+        except DomainError as error:
+            seen.append(error)
+        return Action()(generation)
+
+    run(idem, first)
+
+    [busy] = seen
+    answer = error_response(busy)
+    assert answer.status in (408, 429) or 500 <= answer.status <= 599  # what Logic Apps retries
+    assert 1 <= int(answer.headers["Retry-After"]) <= (LEASE - WAIT).seconds + 1
+    assert "still being processed" in error_body(busy)["Message"]
+    assert inner.runs == []
+    assert 0 < sum(waited) <= WAIT.total_seconds()  # a bounded wait
+
+
+def test_a_retry_waiting_for_an_attempt_whose_lease_runs_out_takes_over_with_its_generation(
+    repo: FakeIdempotencyRepository, clock: FakeClock
+) -> None:
+    idem = waiting(repo, clock, lambda seconds: clock.advance(timedelta(seconds=seconds)))
+    dead, retry = Action(), Action()
+
+    def dies(generation: str) -> ApiResponse:
+        dead(generation)
+        clock.advance(LEASE - timedelta(seconds=2))  # the lease ends during the retry's wait
+        return ApiResponse(200, {"first": True}) if run(idem, retry).status == 200 else ApiResponse(500, {})
+
+    run(idem, dies)
+
+    assert retry.runs == dead.runs

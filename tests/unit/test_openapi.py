@@ -101,7 +101,7 @@ def test_a_create_declares_the_fields_the_handler_validates() -> None:
     assert body["schema"]["properties"]["ticketID"]["x-ms-summary"] == "Ticket ID"
     assert "anyOf" not in str(body)
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in op["parameters"])
-    assert op["security"] == [{"apikey": []}]
+    assert op["security"] == [{"api_key": []}]
 
 
 def test_errors_use_the_envelope_and_retryable_ones_say_retry_after() -> None:
@@ -112,7 +112,7 @@ def test_errors_use_the_envelope_and_retryable_ones_say_retry_after() -> None:
     assert op["responses"]["429"]["schema"] == {"$ref": "#/definitions/ErrorEnvelope"}
     assert "Retry-After" in op["responses"]["503"]["headers"]
     assert document["definitions"]["ErrorEnvelope"]["required"] == ["Message", "Success"]
-    assert document["securityDefinitions"] == {"apikey": {"type": "apiKey", "in": "query", "name": "apikey"}}
+    assert document["securityDefinitions"] == {"api_key": {"type": "apiKey", "in": "query", "name": "apikey"}}
 
 
 def test_nested_models_become_definitions_referenced_by_swagger_2_refs() -> None:
