@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+from shared.email_address import is_address
 from shared.errors import Unavailable
 from shared.export.jobs import KEPT, MOVED, Job
 from shared.export.ports import Mailer
@@ -111,6 +112,7 @@ class Reporter:
             accounting = None
         if accounting:
             recipients.append(accounting)
+        recipients = _usable(job, recipients)
         mailer = self._mailer()
         if not recipients or mailer is None:
             log.info(
@@ -127,3 +129,16 @@ class Reporter:
             log.warning("Export job %s: the report could not be sent: %s", job.job_id, error)
             return False
         return True
+
+
+def _usable(job: Job, recipients: list[str]) -> list[str]:
+    """The addresses the report can go to under the one e-mail rule (`shared.email_address`, the rule
+    the SMTP adapter sends with). One stored before that rule held is logged and left out, so the others
+    still get the report instead of nobody."""
+    usable = []
+    for address in (r.strip() for r in recipients):
+        if is_address(address):
+            usable.append(address)
+        else:
+            log.warning("Export job %s: the report is not sent to an unusable stored address", job.job_id)
+    return usable

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from shared.text import readable
+
 
 @dataclass(frozen=True)
 class ApiRequest:
@@ -35,7 +37,9 @@ class ApiResponse:
     def content(self) -> bytes:
         if isinstance(self.body, bytes):
             return self.body
-        return dumps(self.body).encode("utf-8")
+        # Stored text reads back as valid Unicode (shared.text.readable); should a lone surrogate reach
+        # an answer some other way, it is shown as U+FFFD rather than failing the whole answer.
+        return readable(dumps(self.body)).encode("utf-8")
 
 
 def _default(value: object) -> object:

@@ -10,7 +10,9 @@ test_hostile_input.py: an exception escaping it is the host's 500.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import pytest
@@ -23,6 +25,7 @@ from shared.connector.schemas import PositionNoteIn
 from shared.container import TABLES
 from shared.email_address import MAX_LENGTH, address_problem
 from shared.errors import Invalid
+from shared.export.report import Reporter
 from shared.export.schemas import SettingsIn
 from shared.invoicing.directory import TenantSettings
 from shared.platform.keys import ADMIN_RIGHT, CONNECTOR_RIGHTS, RESELLER_RIGHT
@@ -253,3 +256,28 @@ def _validated(model: type[M], document: dict[str, Any]) -> M | Invalid:
         return validate(model, document, BERLIN)
     except Invalid as refused:
         return refused
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize("legacy", ["acct@x.com,y.z", "acct@x.com\u200b", "bad\udc80@x.com"])
+def test_an_unusable_stored_address_does_not_keep_the_report_from_the_requester(app: App, legacy: str) -> None:
+    """An accounting address stored before the one rule held: the requester still gets the report."""
+    mailbox = _Mailbox()
+    reporter = Reporter(mailer=lambda: mailbox, accounting_email=lambda tenant: legacy)
+    job = app.world.run(app.world.start()["jobId"])
+
+    assert reporter.send(replace(job, notify=("requester@example.com",)), {}) is True
+
+    (message,) = mailbox.sent
+    assert message["To"] == "requester@example.com"
+
+
+def test_an_answer_never_fails_on_a_lone_surrogate_that_got_into_it() -> None:
+    assert ApiResponse(200, {"hint": "bad \udc80"}).content() == '{"hint":"bad \ufffd"}'.encode()
