@@ -12,7 +12,6 @@ nothing newer. Served at `GET /ApiInvoice/swagger.json`; the Power Platform cust
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import re
@@ -21,9 +20,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared.operations import ALL_OPERATIONS
+from shared.web.openapi_schema import SCALARS, Definitions, parameter_from, without
 from shared.web.registry import AnySpec
 from shared.web.types import public_host
 
@@ -58,71 +56,6 @@ ERROR_STATUSES: dict[str, str] = {
 }
 _RETRY_AFTER_STATUSES = ("409", "429", "503")
 _ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
-_SCALARS = ("string", "integer", "number", "boolean")
-_REF_PREFIX = "#/$defs/"
-
-
-def _summary(name: str) -> str:
-    """`dateFrom` -> `Date from`, `ticketID` -> `Ticket ID`: a label for Power Platform's designer."""
-    words = re.findall(r"[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z]?[a-z0-9]+|[A-Z]+", name)
-    if not words:
-        return name
-    text = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words)
-    return text[0].upper() + text[1:]
-
-
-def _convert(schema: Any) -> Any:
-    """A pydantic JSON Schema (2020-12 flavoured) as a Swagger 2.0 schema object."""
-    if isinstance(schema, list):
-        return [_convert(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    nullable = False
-    for key, value in schema.items():
-        if key == "$defs":
-            continue
-        if key == "$ref" and isinstance(value, str) and value.startswith(_REF_PREFIX):
-            out["$ref"] = "#/definitions/" + value[len(_REF_PREFIX) :]
-        elif key in ("anyOf", "oneOf") and isinstance(value, list):
-            # 2.0 has neither anyOf nor null: `X | None` becomes X marked x-nullable.
-            options = [option for option in value if option != {"type": "null"}]
-            nullable = nullable or len(options) < len(value)
-            if len(options) == 1:
-                out.update(_convert(options[0]))
-            else:
-                # A real union of types: 2.0 cannot say it, so accept any value and say so.
-                out.setdefault("description", "One of: " + ", ".join(_describe(o) for o in options))
-        elif key == "examples" and isinstance(value, list):
-            if value:
-                out["example"] = _convert(value[0])
-        elif key == "const":
-            out["enum"] = [value]
-        elif key in ("properties", "patternProperties"):
-            out[key] = {name: _convert(sub) for name, sub in value.items()}
-        elif key in ("prefixItems", "discriminator", "$schema", "unevaluatedProperties"):
-            continue
-        elif key == "title":
-            continue  # pydantic's titles are the field names capitalised; x-ms-summary says it better
-        else:
-            out[key] = _convert(value)
-    if nullable:
-        out["x-nullable"] = True
-        if out.get("default", ...) is None:
-            del out["default"]
-    if isinstance(out.get("properties"), dict):
-        for name, prop in out["properties"].items():
-            if isinstance(prop, dict):
-                prop.setdefault("x-ms-summary", _summary(name))
-    return out
-
-
-def _describe(schema: Any) -> str:
-    if isinstance(schema, dict):
-        if "$ref" in schema:
-            return str(schema["$ref"]).rsplit("/", 1)[-1]
-        return str(schema.get("type", "value"))
-    return "value"
 
 
 def _route_parameters(route: str) -> list[str]:
@@ -132,57 +65,6 @@ def _route_parameters(route: str) -> list[str]:
 def swagger_path(route: str) -> str:
     """A Functions route template as a Swagger path: `/invoicing/drafts/{draftId}` (constraints dropped)."""
     return "/" + _ROUTE_PARAMETER.sub(lambda m: "{" + m.group(1) + "}", route).lstrip("/")
-
-
-class _Definitions:
-    """Collects the models' `$defs` under `definitions`, one name per model."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, Any] = {}
-
-    def add_model(self, model: type[BaseModel]) -> dict[str, Any]:
-        schema = model.model_json_schema(ref_template=_REF_PREFIX + "{model}")
-        for name, sub in schema.get("$defs", {}).items():
-            self.items.setdefault(name, _convert(sub))
-        converted: dict[str, Any] = _convert(schema)
-        return converted
-
-    def ref(self, model: type[BaseModel]) -> dict[str, Any]:
-        name = model.__name__
-        if name not in self.items:
-            self.items[name] = self.add_model(model)
-        return {"$ref": "#/definitions/" + name}
-
-
-def _without(schema: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    names = set(names)
-    if not names or "properties" not in schema:
-        return schema
-    schema = copy.deepcopy(schema)
-    for name in names:
-        schema["properties"].pop(name, None)
-    if "required" in schema:
-        schema["required"] = [r for r in schema["required"] if r not in names]
-        if not schema["required"]:
-            del schema["required"]
-    return schema
-
-
-def _parameter_from(name: str, prop: Mapping[str, Any], where: str, required: bool) -> dict[str, Any]:
-    param: dict[str, Any] = {"name": name, "in": where, "required": required or where == "path"}
-    kind = prop.get("type")
-    if kind == "array" and isinstance(prop.get("items"), dict) and prop["items"].get("type") in _SCALARS:
-        param["type"] = "array"
-        param["items"] = {"type": prop["items"]["type"]}
-        param["collectionFormat"] = "multi" if where == "query" else "csv"
-    else:
-        # Query and path values are text on the wire; declare their type when it is a scalar.
-        param["type"] = kind if kind in _SCALARS else "string"
-    for key in ("description", "format", "enum", "default", "minimum", "maximum", "maxLength", "pattern"):
-        if key in prop and not (key == "default" and param["required"]):
-            param[key] = prop[key]
-    param["x-ms-summary"] = prop.get("x-ms-summary", _summary(name))
-    return param
 
 
 def _error_envelope() -> dict[str, Any]:
@@ -223,7 +105,7 @@ def _envelope() -> dict[str, Any]:
     }
 
 
-def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
+def _operation(spec: AnySpec, definitions: Definitions) -> dict[str, Any]:
     path_names = _route_parameters(spec.route)
     parameters: list[dict[str, Any]] = []
     schema: dict[str, Any] = {}
@@ -232,15 +114,15 @@ def _operation(spec: AnySpec, definitions: _Definitions) -> dict[str, Any]:
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
     for name in path_names:
-        parameters.append(_parameter_from(name, props.get(name, {"type": "string"}), "path", True))
+        parameters.append(parameter_from(name, props.get(name, {"type": "string"}), "path", True))
     if spec.model is not None and spec.source in ("query", "body_or_query"):
         for name, prop in props.items():
             if name in path_names:
                 continue
-            if prop.get("type") in (*_SCALARS, "array"):
-                parameters.append(_parameter_from(name, prop, "query", spec.source == "query" and name in required))
+            if prop.get("type") in (*SCALARS, "array"):
+                parameters.append(parameter_from(name, prop, "query", spec.source == "query" and name in required))
     if spec.model is not None and spec.source in ("body", "body_or_query"):
-        body = _without(schema, path_names)
+        body = without(schema, path_names)
         parameters.append(
             {
                 "name": "body",
@@ -297,7 +179,7 @@ def build_document(
     specs: Iterable[AnySpec] = ALL_OPERATIONS, *, host: str | None = None, schemes: Iterable[str] = ("https",)
 ) -> dict[str, Any]:
     """The Swagger 2.0 document for `specs`. `host` is `name[:port]`, or None to leave it out."""
-    definitions = _Definitions()
+    definitions = Definitions()
     paths: dict[str, dict[str, Any]] = {}
     tags: dict[str, None] = {}
     for spec in specs:
