@@ -269,12 +269,14 @@ Email = Annotated[str, PlainValidator(_email, json_schema_input_type=str)]
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise Invalid("The request body must be a JSON object.", [FieldError("body", "is required")])
-    _refuse_deep_nesting(body)
     try:
         # utf-8-sig: some Windows clients start the body with a byte-order mark.
-        data = json.loads(body.decode("utf-8-sig"), parse_float=Decimal)
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Invalid("The request body must be UTF-8.", [FieldError("body", "must be UTF-8")]) from None
+    _refuse_deep_nesting(text)
+    try:
+        data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         rule = f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise Invalid(f"The request body {rule}.", [FieldError("body", rule)]) from None
@@ -283,7 +285,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         raise Invalid(f"The request body {rule}.", [FieldError("body", rule)]) from None
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.", [FieldError("body", "must be a JSON object")])
-    _refuse_unencodable(data)
+    if _SURROGATE_ESCAPE.search(text):  # only a \uD800-\uDFFF escape decodes to a lone surrogate
+        _refuse_unencodable(data)
     return data
 
 
@@ -295,9 +298,12 @@ def _refuse_unencodable(data: dict[str, Any]) -> None:
         raise Invalid(f"The request is invalid: {path}.", [FieldError(path, SURROGATE_RULE)])
 
 
-def _refuse_deep_nesting(body: bytes) -> None:
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _refuse_deep_nesting(text: str) -> None:
     """Before json.loads, whose recursion a thousand levels of nesting exhaust (RecursionError: a 500)."""
-    if too_deep(body.decode("utf-8", errors="replace")):
+    if too_deep(text):
         message = f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep."
         raise Invalid(message, [FieldError("body", NESTING_RULE)])
 

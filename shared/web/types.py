@@ -39,7 +39,11 @@ class ApiResponse:
             return self.body
         # Stored text reads back as valid Unicode (shared.text.readable); should a lone surrogate reach
         # an answer some other way, it is shown as U+FFFD rather than failing the whole answer.
-        return readable(dumps(self.body)).encode("utf-8")
+        text = dumps(self.body)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return readable(text).encode("utf-8")
 
 
 def _default(value: object) -> object:
