@@ -177,6 +177,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         timezone=settings.default_timezone,
         before_run=invoice_sync.watch,
         concurrency=settings.export_concurrency,
+        settings=tenant_settings.get,
     )
     customer_sync = CustomerSync(directory, economic, invoicing.drafted_customers)
     services = Services(
