@@ -107,7 +107,7 @@ _COLUMNS = (
     "minutes (span less pause), pause, billed minutes (rounded to the contract's increment), rate, amount, "
     "surcharge, product and text; then the draft's manual lines (description, quantity, unit price, amount). "
     "format=pdf (default; at most 2,500 printed table lines, the rest named as left out) or format=csv (UTF-8, "
-    "RFC 4180, every row; columns in docs/api.md). Only open, exported or booked drafts; at most 50,000 notes."
+    "RFC 4180, every row; columns in docs/api.md). Only open, exported or booked drafts; at most 20,000 notes."
 )
 Spec = OperationSpec[SpecificationServices]
 TAG = "Invoicing"

@@ -24,9 +24,9 @@ from shared.invoicing.ports import Ledger
 from shared.invoicing.service import InvoicingService
 
 MAX_DRAFTS = 100
-MAX_NOTES = 50_000
-"""Notes in one specification: a CSV of 50,000 notes with 100-character texts is about 10 MB (texts
-are at most 1,000 characters, so never more than about 60 MB)."""
+MAX_NOTES = 20_000
+"""Notes in one specification: a CSV of 20,000 notes with 100-character texts is about 4 MB; with every
+text at its limit (hint 1,000 characters, names 256) about 33 MB (bench/specification.py)."""
 
 
 @dataclass(frozen=True)
