@@ -137,3 +137,24 @@ def test_bad_input_is_named_never_a_500(host: DevHost, make_key: KeyMaker) -> No
         "draft 2 is deleted; only open, exported or booked drafts",
         "draft 99 does not exist",
     }
+
+
+def test_a_merged_draft_lists_the_notes_of_every_draft_merged_into_it(host: DevHost, make_key: KeyMaker) -> None:
+    admin, client = _setup(host, make_key)
+    october = _note(client, "2026-10-02T08:00", "2026-10-02T09:00", ticketID=4711, username="a")
+    november = _note(client, "2026-11-03T08:00", "2026-11-03T08:20", ticketID=4711, username="b")
+    admin.ok("POST", "invoicing/runs", {"period": "2026-10"})
+    admin.ok("POST", "invoicing/runs", {"period": "2026-11"})
+    admin.ok("POST", "invoicing/merges", {"draftIds": [1, 2]})
+
+    rows = _rows(admin.call("GET", "invoicing/drafts/1/specification", params={"format": "csv"}))
+    absorbed = admin.call("GET", "invoicing/drafts/2/specification")
+
+    assert [(r["draftId"], r["noteId"], r["billableMinutes"]) for r in rows] == [
+        ("1", october, "60"),
+        ("1", november, "30"),  # 20 minutes, rounded up to the contract's 15
+    ]
+    assert absorbed.status_code == 422
+    assert absorbed.json()["Errors"] == [
+        {"Field": "draftId", "Message": "draft 2 is merged into draft 1; only open, exported or booked drafts"}
+    ]
