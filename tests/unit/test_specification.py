@@ -11,13 +11,17 @@ from decimal import Decimal
 import pypdf
 import pytest
 
+from shared.errors import Rejected
+from shared.invoicing import specification
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import OPEN, DraftHeader, Totals
 from shared.invoicing.planning import Period
-from shared.invoicing.specification import DraftSpecification, NoteRow, OtherRow
+from shared.invoicing.specification import DraftSpecification, NoteRow, OtherRow, Specifications
 from shared.invoicing.specification_csv import COLUMNS, guarded, render_csv
 from shared.invoicing.specification_pdf import TABLE_LINES, render_specification
-from tests.support.invoicing import BERLIN
+from tests.support.fakes import FakeClock, FakeLedger
+from tests.support.invoicing import BERLIN, note
+from tests.unit.test_invoicing import service
 
 START = datetime(2026, 10, 5, 8, 0, tzinfo=BERLIN)
 
@@ -103,3 +107,24 @@ def test_a_huge_specification_prints_within_the_budget_and_says_what_it_left_out
     last = pdf.pages[-1].extract_text()
     assert "Draft 2" in last  # every draft's heading and totals are printed, even past the budget
     assert "notes not shown" in "\n".join(p.extract_text() for p in pdf.pages)
+
+
+def test_more_notes_than_a_specification_holds_is_refused_naming_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = FakeLedger()
+    for i in range(6):
+        ledger.add_note(note(start=START + timedelta(hours=i), ticket_id=1001))
+    clock = FakeClock(datetime(2026, 11, 3, 9, 0, tzinfo=UTC))
+    invoicing = service(ledger, clock)
+    (draft,) = invoicing.run("acme", Period(2026, 10)).drafts
+    reader = Specifications(ledger, invoicing, timezone=BERLIN)
+    monkeypatch.setattr(specification, "MAX_NOTES", 5)
+
+    with pytest.raises(Rejected) as caught:
+        reader.read("acme", [draft.number], field="draftIds")
+
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("draftIds", "the drafts bill 6 notes, at most 5: ask for fewer drafts")
+    ]
+    monkeypatch.setattr(specification, "MAX_NOTES", 6)
+    [spec] = reader.read("acme", [draft.number, draft.number], field="draftIds")  # named twice: listed once
+    assert [r.minutes for r in spec.notes] == [60] * 6
