@@ -59,6 +59,7 @@ bench: deps
 	$(PY) -m bench.export
 	$(PY) -m bench.sync
 	$(PY) -m bench.pdf
+	$(PY) -m bench.specification
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache

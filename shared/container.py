@@ -22,8 +22,10 @@ from shared.export.ports import Mailer
 from shared.export.routes import ExportServices
 from shared.export.service import ExportService
 from shared.invoicing.directory_service import DirectoryService
+from shared.invoicing.report_routes import Format, SpecificationServices
 from shared.invoicing.routes import InvoicingServices
 from shared.invoicing.service import Draft, InvoicingService
+from shared.invoicing.specification import DraftSpecification, Specifications
 from shared.operations import ALL_OPERATIONS
 from shared.platform.idempotency import Idempotency
 from shared.platform.keys import KeyService
@@ -74,6 +76,7 @@ class Services:
     tenant_settings: TableTenantSettings
     invoice_sync: InvoiceSync
     customer_sync: CustomerSync
+    specifications: Specifications
 
     def now(self) -> datetime:
         return utcnow()
@@ -87,6 +90,15 @@ class Services:
 
         return render(draft, created=utcnow())
 
+    def render_specification(self, drafts: list[DraftSpecification], format: Format) -> bytes:
+        if format == "csv":
+            from shared.invoicing.specification_csv import render_csv
+
+            return render_csv(drafts)
+        from shared.invoicing.specification_pdf import render_specification  # fpdf2 on first use
+
+        return render_specification(drafts, created=utcnow())
+
 
 @dataclass(frozen=True)
 class Container(Services):
@@ -96,9 +108,9 @@ class Container(Services):
 
 def _serves_every_feature(
     services: Services,
-) -> tuple[ConnectorServices, InvoicingServices, ExportServices, AccountingServices]:
+) -> tuple[ConnectorServices, InvoicingServices, SpecificationServices, ExportServices, AccountingServices]:
     """Checked by mypy: the services satisfy what every feature's handlers need."""
-    return services, services, services, services
+    return services, services, services, services, services
 
 
 def secret_source(settings: Settings, env: Mapping[str, str]) -> SecretSource:
@@ -177,6 +189,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         timezone=settings.default_timezone,
         before_run=invoice_sync.watch,
         concurrency=settings.export_concurrency,
+        settings=tenant_settings.get,
     )
     customer_sync = CustomerSync(directory, economic, invoicing.drafted_customers)
     services = Services(
@@ -192,6 +205,9 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         tenant_settings=tenant_settings,
         invoice_sync=invoice_sync,
         customer_sync=customer_sync,
+        specifications=Specifications(
+            TableLedger(storage.table_ref(TABLES["work"])), invoicing, timezone=settings.default_timezone
+        ),
     )
     api = HttpApi(
         keys=keys,

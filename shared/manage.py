@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,6 @@ from shared.config import ConfigError
 from shared.container import TABLES, build
 from shared.errors import DomainError
 from shared.export.schemas import SettingsIn
-from shared.invoicing.directory import TenantSettings
 from shared.invoicing.importing import read_directory_file
 from shared.local_settings import load_local_settings
 from shared.platform.keys import CONNECTOR_RIGHTS, KNOWN_RIGHTS, ApiKey
@@ -130,7 +130,8 @@ def _tenant_settings(tenant: str, accounting_email: str | None) -> int:
     validate_tenant(tenant)
     if accounting_email is not None:
         data = validate(SettingsIn, {"accountingEmail": accounting_email}, ZoneInfo("UTC"))
-        settings.put(tenant, TenantSettings(accounting_email=data.accountingEmail))
+        # Only the address changes: the accounting defaults set over billing/settings stay.
+        settings.put(tenant, replace(settings.get(tenant), accounting_email=data.accountingEmail))
     current = settings.get(tenant)
     print(f"Tenant {tenant}: accounting e-mail {current.accounting_email or '(none)'}")
     return 0

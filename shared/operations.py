@@ -11,12 +11,14 @@ from __future__ import annotations
 from shared.accounting.routes import ACCOUNTING_OPERATIONS
 from shared.connector.routes import CONNECTOR_OPERATIONS
 from shared.export.routes import ECONOMIC_OPERATIONS
+from shared.invoicing.report_routes import SPECIFICATION_OPERATIONS
 from shared.invoicing.routes import INVOICING_OPERATIONS
 from shared.web.registry import AnySpec
 
 ALL_OPERATIONS: tuple[AnySpec, ...] = (
     *CONNECTOR_OPERATIONS,
     *INVOICING_OPERATIONS,
+    *SPECIFICATION_OPERATIONS,
     *ECONOMIC_OPERATIONS,
     *ACCOUNTING_OPERATIONS,
 )
@@ -28,4 +30,5 @@ __all__ = [
     "CONNECTOR_OPERATIONS",
     "ECONOMIC_OPERATIONS",
     "INVOICING_OPERATIONS",
+    "SPECIFICATION_OPERATIONS",
 ]

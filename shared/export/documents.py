@@ -134,10 +134,12 @@ def document_body(
     invoice_date: date,
     group: bool,
     due_days: int | None = None,
+    payment_terms: int | None = None,
 ) -> dict[str, Any]:
     """The POST body for /invoices/drafts or /orders/drafts (the two take the same fields we send).
     `customer` is e-conomic's customer document: recipient name, VAT zone and payment terms come
-    from it, as e-conomic's own UI would fill them. Optional fields are left out, never null."""
+    from it, as e-conomic's own UI would fill them (`payment_terms`: the preflight's choice, the
+    customer's or else the tenant's default). Optional fields are left out, never null."""
     recipient: dict[str, Any] = {
         "name": str(customer["name"])[:250],
         "vatZone": {"vatZoneNumber": customer["vatZone"]["vatZoneNumber"]},
@@ -169,7 +171,11 @@ def document_body(
         "currency": header.customer.currency,
         "customer": {"customerNumber": customer["customerNumber"]},
         "recipient": recipient,
-        "paymentTerms": {"paymentTermsNumber": customer["paymentTerms"]["paymentTermsNumber"]},
+        "paymentTerms": {
+            "paymentTermsNumber": payment_terms
+            if payment_terms is not None
+            else customer["paymentTerms"]["paymentTermsNumber"]
+        },
         "layout": {"layoutNumber": layout},
         "references": {"other": reference_of(header)},
         "notes": {"heading": f"Invoice draft {header.number}, {period}"[:MAX_HEADING]},
@@ -190,7 +196,8 @@ def document_body(
 def layout_for(
     requested: int | None, customer: Mapping[str, Any], groups: Mapping[int, Mapping[str, Any]]
 ) -> int | None:
-    """The request's layout, else the customer's, else its customer group's; None when none has one."""
+    """The request's layout, else the customer's, else its customer group's; None when none has one
+    (the preflight then takes the tenant's default)."""
     if requested is not None:
         return requested
     own = (customer.get("layout") or {}).get("layoutNumber")

@@ -51,7 +51,8 @@ class Job:
     state: JobState = "queued"
     attempts: int = 0
     drafts: tuple[int, ...] | None = None
-    """Fixed by the first attempt, so a redelivered message exports exactly the same drafts."""
+    """The drafts the request named (`draftIds`), fixed when the job is created; else fixed by the first
+    attempt. Either way a redelivered message exports exactly the same drafts."""
     total: int = 0
     """Drafts selected including the omitted ones (the integration's `total`)."""
     documents: tuple[ExportedDocument, ...] = ()

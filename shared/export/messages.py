@@ -1,7 +1,9 @@
 """A message on the `economic-export` queue: decoded (plain or base64-encoded JSON), validated, and
 turned into the job it names (`{"jobId": ...}`: an export started over HTTP) or describes (a whole
 request put on the queue directly). A message that can never run is recorded as a failed job on its
-first delivery and dropped: no retry can change it."""
+first delivery and dropped: no retry can change it. A whole request may name `draftIds`: they are fixed
+on the job record it creates, and the worker's claim refuses any that is not an open draft of the tenant
+(the job fails naming it); without `documentType` the tenant's default applies, else draftInvoice."""
 
 from __future__ import annotations
 
@@ -20,13 +22,22 @@ from shared.export.documents import default_invoice_date
 from shared.export.jobs import Job, Problem
 from shared.export.ports import InvalidMessage, JobRepository
 from shared.export.schemas import QueuedExport, valid_job_id
+from shared.invoicing.directory import TenantSettings
 from shared.json_depth import NESTING_RULE, too_deep
 from shared.text import SURROGATE_RULE, first_unencodable
 
 
 class QueuedJobs:
-    def __init__(self, *, jobs: JobRepository, clock: Callable[[], datetime], timezone: ZoneInfo) -> None:
+    def __init__(
+        self,
+        *,
+        jobs: JobRepository,
+        clock: Callable[[], datetime],
+        timezone: ZoneInfo,
+        settings: Callable[[str], TenantSettings] = lambda tenant: TenantSettings(),
+    ) -> None:
         self._jobs = jobs
+        self._settings = settings
         self._clock = clock
         self._tz = timezone
 
@@ -59,19 +70,24 @@ class QueuedJobs:
         if existing is not None:
             return existing
         now = self._clock()
+        omit = set(message.invoicesToOmit)
+        selected = message.draftIds
+        document_type = message.documentType or self._settings(message.reseller).document_type or "draftInvoice"
         job = Job(
             job_id=message_id,
             tenant=message.reseller,
-            document_type=message.documentType,  # type: ignore[arg-type]
+            document_type=document_type,  # type: ignore[arg-type]
             invoice_date=message.invoiceDate or default_invoice_date(now.astimezone(self._tz).date()),
             group_lines=message.groupInvoiceLines,
             layout=message.layout,
-            omit=tuple(sorted(set(message.invoicesToOmit))),
+            omit=tuple(sorted(omit)),
             admin_mode=message.adminMode,
             requested_by="queue",
             notify=(message.requestedBy,) if message.requestedBy else (),
             created_at=now,
             updated_at=now,
+            drafts=tuple(n for n in selected if n not in omit) if selected is not None else None,
+            total=len(selected) if selected is not None else 0,
         )
         return self._jobs.create(job) or self._jobs.get(message_id) or job
 

@@ -51,15 +51,32 @@ def get_export(app: ExportServices, call: Call) -> ApiResponse:
     return ApiResponse(200, app.export.status(call.principal, call.data.jobId).model_dump(mode="json"))
 
 
+def _settings_out(settings: TenantSettings) -> ApiResponse:
+    body = SettingsOut(
+        accountingEmail=settings.accounting_email,
+        defaultProductNumber=settings.default_product_number,
+        paymentTermsNumber=settings.payment_terms_number,
+        layoutNumber=settings.layout_number,
+        documentType=settings.document_type,
+    )
+    return ApiResponse(200, body.model_dump(mode="json"))
+
+
 def get_settings(app: ExportServices, call: Call) -> ApiResponse:
-    current = app.tenant_settings.get(call.principal.tenant)
-    return ApiResponse(200, SettingsOut(accountingEmail=current.accounting_email).model_dump(mode="json"))
+    return _settings_out(app.tenant_settings.get(call.principal.tenant))
 
 
 def put_settings(app: ExportServices, call: Call) -> ApiResponse:
-    new = TenantSettings(accounting_email=call.data.accountingEmail)
+    data: SettingsIn = call.data
+    new = TenantSettings(
+        accounting_email=data.accountingEmail,
+        default_product_number=data.defaultProductNumber,
+        payment_terms_number=data.paymentTermsNumber,
+        layout_number=data.layoutNumber,
+        document_type=data.documentType,
+    )
     app.tenant_settings.put(call.principal.tenant, new)
-    return ApiResponse(200, SettingsOut(accountingEmail=new.accounting_email).model_dump(mode="json"))
+    return _settings_out(new)
 
 
 ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
@@ -98,7 +115,7 @@ ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
         "GET",
         "billing/settings",
         right=ADMIN_RIGHT,
-        summary="Read the tenant's settings (its accounting e-mail address)",
+        summary="Read the tenant's settings: accounting e-mail address and accounting defaults",
         handler=get_settings,
         source="query",
         tag=DIRECTORY_TAG,
@@ -109,7 +126,8 @@ ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
         "PUT",
         "billing/settings",
         right=ADMIN_RIGHT,
-        summary="Set the tenant's settings: the accounting address that gets every export report",
+        summary="Set the tenant's settings: the accounting address that gets every export report, and the "
+        "defaults the export uses where a contract, customer or request names none (PUT replaces all: absent = null)",
         handler=put_settings,
         model=SettingsIn,
         tag=DIRECTORY_TAG,

@@ -1,7 +1,8 @@
 """What an e-conomic export is asked to do and answers on the wire (the job record is `jobs.py`).
 
 The request mirrors the integration's "create e-conomic invoice drafts" endpoint: `reseller`,
-`groupInvoiceLines`, `layout`, `invoiceDate`, `invoicesToOmit`, `adminMode`, plus `documentType`.
+`groupInvoiceLines`, `layout`, `invoiceDate`, `invoicesToOmit`, `adminMode`, plus `documentType` and
+`draftIds` (export exactly these drafts: the seed's "create invoices from the selected orders").
 The same fields are accepted as a body, as query parameters, or as a message put straight on the
 `economic-export` queue (where `reseller` is required: there is no API key to take it from).
 """
@@ -17,6 +18,7 @@ from pydantic import Field as _Field
 from pydantic_core import PydanticCustomError
 
 from shared.export.jobs import DocumentType
+from shared.invoicing.schemas import ProductNumber
 from shared.platform.tenants import TENANT_RE
 from shared.validation import EARLIEST, LATEST, MAX_ID, Email, Flag, PositiveId, is_ascii_digits, whole_number
 
@@ -84,9 +86,17 @@ def _document_type(value: Any) -> DocumentType:
     raise _fail("must be draftInvoice (e-conomic /invoices/drafts) or order (/orders/drafts)")
 
 
+def _selected(value: Any) -> list[int]:
+    ids = _ids(value)
+    if not ids:
+        raise _fail(f"must name 1 to {MAX_DRAFT_IDS} drafts (leave it out to export by invoiceDate)")
+    return sorted(set(ids))
+
+
 DateField = Annotated[date, PlainValidator(_date, json_schema_input_type=str)]
 TenantField = Annotated[str, PlainValidator(_tenant, json_schema_input_type=str)]
 DraftIds = Annotated[list[int], PlainValidator(_ids, json_schema_input_type=list[int])]
+SelectedDrafts = Annotated[list[int], PlainValidator(_selected, json_schema_input_type=list[int])]
 DocumentTypeField = Annotated[str, PlainValidator(_document_type, json_schema_input_type=str)]
 
 
@@ -109,9 +119,17 @@ class ExportIn(BaseModel):
         "whose period has ended by this date.",
     )
     invoicesToOmit: DraftIds = Field(default_factory=list, description="Draft ids not to export.")
+    draftIds: SelectedDrafts | None = Field(
+        None,
+        description=f"Export exactly these open drafts (1 to {MAX_DRAFT_IDS}), whatever their period, instead of "
+        "every open draft whose period has ended by invoiceDate; invoicesToOmit still leaves drafts out. 422 "
+        "naming draftIds for one that is not an open draft of the tenant or is held by another export.",
+    )
     adminMode: Flag = Field(False, description="Operators only: marks the export as run by the platform's operator.")
-    documentType: DocumentTypeField = Field(
-        "draftInvoice", description="draftInvoice (e-conomic draft invoices) or order (e-conomic orders)."
+    documentType: DocumentTypeField | None = Field(
+        None,
+        description="draftInvoice (e-conomic draft invoices) or order (e-conomic orders); default: the tenant's "
+        "documentType (billing/settings), else draftInvoice.",
     )
 
 
@@ -187,11 +205,29 @@ class ExportStarted(BaseModel):
 
 
 class SettingsIn(BaseModel):
+    """PUT replaces every setting: a field left out is null (no default)."""
+
     model_config = ConfigDict(extra="ignore")
     accountingEmail: Email | None = Field(
         None, description="The tenant's accounting address: receives every e-conomic export report."
+    )
+    defaultProductNumber: ProductNumber | None = Field(
+        None, description="e-conomic product number of lines whose service contract names none."
+    )
+    paymentTermsNumber: PositiveId | None = Field(
+        None, description="e-conomic payment terms for customers that have none in e-conomic."
+    )
+    layoutNumber: PositiveId | None = Field(
+        None, description="e-conomic layout when neither the export request, the customer nor its group names one."
+    )
+    documentType: DocumentTypeField | None = Field(
+        None, description="draftInvoice or order: what an export makes when its request names no documentType."
     )
 
 
 class SettingsOut(BaseModel):
     accountingEmail: str | None = Field(description="The tenant's accounting address (null: none).")
+    defaultProductNumber: str | None = Field(description="Product number for lines whose contract names none.")
+    paymentTermsNumber: int | None = Field(description="Payment terms for customers without any in e-conomic.")
+    layoutNumber: int | None = Field(description="Layout when the request, the customer and its group name none.")
+    documentType: str | None = Field(description="draftInvoice or order when the export request names none.")

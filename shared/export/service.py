@@ -17,6 +17,7 @@ from shared.export.rollback import Rollback
 from shared.export.schemas import ExportIn, JobOut
 from shared.export.start import ExportStart
 from shared.export.worker import ExportWorker
+from shared.invoicing.directory import TenantSettings
 from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ports import Ledger
 from shared.invoicing.service import InvoicingService
@@ -44,8 +45,10 @@ class ExportService(ExportWorker):
         timezone: ZoneInfo,
         before_run: Callable[[str], None],
         concurrency: int = 8,
+        settings: Callable[[str], TenantSettings] = lambda tenant: TenantSettings(),
     ) -> None:
-        check = DraftCheck(invoicing, directory)
+        """`settings`: the tenant's settings (its accounting defaults: `shared.export.preflight`)."""
+        check = DraftCheck(invoicing, directory, settings)
         super().__init__(
             jobs=jobs,
             ledger=ledger,
@@ -54,7 +57,7 @@ class ExportService(ExportWorker):
             rollback=Rollback(ledger=ledger, economic=economic, clock=clock),
             activity=activity,
             economic=economic,
-            messages=QueuedJobs(jobs=jobs, clock=clock, timezone=timezone),
+            messages=QueuedJobs(jobs=jobs, clock=clock, timezone=timezone, settings=settings),
             report=Reporter(mailer=mailer, accounting_email=accounting_email),
             clock=clock,
             timezone=timezone,
@@ -71,6 +74,7 @@ class ExportService(ExportWorker):
             enqueue=enqueue,
             clock=clock,
             timezone=timezone,
+            settings=settings,
         )
 
     def authorize(self, who: Principal, data: ExportIn) -> None:

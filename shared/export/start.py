@@ -1,5 +1,15 @@
 """The HTTP side of the e-conomic export: start a job (preflight, job record, queue message), and
-answer its status. The queue side that runs it is `worker.py`."""
+answer its status. The queue side that runs it is `worker.py`.
+
+Which drafts: with `draftIds`, exactly those (each must be an open draft of the tenant not held by
+another running export, else 422 naming `draftIds`), fixed on the job record when it is created; else
+every open draft whose period has ended by the invoice date, fixed by the job's first attempt
+(`worker.py` step 0). `invoicesToOmit` leaves drafts out of either. The start claims nothing: two
+exports naming the same draft may both be accepted, and the worker's ETag-conditional claim (step 1)
+lets only one of them take it; the other fails naming the draft and creates nothing for it.
+
+The document type is the request's `documentType`, else the tenant's default (`billing/settings`),
+else draftInvoice; it is fixed on the job record."""
 
 from __future__ import annotations
 
@@ -27,7 +37,8 @@ from shared.export.jobs import Job, JobActivity, Problem
 from shared.export.ports import EconomicApi, JobRepository
 from shared.export.preflight import DraftCheck, Planned
 from shared.export.schemas import STATUS_ROUTE, ExportIn, ExportStarted, JobDocument, JobError, JobOut
-from shared.invoicing.ledger import DraftHeader, export_job_of
+from shared.invoicing.directory import TenantSettings
+from shared.invoicing.ledger import OPEN, DraftHeader, export_job_of, status_text
 from shared.invoicing.service import InvoicingService
 from shared.platform.keys import OPERATOR_RIGHT, Principal
 from shared.platform.secrets import SecretInvalid, SecretMissing
@@ -47,8 +58,10 @@ class ExportStart:
         enqueue: Callable[[str], None],
         clock: Callable[[], datetime],
         timezone: ZoneInfo,
+        settings: Callable[[str], TenantSettings] = lambda tenant: TenantSettings(),
     ) -> None:
         self._jobs = jobs
+        self._settings = settings
         self._invoicing = invoicing
         self._preflight = check
         self._activity = activity
@@ -79,15 +92,22 @@ class ExportStart:
         tenant = self.authorize(who, data)
         invoice_date = data.invoiceDate or default_invoice_date(self._clock().astimezone(self._tz).date())
         headers = self._invoicing.repair(tenant)
-        due = select_drafts(headers.values(), invoice_date, self._tz)
-        active = self._activity.active(map(export_job_of, due))
-        busy = [h for h in due if export_job_of(h) in active]
-        if busy:
-            raise Conflict(
-                "Some of the drafts are being exported by another job; wait for it to end.",
-                [FieldError("invoiceDate", f"draft {h.number} is held by export job {export_job_of(h)}") for h in busy],
-                code="busy",
-            )
+        if data.draftIds is not None:
+            due = self._selected(data.draftIds, headers)
+        else:
+            due = select_drafts(headers.values(), invoice_date, self._tz)
+            active = self._activity.active(map(export_job_of, due))
+            busy = [h for h in due if export_job_of(h) in active]
+            if busy:
+                raise Conflict(
+                    "Some of the drafts are being exported by another job; wait for it to end.",
+                    [
+                        FieldError("invoiceDate", f"draft {h.number} is held by export job {export_job_of(h)}")
+                        for h in busy
+                    ],
+                    code="busy",
+                )
+        document_type = data.documentType or self._settings(tenant).document_type or "draftInvoice"
         omit = set(data.invoicesToOmit)
         chosen = [h for h in due if h.number not in omit]
         if chosen:
@@ -113,7 +133,7 @@ class ExportStart:
         job = Job(
             job_id=job_id,
             tenant=tenant,
-            document_type=data.documentType,  # type: ignore[arg-type]
+            document_type=document_type,  # type: ignore[arg-type]
             invoice_date=invoice_date,
             group_lines=data.groupInvoiceLines,
             layout=data.layout,
@@ -123,6 +143,9 @@ class ExportStart:
             notify=(who.email,) if who.email else (),
             created_at=now,
             updated_at=now,
+            # Selected drafts are fixed now; the period rule's are fixed by the first attempt.
+            drafts=tuple(h.number for h in chosen) if data.draftIds is not None else None,
+            total=len(due) if data.draftIds is not None else 0,
         )
         created = self._jobs.create(job)
         # A retried request (same Idempotency-Key) finds its job: its message went out unless the first
@@ -147,6 +170,24 @@ class ExportStart:
         # No Location header: Logic Apps' HTTP action would poll it without the apikey query parameter
         # (and fail with 401). The job's outcome reaches people by e-mail; the URL is in the body.
         return ApiResponse(202, body.model_dump(mode="json"))
+
+    def _selected(self, numbers: Sequence[int], headers: dict[int, DraftHeader]) -> list[DraftHeader]:
+        """The drafts `draftIds` names, by number; 422 naming `draftIds` for each that is not an open
+        draft of the tenant, or is held by an export job that still runs."""
+        found = [headers[n] for n in numbers if n in headers]
+        active = self._activity.active(map(export_job_of, found))
+        errors = []
+        for number in numbers:
+            header = headers.get(number)
+            if header is None:
+                errors.append(FieldError("draftIds", f"draft {number} does not exist"))
+            elif header.status != OPEN:
+                errors.append(FieldError("draftIds", f"draft {number} is {status_text(header)}, not open"))
+            elif export_job_of(header) in active:
+                errors.append(FieldError("draftIds", f"draft {number} is held by export job {export_job_of(header)}"))
+        if errors:
+            raise Rejected(f"{len(errors)} of the selected drafts cannot be exported.", errors)
+        return sorted(found, key=lambda h: h.number)
 
     def status(self, who: Principal, job_id: str) -> JobOut:
         job = self._jobs.get(job_id)

@@ -3,8 +3,13 @@
 Progress lives on the draft headers (`Accounting` of each header in the `Work` table), so it sits
 next to the status it ends in and every step is one conditional write:
 
+0. Select: a job that names its drafts (`draftIds`, fixed when the job was created) keeps them; else
+   the first attempt fixes the open drafts whose period has ended by the invoice date on the job
+   record, so every later attempt exports exactly the same drafts.
 1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
-   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it.
+   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it: of
+   two jobs naming the same draft, the one whose claim lands second finds it held (or no longer open)
+   and fails naming it before creating anything.
 2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is the
    draft's reference, `IB-<tenant>-<draft>` (a previous attempt may have created it and died before
    recording it); adopt it, or POST one with the Idempotency-Key `J-<draft>`; record `documentNumber`
@@ -291,6 +296,7 @@ class ExportWorker:
                 invoice_date=job.invoice_date,
                 group=job.group_lines,
                 due_days=plan.due_days,
+                payment_terms=plan.payment_terms,
             )
             number = self._post(job, economic, kind, ref, body, header.number, fresh=fresh)
         accounting = released(header.accounting).changed(

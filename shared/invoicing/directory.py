@@ -31,7 +31,8 @@ class Contract:
     contract_id: int
     customer_id: int
     product_number: str
-    """The e-conomic product number the lines are booked on."""
+    """The e-conomic product number the lines are booked on; "" when the contract names none (the export
+    then uses the tenant's default, `TenantSettings.default_product_number`)."""
     hourly_rate: Decimal
     surcharge_percent: Decimal = Decimal(0)
     """Added as its own line for notes with `extraCharge`."""
@@ -48,8 +49,19 @@ class Ticket:
 
 @dataclass(frozen=True)
 class TenantSettings:
+    """The tenant's own settings (`billing/settings`). The accounting defaults apply where nothing more
+    specific names a value (`shared.export.preflight` says the precedence)."""
+
     accounting_email: str | None = None
     """The tenant's accounting address: gets every e-conomic export report."""
+    default_product_number: str | None = None
+    """e-conomic product number of lines whose service contract names none."""
+    payment_terms_number: int | None = None
+    """e-conomic payment terms for a customer that has none in e-conomic."""
+    layout_number: int | None = None
+    """e-conomic layout when neither the export request, the customer nor its customer group names one."""
+    document_type: str | None = None
+    """draftInvoice or order: what an export makes when its request names no documentType."""
 
 
 @dataclass(frozen=True)

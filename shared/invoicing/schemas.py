@@ -114,7 +114,11 @@ class ContractRef(WireIn):
 
 class ContractIn(ContractRef):
     customerId: PositiveId = Field(description="The customer the contract belongs to; must exist.")
-    productNumber: ProductNumber = Field(description="The e-conomic product number the lines are booked on.")
+    productNumber: ProductNumber | None = Field(
+        None,
+        description="The e-conomic product number the lines are booked on; leave out to use the tenant's "
+        "defaultProductNumber (billing/settings) when exporting.",
+    )
     hourlyRate: Money = Field(description="Price of one hour in the customer's currency, at most 2 decimals.")
     surchargePercent: Percent = Field(
         Decimal(0), description="Surcharge in percent for notes with extraCharge (its own line); 0: none."
@@ -127,7 +131,7 @@ class ContractIn(ContractRef):
 class ContractOut(WireOut):
     contractId: int = Field(description="The service contract's id.")
     customerId: int = Field(description="The customer it belongs to.")
-    productNumber: str = Field(description="e-conomic product number.")
+    productNumber: str | None = Field(description="e-conomic product number (null: the tenant's default).")
     hourlyRate: Decimal = Field(description="Hourly rate, a decimal string.")
     surchargePercent: Decimal = Field(description="Surcharge percent for extraCharge notes, a decimal string.")
     roundingMinutes: int = Field(description="Rounding increment in minutes.")
@@ -177,7 +181,7 @@ def contract_out(c: Contract) -> ContractOut:
     return ContractOut(
         contractId=c.contract_id,
         customerId=c.customer_id,
-        productNumber=c.product_number,
+        productNumber=c.product_number or None,
         hourlyRate=c.hourly_rate,
         surchargePercent=c.surcharge_percent,
         roundingMinutes=c.rounding_minutes,
@@ -203,7 +207,7 @@ def entry_from(data: CustomerIn | ContractIn | TicketIn) -> Entry:
         return Contract(
             data.contractId,
             data.customerId,
-            data.productNumber,
+            data.productNumber or "",
             data.hourlyRate,
             data.surchargePercent,
             data.roundingMinutes,

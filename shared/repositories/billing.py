@@ -156,10 +156,27 @@ class TableTenantSettings:
             e = self._table().get_entity(tenant, SETTINGS_ROW)
         except ResourceNotFoundError:
             return TenantSettings()
-        return TenantSettings(accounting_email=e.get("AccountingEmail") or None)
+        # Rows written before the accounting defaults existed have only AccountingEmail: the rest is None.
+        terms, layout = e.get("PaymentTermsNumber"), e.get("LayoutNumber")
+        document_type = e.get("DocumentType")
+        return TenantSettings(
+            accounting_email=e.get("AccountingEmail") or None,
+            default_product_number=e.get("DefaultProductNumber") or None,
+            payment_terms_number=int(plain(terms)) if terms is not None else None,
+            layout_number=int(plain(layout)) if layout is not None else None,
+            document_type=document_type if document_type in ("draftInvoice", "order") else None,
+        )
 
     def put(self, tenant: str, settings: TenantSettings) -> None:
+        """Replaces the row: a setting that is None is not stored (and reads back as None)."""
         entity: dict[str, Any] = {"PartitionKey": tenant, "RowKey": SETTINGS_ROW, "Type": SETTINGS_TYPE}
-        if settings.accounting_email:
-            entity["AccountingEmail"] = settings.accounting_email
+        for column, value in (
+            ("AccountingEmail", settings.accounting_email),
+            ("DefaultProductNumber", settings.default_product_number),
+            ("PaymentTermsNumber", int64(settings.payment_terms_number) if settings.payment_terms_number else None),
+            ("LayoutNumber", int64(settings.layout_number) if settings.layout_number else None),
+            ("DocumentType", settings.document_type),
+        ):
+            if value:
+                entity[column] = value
         self._table().upsert_entity(entity, mode=UpdateMode.REPLACE)

@@ -23,7 +23,7 @@ from shared.export.jobs import ExportedDocument, Job, Problem
 
 ROW = "job"
 MAX_ERRORS = 200
-FIELDS = {"Omit": "invoicesToOmit", "Notify": "requestedBy"}
+FIELDS = {"Omit": "invoicesToOmit", "Notify": "requestedBy", "Drafts": "draftIds"}
 """The request field each unbounded property comes from, for a 413 naming it (`check_entity`)."""
 MAX_ERRORS_CHARS = 30_000
 """Below the 32K UTF-16 units of one string property (counted in UTF-16, so astral characters count twice)."""

@@ -162,7 +162,7 @@ def _operation(spec: AnySpec, definitions: Definitions) -> dict[str, Any]:
         "description": spec.description or spec.summary + ".",
         "tags": [spec.tag or "Default"],
         # Errors are the JSON envelope whatever the success answer is (a PDF's 404 too).
-        "produces": list(dict.fromkeys((spec.produces, "application/json"))),
+        "produces": list(dict.fromkeys((*(m.strip() for m in spec.produces.split(",")), "application/json"))),
         "parameters": parameters,
         "responses": responses,
         "security": [{SECURITY_NAME: []}],

@@ -73,6 +73,7 @@ class OperationSpec(Generic[S]):
     success_status: int = 200
     """The status the handler answers success with, for the OpenAPI document (202: accepted, queued)."""
     produces: str = "application/json"
+    """Media type of the success answer; comma-separated when the input chooses one (PDF or CSV)."""
 
     @property
     def action_name(self) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.container import build
+from shared.invoicing.directory import TenantSettings
 from tests.support.app import REPO, manage
 
 
@@ -125,6 +126,17 @@ def test_the_accounting_address_is_set_and_shown_from_the_cli_and_a_bad_one_is_n
     assert "accountingEmail" in bad.stderr
     assert good.returncode == 0, good.stderr
     assert build(app_env).tenant_settings.get(tenant).accounting_email == "ap@acme.example"
+
+
+def test_setting_the_accounting_address_from_the_cli_keeps_the_accounting_defaults(app_env: dict[str, str]) -> None:
+    tenant = "cli-" + uuid.uuid4().hex[:8]
+    settings = build(app_env).tenant_settings
+    settings.put(tenant, TenantSettings(default_product_number="P1", layout_number=19, document_type="order"))
+
+    result = manage(app_env, "billing", "settings", "--tenant", tenant, "--accounting-email", "ap@acme.example")
+
+    assert result.returncode == 0, result.stderr
+    assert settings.get(tenant) == TenantSettings("ap@acme.example", "P1", None, 19, "order")
 
 
 def test_a_key_created_with_an_email_keeps_it(app_env: dict[str, str]) -> None:

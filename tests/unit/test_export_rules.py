@@ -241,7 +241,11 @@ def test_preflight_names_each_problem_once_with_the_integrations_codes() -> None
     assert planned == []
     assert [(p.field, p.message) for p in problems] == [
         ("economic.product", "Product not found in e-conomic with product code: NOPE"),
-        ("economic.customerGroup.layout", "Customer did not have a layout available: Customer 2"),
+        (
+            "economic.customerGroup.layout",
+            "Customer did not have a layout available: Customer 2 (none in the request, on the customer or its "
+            "customer group; a layoutNumber in billing/settings would be used)",
+        ),
         ("finance.accountingSystemId", "Accounting system ID is not found for: No Number"),
         ("economic.customer", "Customer not found in economic: Unknown Remote (customer number 9999)"),
         ("customer", "Customer was not found for invoice: 5"),

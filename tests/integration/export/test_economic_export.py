@@ -149,7 +149,11 @@ def test_preflight_lists_every_problem_and_creates_nothing(env: dict[str, str], 
         ("economic.product", "Product not found in e-conomic with product code: 1"),
         ("finance.accountingSystemId", "Accounting system ID is not found for: Unlinked Ltd"),
         ("economic.customer", "Customer not found in economic: Ghost Ltd (customer number 999)"),
-        ("economic.customerGroup.layout", "Customer did not have a layout available: Initech"),
+        (
+            "economic.customerGroup.layout",
+            "Customer did not have a layout available: Initech (none in the request, on the customer or its "
+            "customer group; a layoutNumber in billing/settings would be used)",
+        ),
         ("customer", f"Customer was not found for invoice: {world.drafts[3]}"),
     }
     assert world.documents() == {}
