@@ -118,10 +118,14 @@ def page(browser: Any) -> Iterator[Any]:
     page.set_default_timeout(15_000)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None,
-    )
+
+    def on_console(message: Any) -> None:
+        # A refused API call (400, 412...) is logged by chromium itself; the page shows those. Anything
+        # else (a script error, a Content-Security-Policy refusal) is a problem.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(f"console {message.type}: {message.text}")
+
+    page.on("console", on_console)
     page.problems = problems
     yield page
     context.close()

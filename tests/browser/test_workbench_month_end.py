@@ -40,7 +40,7 @@ def test_a_month_end_on_the_workbench(workbench: Workbench, page, shots: Shots) 
     generate(page, before)
     generate(page, last)
     expect(status(page)).to_contain_text("1 hour booking could not be invoiced")
-    expect(page.locator("#unresolved-rows")).to_contain_text("ticket 9999 is not in the billing directory")
+    expect(page.locator("#unresolved-rows")).to_contain_text("ticket 9999 is not in the directory")
     expect(page.locator(ORDERS)).to_have_count(4)
     shots(page, "generated")
 
