@@ -40,7 +40,7 @@ export function renderLines(host, entry, ctx) {
     const row = el(
       "tr",
       {},
-      el("td", { text: line.date || line.period || "" }),
+      el("td", { text: (line.kind === "manual" && line.period) || line.date || "" }),
       el("td", { text: KIND[line.kind] || line.kind }),
       el("td", { text: line.description }),
       el("td", { text: line.user || "" }),
