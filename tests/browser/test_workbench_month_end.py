@@ -108,6 +108,15 @@ def test_a_month_end_on_the_workbench(workbench: Workbench, page, shots: Shots) 
     # Create invoices from the selected orders: the job's state live, then e-conomic's number per order.
     globex = draft_id(order_row(page, "Globex GmbH"))
     select(page, globex)
+    states: list[str] = []
+    page.on(
+        "response",
+        lambda response: (
+            states.append(response.json()["state"])
+            if "/integration/economic/invoice/draft/" in response.url and response.ok
+            else None
+        ),
+    )
     page.get_by_role("button", name="Create invoices").click()
     progress = page.locator("#export-state")
     expect(progress).to_have_text(re.compile(r"State: succeeded"), timeout=45_000)
@@ -118,6 +127,11 @@ def test_a_month_end_on_the_workbench(workbench: Workbench, page, shots: Shots) 
     assert found is not None
     number = int(found.group(1))
     expect(page.locator(ORDERS)).to_have_count(0)
+    # Polled until done, each state shown as it came: queued and running (if caught), then succeeded.
+    seen = [state for i, state in enumerate(states) if i == 0 or states[i - 1] != state]
+    assert seen[-1] == "succeeded"
+    order = ["queued", "running", "succeeded"]
+    assert [order.index(state) for state in seen] == sorted({order.index(state) for state in seen}), states
     shots(page, "invoices-created")
     wait_until(lambda: sorted(workbench.mail_dir.glob("*.eml")), timeout=15, what="the export report mail")
 
@@ -142,4 +156,11 @@ def test_a_month_end_on_the_workbench(workbench: Workbench, page, shots: Shots) 
     expect(page.locator(f"#invoice-{merged}-lines")).to_contain_text("Mileage to the data centre")
     shots(page, "synchronised")
 
+    # Every control has a label (its own <label>, or aria-label where a table row names it).
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll("input, select, button")]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
+            .map((c) => c.outerHTML)"""
+    )
+    assert unlabelled == []
     assert page.problems == []
