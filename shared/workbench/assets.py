@@ -25,7 +25,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
@@ -70,16 +70,15 @@ def asset(name: str) -> Asset | None:
     return Asset(path.read_bytes(), _TYPES[path.suffix])
 
 
-def headers(*, cacheable: bool) -> dict[str, str]:
-    return {
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "X-Frame-Options": "DENY",
-        # The page itself is always fetched anew (so a deploy shows at once); its files may be kept
-        # for a short while, revalidated after.
-        "Cache-Control": "public, max-age=300" if cacheable else "no-cache",
-    }
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # Fetched anew every time (they are small): after a deploy the page and its modules never mix
+    # versions.
+    "Cache-Control": "no-cache",
+}
 
 
 def page_response() -> ApiResponse:
@@ -92,7 +91,7 @@ def file_response(name: str) -> ApiResponse:
         return ApiResponse(
             404,
             b"Not found: the workbench has no such file.\n",
-            headers(cacheable=False),
+            dict(HEADERS),
             content_type="text/plain",
         )
-    return ApiResponse(200, found.body, headers(cacheable=name != "index.html"), content_type=found.content_type)
+    return ApiResponse(200, found.body, dict(HEADERS), content_type=found.content_type)
