@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,13 @@ def workbench(browser_azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
     with run_devhost(env=env, extra_args=["--sandbox"]) as host:
         host.wait_for_log("point at the sandbox.")
         yield Workbench(host.base_url, f"http://127.0.0.1:{economic_port}", mail_dir, env, demo)
+
+
+@pytest.fixture
+def own_tenant(workbench: Workbench) -> Seeded:
+    """A tenant of its own, seeded like `demo` (no e-conomic agreement: the sandbox's is demo's), so a
+    test does not depend on what another did to `demo`."""
+    return seed(build(workbench.env), "wb-" + uuid.uuid4().hex[:10])
 
 
 @pytest.fixture(scope="package")

@@ -9,18 +9,13 @@ from typing import Any
 import requests
 from playwright.sync_api import expect
 
-from shared.container import build
+from devhost.seed import Seeded
 from tests.browser.conftest import Workbench
 from tests.browser.walk import draft_id, expand, generate, order_row, sign_in, status
 
 
-def _key(workbench: Workbench) -> str:
-    _, raw = build(workbench.env).keys.create("demo", name="forms", rights=("admin", "reseller"))
-    return raw
-
-
-def test_a_rejected_setting_is_named_beside_its_field(workbench: Workbench, page: Any) -> None:
-    sign_in(page, workbench.url, _key(workbench))
+def test_a_rejected_setting_is_named_beside_its_field(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
+    sign_in(page, workbench.url, own_tenant.key)
     page.get_by_role("tab", name="Settings").click()
     email = page.get_by_label("Accounting e-mail (gets every export report)")
     expect(email).to_have_value("accounting@example.com")  # the seed's
@@ -40,8 +35,8 @@ def test_a_rejected_setting_is_named_beside_its_field(workbench: Workbench, page
     assert page.problems == []
 
 
-def test_the_tabs_follow_the_arrow_keys(workbench: Workbench, page: Any) -> None:
-    sign_in(page, workbench.url, _key(workbench))
+def test_the_tabs_follow_the_arrow_keys(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
+    sign_in(page, workbench.url, own_tenant.key)
     orders = page.get_by_role("tab", name="Orders")
     orders.focus()
     page.keyboard.press("ArrowRight")
@@ -57,8 +52,8 @@ def test_the_tabs_follow_the_arrow_keys(workbench: Workbench, page: Any) -> None
     expect(page.locator("#panel-orders")).to_be_visible()
 
 
-def test_the_accounting_defaults_are_kept(workbench: Workbench, page: Any) -> None:
-    sign_in(page, workbench.url, _key(workbench))
+def test_the_accounting_defaults_are_kept(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
+    sign_in(page, workbench.url, own_tenant.key)
     page.get_by_role("tab", name="Settings").click()
     page.get_by_label("Accounting product (e-conomic product number)").fill("1")
     page.get_by_label("Payment condition (e-conomic payment terms number)").fill("2")
@@ -80,10 +75,10 @@ def test_the_accounting_defaults_are_kept(workbench: Workbench, page: Any) -> No
     expect(status(page)).to_have_text("Settings saved.")
 
 
-def test_an_order_changed_meanwhile_is_reloaded_with_a_message(workbench: Workbench, page: Any) -> None:
-    key = _key(workbench)
+def test_an_order_changed_meanwhile_is_reloaded(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
+    key = own_tenant.key
     sign_in(page, workbench.url, key)
-    generate(page, str(workbench.demo.months[0]))
+    generate(page, str(own_tenant.months[0]))
     number = draft_id(order_row(page, "Globex GmbH").first)
     lines = expand(page, number)
     # Someone else changes the order: a line added over the API (its version changes).
