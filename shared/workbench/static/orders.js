@@ -225,6 +225,10 @@ const DOCUMENT = { draftInvoice: "draft invoice", order: "order" };
 
 function showJob(job, ids) {
   byId("export-progress").hidden = false;
+  // Polled every second: the live region changes (and is read out) only when the job does.
+  const signature = JSON.stringify([job.state, job.attempts, job.exported, job.documents, job.errors]);
+  if (signature === showJob.last) return;
+  showJob.last = signature;
   const line = byId("export-state");
   line.className = `state-${job.state}`;
   line.textContent = `State: ${job.state} (attempt ${job.attempts}); ${job.exported} of ${job.total} exported.`;

@@ -14,7 +14,9 @@ export async function loadSettings() {
   const form = clear(byId("settings-form"));
   const { data } = await call("GET", "billing/settings");
   for (const [name, label, type] of FIELDS) {
-    const box = field(label, `setting-${name}`, name, { type, value: data[name] ?? "" });
+    // Numbers in a text box: whatever is typed reaches the service, which names what is wrong.
+    const props = type === "number" ? { inputMode: "numeric" } : { type };
+    const box = field(label, `setting-${name}`, name, { ...props, value: data[name] ?? "" });
     form.append(...box.children);
   }
   const kind = field("Send to e-conomic as", "setting-documentType", "documentType", {
