@@ -98,3 +98,18 @@ def test_an_order_changed_meanwhile_is_reloaded(workbench: Workbench, own_tenant
     expect(page.locator("#alert")).to_contain_text(f"Order {number} was changed meanwhile and has been reloaded")
     expect(page.locator(f"#order-{number}-lines")).to_contain_text("Added elsewhere")
     expect(page.locator(f"#order-{number}-lines")).not_to_contain_text("Changed here")
+
+
+def test_a_form_opened_by_keyboard_closes_with_escape(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
+    sign_in(page, workbench.url, own_tenant.key)
+    opener = page.get_by_role("button", name="New order")
+    opener.focus()
+    page.keyboard.press("Enter")
+    customer = page.locator("#new-order-form").get_by_label("Customer")
+    expect(customer).to_be_focused()
+    expect(customer.locator("option")).to_have_text(
+        ["Choose a customer", "Acme A/S (1)", "Globex GmbH (2)", "Initech Ltd (3)"]
+    )
+    page.keyboard.press("Escape")
+    expect(page.locator("#new-order")).to_be_hidden()
+    expect(opener).to_be_focused()

@@ -104,8 +104,20 @@ function lineForm(prefix, title, fields, onSubmit, onCancel) {
     clearErrors(form);
     await onSubmit(form);
   });
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") onCancel();
+  });
   form.id = `${prefix}-form`;
   return form;
+}
+
+// Closes the editor and gives the focus back to the button that opened it.
+function closer(editor) {
+  const opener = document.activeElement;
+  return () => {
+    clear(editor);
+    if (opener && opener.isConnected) opener.focus();
+  };
 }
 
 function value(form, name) {
@@ -125,7 +137,7 @@ function editLine(editor, entry, line, ctx) {
     fields.push(field("Product", `${id}-productNumber`, "productNumber", { value: line.productNumber, size: 8 }));
     fields.push(field("Month", `${id}-period`, "period", { type: "month", value: line.period || "" }));
   }
-  const close = () => clear(editor);
+  const close = closer(editor);
   const form = lineForm(id, `Edit line of order ${entry.draft.draftId}`, fields, async (f) => {
     const body = {};
     for (const name of ["description", "unitPrice", "quantity", "productNumber", "period"]) {
@@ -157,7 +169,7 @@ function addLine(editor, entry, ctx) {
     if (await mutate(entry, ctx, f, "POST", `invoicing/drafts/${entry.draft.draftId}/lines`, body)) {
       say(`Line added to order ${entry.draft.draftId}.`);
     }
-  }, () => clear(editor));
+  }, closer(editor));
   clear(editor).append(el("h4", { text: `New line for order ${entry.draft.draftId}` }), form);
   form.querySelector("input").focus();
 }

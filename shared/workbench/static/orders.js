@@ -336,6 +336,9 @@ async function newOrder() {
       showErrors(form, error);
     }
   });
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeNewOrder();
+  });
   clear(host).append(el("h3", { id: "new-order-heading", text: "New order (not based on hour bookings)" }), form);
   host.hidden = false;
   byId("new-customer").focus();
