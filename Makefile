@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 7071
 INFRA_VENV := .venv-infra
 
-.PHONY: run test lint typecheck pytest infra-check bench deps clean
+.PHONY: run test lint typecheck pytest test-browser infra-check bench deps clean
 
 deps: $(VENV)/.installed node_modules/.installed local.settings.json
 
@@ -38,6 +38,10 @@ typecheck: deps
 pytest: deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The workbench page in Debian's chromium (/usr/bin/chromium); screenshots in .artifacts/browser/.
+test-browser: deps
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
+
 # Offline scan of every .bicep file under infra/ (the Bicep CLI cannot be installed here). checkov exits
 # non-zero on a failed check; it reports a file it cannot parse but exits 0, so that is checked too.
 $(INFRA_VENV)/.installed: requirements-infra.txt
@@ -62,4 +66,4 @@ bench: deps
 	$(PY) -m bench.specification
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .mypy_cache .ruff_cache .pytest_cache .artifacts

@@ -9,6 +9,7 @@ from blueprints.health import bp as health
 from blueprints.invoicing import bp as invoicing
 from blueprints.maintenance import bp as maintenance
 from blueprints.openapi import bp as openapi
+from blueprints.workbench import bp as workbench
 from shared import observability
 
 observability.configure()  # redaction and correlation on logging; exports only if App Insights is set
@@ -21,3 +22,4 @@ app.register_functions(economic)
 app.register_functions(accounting)
 app.register_functions(maintenance)
 app.register_functions(openapi)
+app.register_functions(workbench)

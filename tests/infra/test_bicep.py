@@ -327,7 +327,7 @@ def test_every_setting_the_templates_take_can_be_set_with_azd_env() -> None:
 # azd since Azure/azure-dev PR #5383, which also always leaves out local.settings.json). Negations (`!`)
 # are reported broken (azure-functions-core-tools#4240), so there are none.
 RUNTIME = {"function_app.py", "host.json", "requirements.txt", "shared", "blueprints"}
-LOCAL_ONLY = {".mail", ".azurite", ".venv", ".venv-infra", "node_modules", "local.settings.json", ".env"}
+LOCAL_ONLY = {".mail", ".azurite", ".venv", ".venv-infra", "node_modules", "local.settings.json", ".env", ".artifacts"}
 
 
 def test_funcignore_leaves_everything_but_the_app_out_of_the_package() -> None:
