@@ -4,10 +4,12 @@ they become, and every write stopped half way (a crash leaves the draft as it wa
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pypdf
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from shared.export.documents import DocumentLine, document_lines
 from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.editing import DraftEditor, LineChange, LineSpec, version_tag
 from shared.invoicing.ledger import LIVE, OPEN
+from shared.invoicing.pdf import render
 from shared.invoicing.planning import ManualLine, NoteBilling, Period
 from shared.invoicing.service import DraftFilter, InvoicingService
 from tests.support.fakes import Crash, CrashingLedger, FakeClock, FakeDirectoryRepository, FakeLedger
@@ -144,3 +147,18 @@ def test_a_released_note_is_billed_again_and_a_stale_version_is_refused() -> Non
     assert again.totals.net == draft.header.totals.net  # priced afresh by the contract
     assert again.status == OPEN
     assert date(2026, 10, 5) == invoicing.get("acme", again.number).lines[0].date
+
+
+def test_the_concept_invoice_prints_manual_lines_with_quantity_and_unit_price() -> None:
+    ledger = FakeLedger()
+    invoicing, editor = _world(ledger)
+    created = editor.create(
+        "acme", 1, OCT, [LineSpec("KM", "Mileage to the client", Decimal("42.5"), Decimal("3.51"))], None
+    )
+
+    pdf = render(invoicing.open_draft("acme", created.header.number), created=CLOCK)
+
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Mileage to the client" in text
+    assert "42.5" in text
+    assert "149.18" in text

@@ -134,3 +134,18 @@ def test_a_grouped_export_keeps_manual_lines_as_lines_of_their_own(
     docs = _check_documents(world, [*world.drafts, manual])
     assert [text for _, text, _, _ in _lines(docs[manual])] == ["Support retainer", "Credit: late visit"]
     assert _lines(docs[edited])[-1][0] == "KM"
+
+
+def test_a_manual_line_on_a_product_e_conomic_lacks_is_named_before_anything_is_created(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = World(env, economic, customers=1)
+    world.container.editing.create(world.tenant, 1, OCT, [LineSpec("NOPE-9", "Gadget", Decimal(1), Decimal(5))], None)
+
+    with pytest.raises(Rejected) as caught:
+        world.start()
+
+    assert {(e.field, e.message) for e in caught.value.errors} == {
+        ("economic.product", "Product not found in e-conomic with product code: NOPE-9")
+    }
+    assert world.documents() == {}
