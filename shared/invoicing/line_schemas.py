@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from shared.invoicing.editing import LineChange, LineSpec
 from shared.invoicing.planning import Line
-from shared.invoicing.wire import PeriodField, ProductNumber, WireIn, WireOut, fail
+from shared.invoicing.wire import PeriodField, WireIn, WireOut, fail
 from shared.validation import PositiveId, ShortText, decimal_between
 
 MAX_LINES = 99
@@ -29,6 +29,13 @@ def _description(value: str) -> str:
     return text
 
 
+def _product(value: str) -> str:
+    text = value.strip()
+    if not 1 <= len(text) <= 25:
+        raise fail("must be 1-25 characters (e-conomic's product number)")
+    return text
+
+
 def _non_zero(value: Decimal) -> Decimal:
     if value == 0:
         raise fail("must not be 0")
@@ -36,13 +43,18 @@ def _non_zero(value: Decimal) -> Decimal:
 
 
 Description = Annotated[ShortText, AfterValidator(_description)]
+LineProduct = Annotated[ShortText, AfterValidator(_product)]
+"""Any product number e-conomic takes (`lines[].product.productNumber`: a string of at most 25
+characters, economic-schemas/invoices.drafts.post.schema.json), not only the directory's pattern."""
 Quantity = Annotated[Decimal, decimal_between(-MAX_QUANTITY, MAX_QUANTITY, 2), AfterValidator(_non_zero)]
 UnitPrice = Annotated[Decimal, decimal_between(-MAX_PRICE, MAX_PRICE, 2)]
 CHANGEABLE = ("productNumber", "description", "quantity", "unitPrice", "period")
 
 
 class LineIn(WireIn):
-    productNumber: ProductNumber = Field(description="The e-conomic product number the line is booked on.")
+    productNumber: LineProduct = Field(
+        description="The e-conomic product number the line is booked on (1-25 characters)."
+    )
     description: Description = Field(description="Text of the invoice line, 1-250 characters.")
     quantity: Quantity = Field(description="How many units: non-zero, below 1,000,000, at most 2 decimals.")
     unitPrice: UnitPrice = Field(description="Price of one unit in the customer's currency, at most 2 decimals.")
@@ -70,7 +82,7 @@ class LineRef(WireIn):
 
 
 class LinePatchIn(LineRef):
-    productNumber: ProductNumber | None = Field(None, description="Manual lines only.")
+    productNumber: LineProduct | None = Field(None, description="Manual lines only.")
     description: Description | None = Field(None, description="New text of the line.")
     quantity: Quantity | None = Field(None, description="Manual lines only.")
     unitPrice: UnitPrice | None = Field(

@@ -280,7 +280,7 @@ def test_bad_lines_are_400_naming_the_field(host: DevHost, make_key: KeyMaker) -
         "lines[0].quantity": _supply(quantity="1.234"),
         "lines[0].unitPrice": _supply(unitPrice="abc"),
         "lines[0].description": _supply(description="   "),
-        "lines[0].productNumber": _supply(productNumber=""),
+        "lines[0].productNumber": _supply(productNumber="x" * 26),
         "lines[0].period": _supply(period="2026-13"),
     }
     for field, line in cases.items():
