@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from shared.errors import FieldError, NotFound, PreconditionFailed, Rejected
+from shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, Rejected
 from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import (
     OPEN,
@@ -139,7 +139,7 @@ class DraftEditor:
         )
         stored = self._ledger.write(header, [PutLine(line) for line in lines])
         if stored is None:  # the number exists: only if the counter was tampered with
-            raise PreconditionFailed(f"Invoice draft {number} exists already; retry.")
+            raise Conflict(f"Invoice draft {number} exists already (its number was handed out twice); retry.")
         return Draft(stored, self._invoicing.lines([], lines))
 
     def add_line(self, tenant: str, number: int, expected: Collection[str], spec: LineSpec) -> Draft:

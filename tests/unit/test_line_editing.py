@@ -162,3 +162,19 @@ def test_the_concept_invoice_prints_manual_lines_with_quantity_and_unit_price() 
     assert "Mileage to the client" in text
     assert "42.5" in text
     assert "149.18" in text
+
+
+def test_a_retried_create_with_the_same_idempotency_generation_finds_its_draft() -> None:
+    """The Idempotency-Key take-over after a crash hands the retry the dead attempt's generation."""
+    ledger = FakeLedger()
+    invoicing, editor = _world(ledger)
+    specs = [LineSpec("1", "Fee", Decimal(1), Decimal("100.00"))]
+
+    first = editor.create("acme", 1, OCT, specs, "generation-1")
+    again = editor.create("acme", 1, OCT, specs, "generation-1")
+    other = editor.create("acme", 1, OCT, specs, "generation-2")
+
+    assert again.header.number == first.header.number
+    assert again.lines == first.lines
+    assert other.header.number != first.header.number
+    assert len(invoicing.list("acme", DraftFilter())) == 2
