@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator
 
 from shared.invoicing.editing import LineChange, LineSpec
-from shared.invoicing.planning import Line
+from shared.invoicing.planning import Line, money
 from shared.invoicing.wire import PeriodField, WireIn, WireOut, fail
 from shared.validation import PositiveId, ShortText, decimal_between
 
@@ -47,7 +47,8 @@ LineProduct = Annotated[ShortText, AfterValidator(_product)]
 """Any product number e-conomic takes (`lines[].product.productNumber`: a string of at most 25
 characters, economic-schemas/invoices.drafts.post.schema.json), not only the directory's pattern."""
 Quantity = Annotated[Decimal, decimal_between(-MAX_QUANTITY, MAX_QUANTITY, 2), AfterValidator(_non_zero)]
-UnitPrice = Annotated[Decimal, decimal_between(-MAX_PRICE, MAX_PRICE, 2)]
+UnitPrice = Annotated[Decimal, decimal_between(-MAX_PRICE, MAX_PRICE, 2), AfterValidator(lambda v: money(v + 0))]
+"""Money: shown with its two decimals ("100.00"), as every price and amount is (and never "-0.00")."""
 CHANGEABLE = ("productNumber", "description", "quantity", "unitPrice", "period")
 
 

@@ -192,7 +192,7 @@ class ManualLine:
 
     @property
     def amount(self) -> Decimal:
-        return money(self.quantity * self.unit_price)
+        return money(self.quantity * self.unit_price) + 0  # + 0: a zero is 0.00, never -0.00
 
     def line(self, tz: ZoneInfo) -> Line:
         return Line(

@@ -98,7 +98,7 @@ def test_a_time_line_is_repriced_and_renamed_and_a_manual_line_added_changed_and
     time = _line(repriced, f"time:{note}")
     assert (time["amount"], time["unitPrice"], time["description"], time["noteId"]) == (
         "225.00",
-        "100",
+        "100.00",
         "Mail server maintenance",
         note,
     )
