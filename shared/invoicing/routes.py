@@ -273,6 +273,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         source="query",
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
     Spec(
         "GetInvoiceDraftPdf",
@@ -311,6 +312,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         source="query",
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
     Spec(
         "MergeInvoiceDrafts",
@@ -322,6 +324,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         model=MergeIn,
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
     *LINE_OPERATIONS,
 )

@@ -165,8 +165,8 @@ def _operation(spec: AnySpec, definitions: Definitions) -> dict[str, Any]:
         success["schema"] = definitions.ref(spec.response_model) if spec.response_model else _envelope()
     else:
         success["schema"] = {"type": "file"}
-    if spec.conditional:
-        success["headers"] = {"ETag": {"type": "string", "description": "The new version, for the next If-Match."}}
+    if spec.etag:
+        success["headers"] = {"ETag": {"type": "string", "description": "The version, for the next If-Match."}}
     responses: dict[str, Any] = {str(spec.success_status): success}
     for status, text in {**ERROR_STATUSES, **(CONDITIONAL_STATUSES if spec.conditional else {})}.items():
         response: dict[str, Any] = {"description": text, "schema": {"$ref": "#/definitions/ErrorEnvelope"}}

@@ -75,6 +75,8 @@ class OperationSpec(Generic[S]):
     produces: str = "application/json"
     conditional: bool = False
     """Needs `If-Match` with the resource's version (its ETag): 412 when stale, 428 without."""
+    etag: str | None = None
+    """The body field holding the answer's version: also sent as `ETag` on success (replays included)."""
 
     @property
     def action_name(self) -> str:

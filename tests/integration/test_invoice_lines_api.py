@@ -223,6 +223,7 @@ def test_a_manual_draft_is_created_once_per_idempotency_key_and_merges_with_a_ru
     assert [(line["kind"], line["amount"]) for line in manual["lines"]] == [("manual", "1500.00"), ("manual", "-12.50")]
     assert (manual["totals"]["manual"], manual["totals"]["net"], manual["totals"]["notes"]) == ("1487.50", "1487.50", 0)
     assert (replay.status_code, replay.json()["draftId"]) == (201, 2)
+    assert (replay.headers["Idempotent-Replayed"], replay.headers["ETag"]) == ("true", created.headers["ETag"])
     assert [d["draftId"] for d in admin.ok("GET", "invoicing/drafts")["drafts"]] == [1, 2]
 
     merged = admin.ok("POST", "invoicing/merges", {"draftIds": [1, 2]})
