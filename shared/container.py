@@ -22,6 +22,7 @@ from shared.export.ports import Mailer
 from shared.export.routes import ExportServices
 from shared.export.service import ExportService
 from shared.invoicing.directory_service import DirectoryService
+from shared.invoicing.editing import DraftEditor
 from shared.invoicing.report_routes import Format, SpecificationServices
 from shared.invoicing.routes import InvoicingServices
 from shared.invoicing.service import Draft, InvoicingService
@@ -72,6 +73,7 @@ class Services:
     connector: ConnectorService
     directory: DirectoryService
     invoicing: InvoicingService
+    editing: DraftEditor
     export: ExportService
     tenant_settings: TableTenantSettings
     invoice_sync: InvoiceSync
@@ -161,6 +163,13 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         lease=timedelta(seconds=settings.invoicing_lease_seconds),
         export_active=activity.is_active,
     )
+    editing = DraftEditor(
+        invoicing,
+        TableLedger(storage.table_ref(TABLES["work"])),
+        directory,
+        clock=utcnow,
+        timezone=settings.default_timezone,
+    )
     connector = ConnectorService(
         TableWorkRepository(storage.table_ref(TABLES["work"])), clock=utcnow, drafts=invoicing.live_resolver
     )
@@ -201,6 +210,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         connector=connector,
         directory=directory,
         invoicing=invoicing,
+        editing=editing,
         export=export,
         tenant_settings=tenant_settings,
         invoice_sync=invoice_sync,

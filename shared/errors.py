@@ -69,6 +69,16 @@ class Conflict(DomainError):
     """The thing's current state does not allow it (held by a job, changed meanwhile, used differently)."""
 
 
+class PreconditionFailed(Conflict):
+    """The thing changed since the caller read it: the version the caller named (`If-Match`) is not
+    its current one. Read it again and redo the change."""
+
+
+class PreconditionRequired(DomainError):
+    """The change must name the version it was made from (`If-Match`), so it cannot overwrite a change
+    the caller has not seen."""
+
+
 class Busy(Conflict):
     """Someone else is working on it right now; trying again after `retry_after` may succeed."""
 

@@ -4,7 +4,12 @@ becomes, and the marks the export leaves on a draft's header. Nothing here does 
 Amounts: e-conomic computes a line's total as quantity x unit net price, both with at most two
 decimals. A time line is sent as hours x hourly rate when that product is exactly our line's amount
 (e.g. 1.25 h x 95.00); otherwise (61 minutes = 1.0166... h) as 1 x the amount, with the hours and
-rate in the description. So every document's net total in e-conomic equals our draft's, to the cent.
+rate in the description. A manual line is sent as its quantity x unit price (both at most two
+decimals, as e-conomic's draft line schema takes them: economic-schemas/invoices.drafts.post.schema.json,
+`lines[].quantity` and `lines[].unitNetPrice`, `maxDecimal: 2`) when that product is exactly its
+amount, else as 1 x the amount with quantity and price in the description (e-conomic's rounding of
+a product with more decimals is undocumented). So every document's net total in e-conomic equals our
+draft's, to the cent.
 """
 
 from __future__ import annotations
@@ -95,9 +100,23 @@ def _time_line(product: str, description: str, minutes: int, rate: Decimal, amou
     return DocumentLine(product, description + detail, Decimal(1), amount)
 
 
+def _manual_line(line: Line) -> DocumentLine:
+    """A manual line as the product line it is: its own quantity and unit price (its period, if any,
+    named in the text)."""
+    text = line.description
+    if line.period is not None:
+        text = f"{text} ({_month(date(line.period.year, line.period.month, 1))})"
+    if line.quantity * line.unit_price == line.amount:
+        return DocumentLine(line.product_number, text, line.quantity, line.unit_price)
+    detail = f" ({line.quantity:f} x {line.unit_price:f})"
+    return DocumentLine(line.product_number, text + detail, Decimal(1), line.amount)
+
+
 def document_lines(lines: Sequence[Line], *, group: bool) -> list[DocumentLine]:
     """One document line per draft line, or with `group` one per product, month and unit price (lines
-    with different prices are never summed)."""
+    with different prices are never summed; manual lines always stay lines of their own)."""
+    manual = [_manual_line(line) for line in lines if line.kind == "manual"]
+    lines = [line for line in lines if line.kind != "manual"]
     if not group:
         result = []
         for line in lines:
@@ -105,7 +124,7 @@ def document_lines(lines: Sequence[Line], *, group: bool) -> list[DocumentLine]:
                 result.append(_time_line(line.product_number, line.description, line.minutes, line.rate, line.amount))
             else:
                 result.append(DocumentLine(line.product_number, line.description, Decimal(1), line.amount))
-        return result
+        return result + manual
     groups: dict[tuple[str, str, int, int, Decimal], list[Line]] = {}
     for line in lines:
         key = (line.kind, line.product_number, line.date.year, line.date.month, line.rate)
@@ -122,7 +141,7 @@ def document_lines(lines: Sequence[Line], *, group: bool) -> list[DocumentLine]:
         else:
             text = f"{_month(first.date)}: surcharge {rate.normalize():f} % on {count}"
             result.append(DocumentLine(product, text, Decimal(1), amount))
-    return result
+    return result + manual
 
 
 def document_body(

@@ -18,7 +18,7 @@ from pydantic import Field as _Field
 from pydantic_core import PydanticCustomError
 
 from shared.export.jobs import DocumentType
-from shared.invoicing.schemas import ProductNumber
+from shared.invoicing.wire import ProductNumber
 from shared.platform.tenants import TENANT_RE
 from shared.validation import EARLIEST, LATEST, MAX_ID, Email, Flag, PositiveId, is_ascii_digits, whole_number
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
-from shared.invoicing.planning import NoteBilling, Period
+from shared.invoicing.planning import Line, ManualLine, NoteBilling, Period
 from shared.work import WorkRecord
 
 Status = Literal["pending", "open", "exported", "booked", "void", "merged", "deleted"]
@@ -42,20 +42,24 @@ class Totals:
     surcharges: Decimal = Decimal("0.00")
     notes: int = 0
     lines: int = 0
+    manual: Decimal = Decimal("0.00")
+    """Sum of the manual lines."""
 
     @property
     def net(self) -> Decimal:
-        return self.time + self.surcharges
+        return self.time + self.surcharges + self.manual
 
     @classmethod
-    def of(cls, billings: Sequence[NoteBilling]) -> Totals:
+    def of(cls, billings: Sequence[NoteBilling], manual: Sequence[ManualLine] = ()) -> Totals:
+        """The totals of a draft's lines, to the cent: each line is rounded, then summed."""
         surcharges = [b.surcharge for b in billings if b.surcharge is not None]
         return cls(
             minutes=sum(b.minutes for b in billings),
             time=sum((b.amount for b in billings), Decimal("0.00")),
             surcharges=sum(surcharges, Decimal("0.00")),
             notes=len(billings),
-            lines=len(billings) + len(surcharges),
+            lines=len(billings) + len(surcharges) + len(manual),
+            manual=sum((m.amount for m in manual), Decimal("0.00")),
         )
 
 
@@ -76,7 +80,21 @@ class DraftHeader:
     accounting: AccountingState = field(default_factory=AccountingState)
     """e-conomic's side: the export's document, then the sync's booked invoice or `missing` flag."""
     version: object | None = None
-    """The stored row's ETag; writes are conditional on it."""
+    """The stored row's ETag; writes are conditional on it. Also the draft's version on the wire
+    (`ETag`/`If-Match`): every change of the draft or its lines rewrites the header."""
+    origin: str | None = None
+    """The idempotency generation of the request that created a manual draft: a retry finds it."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    header: DraftHeader
+    lines: tuple[Line, ...]
+    """Time and surcharge lines by date, then manual lines by number; empty for drafts that are not live."""
+
+    @property
+    def totals(self) -> Totals:
+        return self.header.totals
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,32 @@ class BilledNote:
 class Link:
     note: BilledNote
     billing: NoteBilling
+
+
+@dataclass(frozen=True)
+class Rebill:
+    """Rewrite a billed note's billing (edited text or rate), or release it (None), if unchanged since read."""
+
+    note: BilledNote
+    billing: NoteBilling | None
+
+
+@dataclass(frozen=True)
+class PutLine:
+    """Create a manual line (its `version` None) or replace it if unchanged since read."""
+
+    line: ManualLine
+
+
+@dataclass(frozen=True)
+class DropLine:
+    """Delete a manual line if unchanged since read."""
+
+    line: ManualLine
+
+
+Change = Rebill | PutLine | DropLine
+"""One row an edit of a draft writes along with its header, in the same transaction."""
 
 
 def resolve_number(number: int, headers: Mapping[int, DraftHeader]) -> int | None:
@@ -146,6 +190,11 @@ def billed_in(
         for n in notes
         if n.billing is not None and resolve_number(n.billing.draft_number, headers) == number
     ]
+
+
+def manual_in(number: int, lines: Sequence[ManualLine], headers: dict[int, DraftHeader]) -> list[ManualLine]:
+    """The manual lines that draft `number` bills, given the `headers` (the rule of `billed_in`)."""
+    return [m for m in lines if resolve_number(m.draft_number, headers) == number]
 
 
 def status_text(header: DraftHeader) -> str:

@@ -179,6 +179,8 @@ def _booked_rows(booked: object, text: Metrics) -> list[tuple[str, str]]:
 
 
 def _cells(line: Line) -> tuple[str, ...]:
+    if line.kind == "manual":  # quantity in the hours column, unit price as the rate
+        return ("", "", "", line.description, f"{line.quantity:f}", f"{line.unit_price:.2f}", _money(line.amount))
     return (
         line.date.isoformat(),
         str(line.ticket_id) if line.ticket_id is not None else "",

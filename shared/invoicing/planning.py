@@ -14,6 +14,10 @@ Rules
 - Amount: minutes / 60 x hourly rate, rounded half-up to cents, per line.
 - Surcharge (`extraCharge` notes, contract percent > 0): its own line, the time line's amount x
   percent / 100, rounded half-up to cents. A 0 % contract adds no line.
+- Manual lines (`ManualLine`: supplies, fixed fees) are added by hand to open drafts: quantity x
+  unit price, each with at most 2 decimals, rounded half-up to cents.
+- Edits of a note's lines keep the note linked: a new hourly rate reprices the time line (and its
+  surcharge, by the same rules); a new text replaces the generated one.
 - A draft's total is the sum of its lines.
 """
 
@@ -22,7 +26,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
@@ -110,6 +114,16 @@ class NoteBilling:
     amount: Decimal
     surcharge_percent: Decimal | None = None
     surcharge: Decimal | None = None
+    description: str | None = None
+    """The time line's text as edited (None: generated from the note)."""
+    surcharge_description: str | None = None
+    """The surcharge line's text as edited (None: generated)."""
+
+    def repriced(self, hourly_rate: Decimal) -> NoteBilling:
+        """The same note at another hourly rate: amount and surcharge follow by the rules above."""
+        amount = time_amount(self.minutes, hourly_rate)
+        surcharge = surcharge_amount(amount, self.surcharge_percent) if self.surcharge_percent is not None else None
+        return replace(self, hourly_rate=hourly_rate, amount=amount, surcharge=surcharge)
 
 
 def price(note: WorkRecord, contract: Contract, draft_number: int = 0) -> NoteBilling:
@@ -129,7 +143,7 @@ def price(note: WorkRecord, contract: Contract, draft_number: int = 0) -> NoteBi
     )
 
 
-LineKind = Literal["time", "surcharge"]
+LineKind = Literal["time", "surcharge", "manual"]
 
 
 @dataclass(frozen=True)
@@ -147,12 +161,64 @@ class Line:
     """Hourly rate (time lines) or percent (surcharge lines)."""
     amount: Decimal
     product_number: str
-    contract_id: int
+    contract_id: int | None
+    """None on manual lines."""
     description: str
+    line_id: str = ""
+    """Stable within the draft: `time:<noteId>`, `surcharge:<noteId>` or `manual:<n>`."""
+    quantity: Decimal = Decimal(0)
+    """Hours (time lines), 1 (surcharge lines), or the manual line's quantity."""
+    unit_price: Decimal = Decimal(0)
+    """Hourly rate (time lines), the amount (surcharge lines), or the manual line's unit price."""
+    period: Period | None = None
+    """The note's month, or the manual line's optional period."""
+
+
+@dataclass(frozen=True)
+class ManualLine:
+    """A line added by hand (not from a note). It carries the number of the draft it was added to and,
+    like a note, belongs to whatever live draft that number resolves to (merges included)."""
+
+    number: int
+    """Per tenant, never reused: the `<n>` of `manual:<n>`."""
+    draft_number: int
+    product_number: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    period: Period | None
+    created_at: datetime
+    version: object | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return money(self.quantity * self.unit_price) + 0  # + 0: a zero is 0.00, never -0.00
+
+    def line(self, tz: ZoneInfo) -> Line:
+        return Line(
+            "manual",
+            "",
+            self.created_at.astimezone(tz).date(),
+            None,
+            "",
+            "",
+            0,
+            Decimal(0),
+            self.unit_price,
+            self.amount,
+            self.product_number,
+            None,
+            self.description,
+            f"manual:{self.number}",
+            self.quantity,
+            self.unit_price,
+            self.period,
+        )
 
 
 def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]:
     day = note.date_from.astimezone(tz).date()
+    month = Period(day.year, day.month) if 2000 <= day.year <= 2099 else None
     hint = note.hint or ""
     ticket = f"Ticket {note.ticket_id}: " if note.ticket_id is not None else ""
     base = f"{day.isoformat()} {note.user_name}: {ticket}{hint}".strip().rstrip(":")
@@ -170,7 +236,11 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
             billing.amount,
             billing.product_number,
             billing.contract_id,
-            base,
+            billing.description or base,
+            f"time:{note.record_id}",
+            hours(billing.minutes),
+            billing.hourly_rate,
+            month,
         )
     ]
     if billing.surcharge is not None and billing.surcharge_percent is not None:
@@ -188,7 +258,11 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
                 billing.surcharge,
                 billing.product_number,
                 billing.contract_id,
-                f"Surcharge {billing.surcharge_percent.normalize():f} % on {base}",
+                billing.surcharge_description or f"Surcharge {billing.surcharge_percent.normalize():f} % on {base}",
+                f"surcharge:{note.record_id}",
+                Decimal(1),
+                billing.surcharge,
+                month,
             )
         )
     return lines

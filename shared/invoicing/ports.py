@@ -15,7 +15,8 @@ from typing import Protocol
 
 from shared.errors import Conflict, Invalid, NotFound, Rejected
 from shared.invoicing.directory import Directory, Entry
-from shared.invoicing.ledger import BilledNote, DraftHeader, Link
+from shared.invoicing.ledger import BilledNote, Change, DraftHeader, Link
+from shared.invoicing.planning import ManualLine
 
 
 class DirectoryRepository(Protocol):
@@ -75,6 +76,24 @@ class Ledger(Protocol):
 
     def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
         """Atomically replace several headers, each only if its version is unchanged."""
+        ...
+
+    def manual_lines(self, tenant: str, numbers: Collection[int]) -> list[ManualLine]:
+        """Manual lines that carry one of these draft numbers."""
+        ...
+
+    def manual_lines_between(self, tenant: str, low: int, high: int) -> list[ManualLine]:
+        """Manual lines carrying a draft number from `low` to `high` (one query for many drafts)."""
+        ...
+
+    def reserve_lines(self, tenant: str, count: int) -> list[int]:
+        """`count` new manual line numbers, higher than any handed out before for the tenant."""
+        ...
+
+    def write(self, header: DraftHeader, changes: Sequence[Change]) -> DraftHeader | None:
+        """Atomically: create the header (`version` None) or replace it if its version is unchanged, and
+        apply every change, each only if its row is unchanged since read. None (and nothing written)
+        when any condition fails. At most `max_transaction - 1` changes."""
         ...
 
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from shared.errors import FieldError, NotFound
 from shared.invoicing.directory import ID_FIELDS, LABELS, Contract, Customer, Entry, Ticket
 from shared.invoicing.directory_service import DirectoryService
+from shared.invoicing.editing import DraftEditor
+from shared.invoicing.line_routes import LINE_OPERATIONS, draft_answer
 from shared.invoicing.schemas import (
     ContractIn,
     ContractList,
@@ -34,7 +36,6 @@ from shared.invoicing.schemas import (
     TicketRef,
     contract_out,
     customer_out,
-    draft_out,
     entry_from,
     entry_out,
     pdf_name,
@@ -55,6 +56,8 @@ class InvoicingServices(Protocol):
     def directory(self) -> DirectoryService: ...
     @property
     def invoicing(self) -> InvoicingService: ...
+    @property
+    def editing(self) -> DraftEditor: ...
     def render_pdf(self, draft: Draft) -> bytes: ...
 
 
@@ -192,7 +195,7 @@ def list_drafts(app: InvoicingServices, call: Call) -> ApiResponse:
 
 
 def get_draft(app: InvoicingServices, call: Call) -> ApiResponse:
-    return _json(draft_out(app.invoicing.get(call.principal.tenant, call.data.draftId)))
+    return draft_answer(app.invoicing.get(call.principal.tenant, call.data.draftId))
 
 
 def get_draft_pdf(app: InvoicingServices, call: Call) -> ApiResponse:
@@ -212,11 +215,11 @@ def delete_draft(app: InvoicingServices, call: Call) -> ApiResponse:
 
 
 def merge_drafts(app: InvoicingServices, call: Call) -> ApiResponse:
-    return _json(draft_out(app.invoicing.merge(call.principal.tenant, call.data.draftIds)))
+    return draft_answer(app.invoicing.merge(call.principal.tenant, call.data.draftIds))
 
 
 def reopen_draft(app: InvoicingServices, call: Call) -> ApiResponse:
-    return _json(draft_out(app.invoicing.reopen(call.principal.tenant, call.data.draftId)))
+    return draft_answer(app.invoicing.reopen(call.principal.tenant, call.data.draftId))
 
 
 INVOICING_OPERATIONS: tuple[Spec, ...] = (
@@ -270,6 +273,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         source="query",
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
     Spec(
         "GetInvoiceDraftPdf",
@@ -308,6 +312,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         source="query",
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
     Spec(
         "MergeInvoiceDrafts",
@@ -319,5 +324,7 @@ INVOICING_OPERATIONS: tuple[Spec, ...] = (
         model=MergeIn,
         tag=INVOICING_TAG,
         response_model=DraftOut,
+        etag="version",
     ),
+    *LINE_OPERATIONS,
 )

@@ -7,78 +7,25 @@ numbers, so no client rounds them through a float; minutes are whole numbers.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from shared.invoicing.directory import Contract, Customer, Entry, Ticket
-from shared.invoicing.ledger import STATUSES, DraftHeader, Status, invoice_number
-from shared.invoicing.planning import Line, Period, Unresolved
+from shared.invoicing.editing import version_tag
+from shared.invoicing.ledger import DraftHeader, invoice_number
+from shared.invoicing.line_schemas import LineOut, line_out
+from shared.invoicing.planning import Unresolved
 from shared.invoicing.service import Draft, RunResult
-from shared.validation import Email, PositiveId, ShortText, decimal_between, is_ascii_digits, matching, whole_number
+from shared.invoicing.wire import Currency as Currency  # re-exported: what other features' wire models use
+from shared.invoicing.wire import Money, Percent, PeriodField, ProductNumber, StatusField, whole
+from shared.invoicing.wire import Name as Name
+from shared.invoicing.wire import WireIn as WireIn
+from shared.invoicing.wire import WireOut as WireOut
+from shared.validation import Email, PositiveId
 from shared.work import hours
-
-_CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
-_PRODUCT = re.compile(r"[A-Za-z0-9._-]{1,25}", re.ASCII)
-
-
-def _fail(rule: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid", rule)
-
-
-def _name(value: str) -> str:
-    if not value.strip():
-        raise _fail("must be a non-empty string")
-    return value.strip()
-
-
-def _whole(minimum: int, maximum: int) -> PlainValidator:
-    def check(value: Any) -> int:
-        rule = f"must be a whole number between {minimum} and {maximum}"
-        if (isinstance(value, str) and is_ascii_digits(value.strip())) or isinstance(value, Decimal):
-            value = whole_number(value, rule)
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise _fail(f"must be a whole number between {minimum} and {maximum}")
-        return value
-
-    return PlainValidator(check, json_schema_input_type=int)
-
-
-def _period(value: Any) -> Period:
-    if not isinstance(value, str):
-        raise _fail("must be a month written YYYY-MM, e.g. 2026-10")
-    try:
-        return Period.parse(value)
-    except ValueError as error:
-        raise _fail(str(error)) from None
-
-
-def _status(value: Any) -> Status:
-    if value not in STATUSES:
-        raise _fail(f"must be one of {', '.join(STATUSES)}")
-    return value  # type: ignore[no-any-return]
-
-
-Money = Annotated[Decimal, decimal_between(Decimal(0), Decimal(1_000_000), 2)]
-Percent = Annotated[Decimal, decimal_between(Decimal(0), Decimal(1000), 2)]
-Name = Annotated[ShortText, AfterValidator(_name)]  # after ShortText's own rules (length, control characters)
-Currency = Annotated[str, matching(_CURRENCY, "must be an ISO 4217 code in capitals, e.g. EUR or DKK")]
-ProductNumber = Annotated[str, matching(_PRODUCT, "must be 1-25 letters, digits, '.', '_' or '-'")]
-PeriodField = Annotated[Period, PlainValidator(_period, json_schema_input_type=str)]
-StatusField = Annotated[str, PlainValidator(_status, json_schema_input_type=str)]
-
-
-class WireIn(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, arbitrary_types_allowed=True)
-
-
-class WireOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
 
 # -- billing directory --------------------------------------------------------------------------
 
@@ -123,7 +70,7 @@ class ContractIn(ContractRef):
     surchargePercent: Percent = Field(
         Decimal(0), description="Surcharge in percent for notes with extraCharge (its own line); 0: none."
     )
-    roundingMinutes: Annotated[int, _whole(1, 1440)] = Field(
+    roundingMinutes: Annotated[int, whole(1, 1440)] = Field(
         1, description="Billable minutes are rounded up to a multiple of this (1-1440)."
     )
 
@@ -253,29 +200,17 @@ class TotalsOut(WireOut):
     hours: Decimal = Field(description="The same in hours, a decimal string with 2 places.")
     time: Decimal = Field(description="Sum of the time lines, a decimal string.")
     surcharges: Decimal = Field(description="Sum of the surcharge lines, a decimal string.")
-    net: Decimal = Field(description="Sum of all lines (without VAT), a decimal string.")
+    manual: Decimal = Field(description="Sum of the manual lines, a decimal string.")
+    net: Decimal = Field(description="Sum of all lines (time + surcharges + manual, without VAT), a decimal string.")
     notes: int = Field(description="Position notes billed.")
-    lines: int = Field(description="Lines (time and surcharge).")
-
-
-class LineOut(WireOut):
-    kind: str = Field(description="time or surcharge.")
-    date: str = Field(description="The note's start date in DEFAULT_TIMEZONE (YYYY-MM-DD).")
-    noteId: str = Field(description="The position note (invoiceNoteId) the line bills.")
-    ticketId: int | None = Field(description="The note's ticket.")
-    user: str = Field(description="Who did the work.")
-    hint: str = Field(description="The note's hint.")
-    minutes: int = Field(description="Billable minutes (0 on surcharge lines).")
-    hours: Decimal = Field(description="Billable hours, a decimal string with 2 places.")
-    rate: Decimal = Field(description="Hourly rate (time lines) or surcharge percent (surcharge lines).")
-    amount: Decimal = Field(description="Line amount, rounded half-up to cents, a decimal string.")
-    productNumber: str = Field(description="e-conomic product number of the line.")
-    contractId: int = Field(description="The service contract that priced it.")
-    description: str = Field(description="Text for the invoice line.")
+    lines: int = Field(description="Lines (time, surcharge and manual).")
 
 
 class DraftSummary(WireOut):
     draftId: int = Field(description="The draft number: sequential per tenant, never reused.")
+    version: str = Field(
+        description="The draft's version (also its ETag): send it as If-Match with a change; a change makes a new one."
+    )
     status: str = Field(description="pending, open, exported, booked, void, merged or deleted.")
     invoiceNumber: int | None = Field(
         None, description="e-conomic's booked invoice number once the draft is booked there; null before."
@@ -329,6 +264,7 @@ def summary(h: DraftHeader) -> DraftSummary:
     t = h.totals
     return DraftSummary(
         draftId=h.number,
+        version=version_tag(h),
         status=h.status,
         invoiceNumber=invoice_number(h),
         customer=CustomerSnapshot(
@@ -345,6 +281,7 @@ def summary(h: DraftHeader) -> DraftSummary:
             hours=hours(t.minutes),
             time=t.time,
             surcharges=t.surcharges,
+            manual=t.manual,
             net=t.net,
             notes=t.notes,
             lines=t.lines,
@@ -360,24 +297,6 @@ def summary(h: DraftHeader) -> DraftSummary:
 def pdf_name(h: DraftHeader) -> str:
     number = invoice_number(h)
     return f"invoice-{number}-draft-{h.number}.pdf" if number else f"concept-draft-{h.number}.pdf"
-
-
-def line_out(line: Line) -> LineOut:
-    return LineOut(
-        kind=line.kind,
-        date=line.date.isoformat(),
-        noteId=line.note_id,
-        ticketId=line.ticket_id,
-        user=line.user,
-        hint=line.hint,
-        minutes=line.minutes,
-        hours=line.hours,
-        rate=line.rate,
-        amount=line.amount,
-        productNumber=line.product_number,
-        contractId=line.contract_id,
-        description=line.description,
-    )
 
 
 def draft_out(draft: Draft) -> DraftOut:

@@ -21,8 +21,18 @@ makes every step below safe to interrupt:
    merely slow, its final write fails on the ETag and its notes stay unbilled for the next run.
 4. Merge rewrites the headers only (the absorbed drafts become `merged` into the lowest number, the
    target gets the new period and totals): one transaction, conditional on every header's ETag.
-5. Delete marks the header `deleted` (one conditional write: from then on its notes are unbilled),
-   then clears the notes' draft numbers, which is tidiness only: a crash in between loses nothing.
+5. Delete marks the header `deleted` (one conditional write: from then on its notes and manual lines
+   are unbilled), then clears the notes' draft numbers, which is tidiness only: a crash in between
+   loses nothing.
+6. Manual lines are rows carrying a draft number, as notes do, and obey the same rule: a line is in
+   the live draft its number resolves to (so merges carry them, and a deleted draft's lines die with
+   it). A manual draft is ONE transaction: its header (`open`, a number from step 1) and its lines
+   (numbers from their own ETag-guarded counter; a crash after reserving only leaves gaps).
+7. Every edit of an open draft (`shared.invoicing.editing`) is ONE transaction: the header replaced
+   with the new totals, conditional on the version the caller read (`If-Match`), plus the line's row:
+   a note rewritten with its edited billing, or cleared (released: unbilled from that moment), or a
+   manual line created, replaced or deleted, each conditional on its own ETag. Totals and lines can
+   never disagree, and of two edits made from the same version only the first commits (412).
 
 Two concurrent runs both read a note with the same ETag; only the first rewrite succeeds, the other
 drops the note (tests/integration/test_invoicing_storage.py runs two at once against Azurite).
@@ -35,18 +45,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.errors import Conflict, FieldError, NotFound, Rejected
-from shared.invoicing.accounting_state import AccountingState
+from shared.errors import Conflict, FieldError, Rejected
 from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.ledger import (
     DELETED,
-    EXPORTED,
     LIVE,
-    MERGED,
     OPEN,
     PENDING,
     VOID,
     BilledNote,
+    Draft,
     DraftHeader,
     Link,
     Status,
@@ -54,14 +62,17 @@ from shared.invoicing.ledger import (
     billed_in,
     export_job_of,
     invoice_number,
+    manual_in,
     members,
     resolve_number,
     status_text,
     taken,
 )
+from shared.invoicing.merging import MAX_MERGE, existing, merge_drafts, reopen_draft
 from shared.invoicing.planning import (
     DraftPlan,
     Line,
+    ManualLine,
     NoteBilling,
     Period,
     Unresolved,
@@ -71,19 +82,6 @@ from shared.invoicing.planning import (
 )
 from shared.invoicing.ports import Ledger
 from shared.work import BilledIn
-
-MAX_MERGE = 100
-
-
-@dataclass(frozen=True)
-class Draft:
-    header: DraftHeader
-    lines: tuple[Line, ...]
-    """Time and surcharge lines, by date; empty for drafts that are not live."""
-
-    @property
-    def totals(self) -> Totals:
-        return self.header.totals
 
 
 @dataclass(frozen=True)
@@ -206,15 +204,20 @@ class InvoicingService:
 
     def get(self, tenant: str, number: int) -> Draft:
         headers = self.repair(tenant)
-        header = _existing(headers, number)
+        header = existing(headers, number)
         if header.status not in LIVE:
             return Draft(header, ())
-        notes = self._ledger.notes_of(tenant, members(number, headers))
-        return Draft(header, self._lines(billed_in(number, notes, headers)))
+        numbers = members(number, headers)
+        notes = self._ledger.notes_of(tenant, numbers)
+        manual = manual_in(number, self._ledger.manual_lines(tenant, numbers), headers)
+        return Draft(header, self.lines(billed_in(number, notes, headers), manual))
 
-    def _lines(self, billed: Sequence[tuple[BilledNote, NoteBilling]]) -> tuple[Line, ...]:
+    def lines(
+        self, billed: Sequence[tuple[BilledNote, NoteBilling]], manual: Sequence[ManualLine] = ()
+    ) -> tuple[Line, ...]:
         lines = [line for note, billing in billed for line in lines_of(note.record, billing, self._tz)]
         lines.sort(key=lambda line: (line.date, line.note_id, line.kind != "time"))
+        lines += [m.line(self._tz) for m in sorted(manual, key=lambda m: m.number)]
         return tuple(lines)
 
     def open_draft(self, tenant: str, number: int) -> Draft:
@@ -229,8 +232,8 @@ class InvoicingService:
     def delete(self, tenant: str, number: int) -> tuple[DraftHeader, int]:
         """Retires the number; the draft's notes are unbilled from the moment the header says so."""
         headers = self.repair(tenant)
-        header = _existing(headers, number)
-        self._not_exporting(header)
+        header = existing(headers, number)
+        self.ensure_not_exporting(header)
         if header.status != OPEN:
             raise Rejected(
                 f"Invoice draft {number} cannot be deleted: it is {header.status}.",
@@ -249,83 +252,12 @@ class InvoicingService:
 
     def reopen(self, tenant: str, number: int) -> Draft:
         """An exported draft the accounting sync flagged as deleted in e-conomic without being booked
-        becomes open again, so it can be exported anew (or deleted). What it was is kept under
-        `accounting.reopened`. Any other draft is refused: the flag is the sync's proof that e-conomic
-        has no document for it, booked or not."""
-        headers = self.repair(tenant)
-        header = _existing(headers, number)
-        missing = header.accounting.missing if header.status == EXPORTED else None
-        if not missing:
-            raise Rejected(
-                f"Invoice draft {number} cannot be reopened.",
-                [
-                    FieldError(
-                        "draftId",
-                        f"draft {number} is {status_text(header)}; only an exported draft that the accounting "
-                        "sync found deleted in e-conomic (accounting.missing) can be reopened",
-                    )
-                ],
-            )
-        now = self._clock()
-        kept = ("documentType", "documentNumber", "exportJob", "invoiceDate", "exportedAt")
-        previous = {k: header.accounting[k] for k in kept if k in header.accounting}
-        accounting = AccountingState(reopened={"at": now.isoformat(), **previous, "missing": dict(missing)})
-        stored = self._ledger.put_header(
-            replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version
-        )
-        if stored is None:
-            raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")
-        return self.get(tenant, number)
+        becomes open again (`shared.invoicing.merging.reopen_draft`)."""
+        return reopen_draft(self, self._ledger, self._clock, tenant, number)
 
     def merge(self, tenant: str, numbers: Sequence[int]) -> Draft:
-        wanted = sorted(set(numbers))
-        if not 2 <= len(wanted) <= MAX_MERGE:
-            raise Rejected(
-                "Name at least two different drafts to merge.",
-                [FieldError("draftIds", f"must name 2 to {MAX_MERGE} different drafts")],
-            )
-        headers = self.repair(tenant)
-        errors = []
-        for number in wanted:
-            header = headers.get(number)
-            if header is None:
-                errors.append(FieldError("draftIds", f"draft {number} does not exist"))
-            elif header.status != OPEN:
-                errors.append(FieldError("draftIds", f"draft {number} is {status_text(header)}, not open"))
-        if errors:
-            raise Rejected("Only open drafts can be merged.", errors)
-        chosen = [headers[n] for n in wanted]
-        for header in chosen:
-            self._not_exporting(header)
-        customers = {h.customer.customer_id for h in chosen}
-        if len(customers) > 1:
-            listing = ", ".join(f"draft {h.number}: customer {h.customer.customer_id}" for h in chosen)
-            raise Rejected(
-                "Only drafts of the same customer can be merged.",
-                [FieldError("draftIds", f"the drafts belong to different customers ({listing})")],
-            )
-        now = self._clock()
-        target, sources = chosen[0], chosen[1:]
-        merged_headers = {
-            **headers,
-            **{s.number: replace(s, status=MERGED, merged_into=target.number) for s in sources},
-        }
-        notes = self._ledger.notes_of(tenant, members(target.number, merged_headers))
-        billed = billed_in(target.number, notes, merged_headers)
-        new_target = replace(
-            target,
-            period_from=min(h.period_from for h in chosen),
-            period_to=max(h.period_to for h in chosen),
-            totals=Totals.of([billing for _, billing in billed]),
-            merged_from=tuple(sorted({*target.merged_from, *(s.number for s in sources)})),
-            updated_at=now,
-        )
-        absorbed = [replace(s, status=MERGED, merged_into=target.number, updated_at=now) for s in sources]
-        if not self._ledger.replace_headers([new_target, *absorbed]):
-            raise Conflict("One of the drafts changed while merging; retry.")
-        # The notes did not change (they can only while a header they are billed in does): only
-        # the new header's version has to be read back.
-        return Draft(self._ledger.headers(tenant)[target.number], self._lines(billed))
+        """Open drafts of one customer into the one with the lowest number (step 4 above)."""
+        return merge_drafts(self, self._ledger, self._clock, tenant, numbers)
 
     def lines_for(
         self, tenant: str, numbers: Sequence[int], headers: dict[int, DraftHeader]
@@ -345,9 +277,10 @@ class InvoicingService:
             live = resolve_number(note.billing.draft_number, headers)
             if live in wanted:
                 billed[live].append((note, note.billing))
-        return {n: self._lines(billed[n]) for n in numbers}
+        manual = _manual_by_draft(self._ledger, tenant, numbers, headers)
+        return {n: self.lines(billed[n], manual.get(n, ())) for n in numbers}
 
-    def _not_exporting(self, header: DraftHeader) -> None:
+    def ensure_not_exporting(self, header: DraftHeader) -> None:
         job = export_job_of(header)
         if job is not None and self.export_active(job):
             raise Conflict(
@@ -369,6 +302,8 @@ class InvoicingService:
             live = resolve_number(draft, headers)
             if live in products:
                 products[live].add(product)
+        for live, lines in _manual_by_draft(self._ledger, tenant, numbers, headers).items():
+            products[live].update(line.product_number for line in lines)
         return products
 
     def drafted_customers(self, tenant: str) -> set[int]:
@@ -385,8 +320,19 @@ class InvoicingService:
         return where
 
 
-def _existing(headers: dict[int, DraftHeader], number: int) -> DraftHeader:
-    header = headers.get(number)
-    if header is None:
-        raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
-    return header
+def _manual_by_draft(
+    ledger: Ledger, tenant: str, numbers: Sequence[int], headers: dict[int, DraftHeader]
+) -> dict[int, list[ManualLine]]:
+    """The manual lines of several live drafts, by draft, read with one query over their members' range."""
+    wanted = set(numbers)
+    carriers = [n for n in headers if resolve_number(n, headers) in wanted]
+    found = ledger.manual_lines_between(tenant, min(carriers), max(carriers)) if carriers else []
+    by_draft: dict[int, list[ManualLine]] = {}
+    for line in found:
+        live = resolve_number(line.draft_number, headers)
+        if live in wanted:
+            by_draft.setdefault(live, []).append(line)
+    return by_draft
+
+
+__all__ = ["MAX_MERGE", "Draft", "DraftFilter", "InvoicingService", "RunResult"]

@@ -110,14 +110,11 @@ def note_row(note: BilledNote, tz: ZoneInfo) -> NoteRow:
 
 
 def other_row(line: Line) -> OtherRow:
-    """A manual line as the specification lists it. Read by name, so any line kind that carries a
-    quantity and unit price fits (one without lists 1 x its amount)."""
-    quantity = getattr(line, "quantity", None)
-    unit_price = getattr(line, "unit_price", None)
+    """A manual line as the specification lists it."""
     return OtherRow(
         description=line.description,
-        quantity=quantity if isinstance(quantity, Decimal) else Decimal(1),
-        unit_price=unit_price if isinstance(unit_price, Decimal) else line.amount,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
         amount=line.amount,
         product_number=line.product_number,
     )
@@ -182,9 +179,9 @@ class Specifications:
             n
             for n in wanted
             if headers[n].totals.lines > sum(1 + (row.surcharge is not None) for row in billed[n])
-            or bool(getattr(headers[n].totals, "manual", None))
+            or headers[n].totals.manual != 0
         ]
         if not more:
             return {}
         lines = self._invoicing.lines_for(tenant, more, headers)
-        return {n: [other_row(line) for line in lines[n] if str(line.kind) not in ("time", "surcharge")] for n in more}
+        return {n: [other_row(line) for line in lines[n] if line.kind == "manual"] for n in more}

@@ -6,9 +6,11 @@ Rows (column `Kind` tells them apart; the connector's listing reads only the two
 - `invoicing-counter` (Kind `InvoiceCounter`): `Last`, the highest draft number handed out.
 - `invoicing-draft-<number, 10 digits>` (Kind `InvoiceDraft`): status, customer snapshot (JSON),
   period, totals (decimal strings), merge links, `Accounting` (JSON, for the export).
-- Position notes get `DraftNumber` and their price snapshot (`Bill*` columns) when linked. The lines
-  live on the notes, so a draft of any size needs no line rows, and a line can never be in a draft
-  its note is not in.
+- Position notes get `DraftNumber` and their price snapshot (`Bill*` columns, with `BillDescription`
+  and `BillSurchargeText` once a line's text is edited) when linked. The lines live on the notes, so a
+  draft of any size needs no line rows, and a line can never be in a draft its note is not in.
+- Manual lines (`shared.repositories.invoice_lines`) are rows of their own, carrying a draft number
+  as notes do. An edit of a draft writes its header and those rows in one transaction (`write`).
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared.adapters.storage import check_entity, repository
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
-from shared.invoicing.ledger import BilledNote, DraftHeader, Link, Totals
-from shared.invoicing.planning import NoteBilling, Period
+from shared.invoicing.ledger import BilledNote, Change, DraftHeader, Link, Totals
+from shared.invoicing.planning import ManualLine, NoteBilling, Period
 from shared.repositories.entity import int64, plain
+from shared.repositories.invoice_lines import (
+    KIND_LINE,
+    KIND_LINE_COUNTER,
+    LINE_COUNTER_ROW,
+    billing_columns,
+    change_operations,
+    if_unchanged,
+    line_from,
+)
 from shared.repositories.odata import all_of, eq, literal
 from shared.repositories.work import from_entity, to_entity
 from shared.text import readable
@@ -52,6 +63,8 @@ _BILL_COLUMNS = (
     "BillAmount",
     "BillSurchargePercent",
     "BillSurcharge",
+    "BillDescription",
+    "BillSurchargeText",
 )
 
 
@@ -102,23 +115,54 @@ class TableLedger:
             found += [_note_from(e) for e in self._table().query_entities(query)]
         return found
 
+    def manual_lines(self, tenant: str, numbers: Collection[int]) -> list[ManualLine]:
+        ordered = sorted(numbers)
+        found: list[ManualLine] = []
+        for i in range(0, len(ordered), FILTER_NUMBERS):
+            any_number = " or ".join(eq("DraftNumber", n) for n in ordered[i : i + FILTER_NUMBERS])
+            query = all_of(eq("PartitionKey", tenant), eq("Kind", KIND_LINE), any_number)
+            found += [line_from(e) for e in self._table().query_entities(query)]
+        return found
+
+    def manual_lines_between(self, tenant: str, low: int, high: int) -> list[ManualLine]:
+        clauses = (f"DraftNumber ge {literal(low)}", f"DraftNumber le {literal(high)}")
+        query = all_of(eq("PartitionKey", tenant), eq("Kind", KIND_LINE), *clauses)
+        return [line_from(e) for e in self._table().query_entities(query)]
+
+    def write(self, header: DraftHeader, changes: Sequence[Change]) -> DraftHeader | None:
+        if len(changes) >= self.max_transaction:
+            raise ValueError(f"at most {self.max_transaction - 1} changes fit into one transaction")
+        entity = _header_entity(header)
+        first: Any = ("create", entity) if header.version is None else ("update", entity, _if_unchanged(header.version))
+        try:
+            results = self._table().submit_transaction([first, *change_operations(header.tenant, changes)])
+        except TableTransactionError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return _with_version(header, results[0].get("etag"))
+
     def reserve(self, tenant: str, count: int) -> list[int]:
+        return self._reserve(tenant, count, COUNTER_ROW, KIND_COUNTER)
+
+    def reserve_lines(self, tenant: str, count: int) -> list[int]:
+        return self._reserve(tenant, count, LINE_COUNTER_ROW, KIND_LINE_COUNTER)
+
+    def _reserve(self, tenant: str, count: int, row_key: str, kind: str) -> list[int]:
         table = self._table()
         for _ in range(50):
             try:
-                row = table.get_entity(tenant, COUNTER_ROW)
+                row = table.get_entity(tenant, row_key)
             except ResourceNotFoundError:
                 try:
-                    table.create_entity(
-                        {"PartitionKey": tenant, "RowKey": COUNTER_ROW, "Kind": KIND_COUNTER, "Last": int64(count)}
-                    )
+                    table.create_entity({"PartitionKey": tenant, "RowKey": row_key, "Kind": kind, "Last": int64(count)})
                 except ResourceExistsError:
                     continue
                 return list(range(1, count + 1))
             last = int(plain(row["Last"]))
             try:
                 table.update_entity(
-                    {"PartitionKey": tenant, "RowKey": COUNTER_ROW, "Kind": KIND_COUNTER, "Last": int64(last + count)},
+                    {"PartitionKey": tenant, "RowKey": row_key, "Kind": kind, "Last": int64(last + count)},
                     mode=UpdateMode.REPLACE,
                     etag=row.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
@@ -128,7 +172,7 @@ class TableLedger:
                     continue
                 raise
             return list(range(last + 1, last + count + 1))
-        raise RuntimeError("could not reserve invoice draft numbers: the counter is too contended")
+        raise RuntimeError(f"could not reserve numbers from {row_key}: the counter is too contended")
 
     def create_with_links(self, header: DraftHeader, links: Sequence[Link]) -> DraftHeader | None:
         if len(links) >= self.max_transaction:
@@ -208,8 +252,7 @@ def _condition_failed(error: HttpResponseError) -> bool:
     return error.status_code in (409, 412) or (code is not None and str(code) in _CONDITION_FAILED)
 
 
-def _if_unchanged(version: object) -> dict[str, Any]:
-    return {"mode": UpdateMode.REPLACE, "etag": str(version), "match_condition": MatchConditions.IfNotModified}
+_if_unchanged = if_unchanged
 
 
 def _link_operation(link: Link) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -220,20 +263,7 @@ def _link_operation(link: Link) -> tuple[str, dict[str, Any], dict[str, Any]]:
     )
 
 
-def _billing_columns(b: NoteBilling) -> dict[str, Any]:
-    columns: dict[str, Any] = {
-        "DraftNumber": int64(b.draft_number),
-        "BillCustomerId": int64(b.customer_id),
-        "BillContractId": int64(b.contract_id),
-        "BillProductNumber": b.product_number,
-        "BillRate": str(b.hourly_rate),
-        "BillMinutes": b.minutes,
-        "BillAmount": str(b.amount),
-    }
-    if b.surcharge is not None and b.surcharge_percent is not None:
-        columns["BillSurchargePercent"] = str(b.surcharge_percent)
-        columns["BillSurcharge"] = str(b.surcharge)
-    return columns
+_billing_columns = billing_columns
 
 
 def _note_from(e: Any) -> BilledNote:
@@ -251,6 +281,8 @@ def _note_from(e: Any) -> BilledNote:
             amount=Decimal(e["BillAmount"]),
             surcharge_percent=Decimal(percent) if percent is not None else None,
             surcharge=Decimal(surcharge) if surcharge is not None else None,
+            description=e.get("BillDescription"),
+            surcharge_description=e.get("BillSurchargeText"),
         )
     return BilledNote(from_entity(e), billing, e.metadata["etag"])
 
@@ -285,6 +317,7 @@ def _header_entity(h: DraftHeader) -> dict[str, Any]:
         "Minutes": int64(h.totals.minutes),
         "TimeTotal": str(h.totals.time),
         "SurchargeTotal": str(h.totals.surcharges),
+        "ManualTotal": str(h.totals.manual),
         "Net": str(h.totals.net),
         "NoteCount": h.totals.notes,
         "LineCount": h.totals.lines,
@@ -293,6 +326,8 @@ def _header_entity(h: DraftHeader) -> dict[str, Any]:
     }
     if h.merged_into is not None:
         entity["MergedInto"] = int64(h.merged_into)
+    if h.origin is not None:
+        entity["Origin"] = h.origin
     check_entity(entity, HEADER_FIELDS)
     return entity
 
@@ -315,11 +350,13 @@ def _header_from(e: Any) -> DraftHeader:
             surcharges=Decimal(e["SurchargeTotal"]),
             notes=int(e["NoteCount"]),
             lines=int(e["LineCount"]),
+            manual=Decimal(e.get("ManualTotal", "0.00")),
         ),
         merged_into=int(plain(merged_into)) if merged_into is not None else None,
         merged_from=tuple(json.loads(e.get("MergedFrom", "[]"))),
         accounting=AccountingState.of(json.loads(e.get("Accounting", "{}"))),
         version=e.metadata["etag"],
+        origin=e.get("Origin"),
     )
 
 

@@ -54,6 +54,10 @@ ERROR_STATUSES: dict[str, str] = {
     "503": "Storage or the accounting system is unavailable, the connection is busy, or the same "
     "Idempotency-Key is still in progress; retry after Retry-After seconds.",
 }
+CONDITIONAL_STATUSES: dict[str, str] = {
+    "412": "The resource changed since the version in If-Match; read it again and redo the change.",
+    "428": "If-Match is missing: a change must name the version it was made from.",
+}
 _RETRY_AFTER_STATUSES = ("409", "429", "503")
 _ROUTE_PARAMETER = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\??\}")
 
@@ -132,6 +136,17 @@ def _operation(spec: AnySpec, definitions: Definitions) -> dict[str, Any]:
                 "x-ms-summary": "Body",
             }
         )
+    if spec.conditional:
+        parameters.append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "type": "string",
+                "description": "The version (ETag) of the resource the change was made from; 412 if it changed since.",
+                "x-ms-summary": "Version (ETag)",
+            }
+        )
     if spec.creates:
         parameters.append(
             {
@@ -150,8 +165,10 @@ def _operation(spec: AnySpec, definitions: Definitions) -> dict[str, Any]:
         success["schema"] = definitions.ref(spec.response_model) if spec.response_model else _envelope()
     else:
         success["schema"] = {"type": "file"}
+    if spec.etag:
+        success["headers"] = {"ETag": {"type": "string", "description": "The version, for the next If-Match."}}
     responses: dict[str, Any] = {str(spec.success_status): success}
-    for status, text in ERROR_STATUSES.items():
+    for status, text in {**ERROR_STATUSES, **(CONDITIONAL_STATUSES if spec.conditional else {})}.items():
         response: dict[str, Any] = {"description": text, "schema": {"$ref": "#/definitions/ErrorEnvelope"}}
         if status in _RETRY_AFTER_STATUSES:
             response["headers"] = {"Retry-After": {"type": "integer", "description": "Seconds to wait."}}

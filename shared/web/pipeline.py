@@ -45,6 +45,15 @@ def query_fields(request: ApiRequest) -> dict[str, Any]:
     return {name: value for name, value in request.query.items() if name.lower() not in _NOT_INPUT}
 
 
+def _with_etag(spec: AnySpec, response: ApiResponse) -> ApiResponse:
+    """A success answer of an operation whose body carries a version (`spec.etag`) sends it as `ETag`
+    too, quoted as RFC 9110 writes an entity tag; so does an Idempotency-Key replay of it."""
+    body = response.body
+    if spec.etag and 200 <= response.status < 300 and isinstance(body, dict) and isinstance(body.get(spec.etag), str):
+        response.headers.setdefault("ETag", f'"{body[spec.etag]}"')
+    return response
+
+
 class HttpApi:
     """The HTTP contract of every key-authenticated operation, independent of the host that serves it."""
 
@@ -124,15 +133,18 @@ class HttpApi:
                 spec.authorize(self._services, Call(who, data, None, request))
             key = request.header(IDEMPOTENCY_HEADER)
             if spec.creates and key is not None:
-                return self._idempotency.run(
-                    who.tenant,
-                    who.key_id,
-                    spec.action_name,
-                    key,
-                    fingerprint(payload),
-                    lambda gen: handler(self._services, Call(who, data, gen, request)),
+                return _with_etag(
+                    spec,
+                    self._idempotency.run(
+                        who.tenant,
+                        who.key_id,
+                        spec.action_name,
+                        key,
+                        fingerprint(payload),
+                        lambda gen: handler(self._services, Call(who, data, gen, request)),
+                    ),
                 )
-            return handler(self._services, Call(who, data, None, request))
+            return _with_etag(spec, handler(self._services, Call(who, data, None, request)))
         except DomainError as error:
             return error_response(error)
 

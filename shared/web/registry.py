@@ -45,7 +45,7 @@ Authorize = Callable[[S, Call], None]
 class OperationSpec(Generic[S]):
     operation_id: str
     """OpenAPI operationId and the Functions function name; unique across the app."""
-    method: Literal["GET", "POST", "PUT", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     route: str
     """Functions route template, no leading slash (host.json routePrefix is ""): `invoicing/drafts/{draftId}`."""
     right: str
@@ -74,6 +74,10 @@ class OperationSpec(Generic[S]):
     """The status the handler answers success with, for the OpenAPI document (202: accepted, queued)."""
     produces: str = "application/json"
     """Media type of the success answer; comma-separated when the input chooses one (PDF or CSV)."""
+    conditional: bool = False
+    """Needs `If-Match` with the resource's version (its ETag): 412 when stale, 428 without."""
+    etag: str | None = None
+    """The body field holding the answer's version: also sent as `ETag` on success (replays included)."""
 
     @property
     def action_name(self) -> str:

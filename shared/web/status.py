@@ -21,6 +21,8 @@ from shared.errors import (
     DomainError,
     Invalid,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
     RateLimited,
     Rejected,
     TooLarge,
@@ -36,8 +38,10 @@ STATUS: dict[type[DomainError], int] = {
     AccountingAuthFailed: 403,  # the tenant's e-conomic tokens: fixed by whoever configures the tenant
     NotFound: 404,
     Conflict: 409,  # Busy too, with Retry-After
+    PreconditionFailed: 412,  # a stale If-Match
     TooLarge: 413,
     Rejected: 422,
+    PreconditionRequired: 428,  # no If-Match
     RateLimited: 429,
     AccountingRefused: 502,  # e-conomic refused our question: not the caller's input
     AccountingUnusable: 502,

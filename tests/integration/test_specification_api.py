@@ -158,3 +158,25 @@ def test_a_merged_draft_lists_the_notes_of_every_draft_merged_into_it(host: DevH
     assert absorbed.json()["Errors"] == [
         {"Field": "draftId", "Message": "draft 2 is merged into draft 1; only open, exported or booked drafts"}
     ]
+
+
+def test_a_drafts_manual_lines_are_listed_after_its_notes(host: DevHost, make_key: KeyMaker) -> None:
+    admin, _, first = _drafts(host, make_key)
+    version = admin.ok("GET", "invoicing/drafts/1")["version"]
+    line = {"productNumber": "KM", "description": "=Mileage", "quantity": "42.5", "unitPrice": "3.51"}
+    admin.ok("POST", "invoicing/drafts/1/lines", line, headers={"If-Match": f'"{version}"'})
+
+    rows = _rows(admin.call("GET", "invoicing/drafts/1/specification", params={"format": "csv"}))
+
+    assert [(r["kind"], r["noteId"]) for r in rows] == [("note", first), ("manual", "")]
+    manual = rows[1]
+    assert (manual["quantity"], manual["unitPrice"], manual["amount"], manual["productNumber"]) == (
+        "42.5",
+        "3.51",
+        "149.18",
+        "KM",
+    )
+    assert manual["text"] == "'=Mileage"  # formula guard on manual text too
+    pdf = admin.call("GET", "invoicing/drafts/1/specification")
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "=Mileage" in text and "149.18" in text

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.invoicing.directory import Contract, Customer, Directory, Entry, with_entry
-from shared.invoicing.ledger import BilledNote, DraftHeader, Link
+from shared.invoicing.ledger import BilledNote, Change, DraftHeader, DropLine, Link, PutLine, Rebill
+from shared.invoicing.planning import ManualLine
 from shared.platform.idempotency import IdempotencyRecord
 from shared.platform.keys import ApiKey
 from shared.work import IndexEntry, Kind, WorkQuery, WorkRecord, WorkTotals
@@ -280,6 +281,7 @@ class FakeLedger:
         self._notes: dict[tuple[str, str], BilledNote] = {}
         self._headers: dict[tuple[str, int], DraftHeader] = {}
         self._counters: dict[str, int] = {}
+        self._lines: dict[tuple[str, int], ManualLine] = {}
 
     def add_note(self, record: WorkRecord) -> None:
         with self._lock:
@@ -372,6 +374,49 @@ class FakeLedger:
                 self._headers[(h.tenant, h.number)] = replace(h, version=next(self._versions))
             return True
 
+    def manual_lines(self, tenant: str, numbers: Collection[int]) -> list[ManualLine]:
+        with self._lock:
+            return [m for (t, _), m in self._lines.items() if t == tenant and m.draft_number in numbers]
+
+    def manual_lines_between(self, tenant: str, low: int, high: int) -> list[ManualLine]:
+        return self.manual_lines(tenant, range(low, high + 1))
+
+    def reserve_lines(self, tenant: str, count: int) -> list[int]:
+        return self.reserve("lines:" + tenant, count)
+
+    def write(self, header: DraftHeader, changes: Sequence[Change]) -> DraftHeader | None:
+        assert len(changes) < self.max_transaction
+        with self._lock:
+            current = self._headers.get((header.tenant, header.number))
+            if (current is None) != (header.version is None) or (
+                current is not None and current.version != header.version
+            ):
+                return None
+            for change in changes:
+                if isinstance(change, Rebill) and not self._note_ok(change.note):
+                    return None
+                if isinstance(change, PutLine | DropLine):
+                    existing = self._lines.get((header.tenant, change.line.number))
+                    if (existing.version if existing is not None else None) != change.line.version:
+                        return None
+            for change in changes:
+                if isinstance(change, Rebill):
+                    note = change.note.record
+                    number = change.billing.draft_number if change.billing is not None else None
+                    record = replace(note, draft_number=number)
+                    self._notes[(note.tenant, note.record_id)] = BilledNote(
+                        record, change.billing, next(self._versions)
+                    )
+                elif isinstance(change, PutLine):
+                    self._lines[(header.tenant, change.line.number)] = replace(
+                        change.line, version=next(self._versions)
+                    )
+                else:
+                    del self._lines[(header.tenant, change.line.number)]
+            stored = replace(header, version=next(self._versions))
+            self._headers[(header.tenant, header.number)] = stored
+            return stored
+
 
 class Crash(Exception):
     """Raised by `CrashingLedger`: the process died here."""
@@ -381,7 +426,9 @@ class CrashingLedger:
     """Wraps a `Ledger` and "crashes" (raises `Crash`) instead of performing write number `after`
     (0-based), so a test can stop a run between any two of its writes."""
 
-    WRITES = frozenset({"reserve", "create_with_links", "put_header", "link", "unlink", "replace_headers"})
+    WRITES = frozenset(
+        {"reserve", "reserve_lines", "create_with_links", "put_header", "link", "unlink", "replace_headers", "write"}
+    )
 
     def __init__(self, inner: Any, after: int) -> None:
         self._inner = inner
