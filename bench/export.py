@@ -307,6 +307,7 @@ def instrument(container: Container, tenant: str) -> Phases:
     for name in ("customers", "customer_groups", "layouts", "products"):
         phases.wrap(client, name, "e-conomic catalog")
     phases.wrap(client, "find_drafts", "draft: look up")
+    phases.wrap(client, "find_drafts_from", "look up leftovers")
     phases.wrap(client, "create_draft", "draft: create")
     return phases
 
@@ -494,6 +495,7 @@ def report(run: Run, stats: dict[str, Any], *, latency: float, concurrency: int,
                 "read lines",
                 "check",
                 "e-conomic catalog",
+                "look up leftovers",
                 "create_all",
                 "finish",
                 "notify",
