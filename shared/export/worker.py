@@ -1,11 +1,12 @@
 """The e-conomic export's queue side: run a job, all or nothing and exactly once.
 
 Progress lives on the draft headers (`Accounting` of each header in the `Work` table), so it sits
-next to the status it ends in and every step is one conditional write:
+next to the status it ends in and every write to it is conditional:
 
 1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
-   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it.
-2. Look up, while the drafts are checked (`preflight.py`): ONE paged look-up of the documents whose
+   (ETag-conditional; a few at once). A claimed draft cannot be merged or deleted, and no other job
+   can take it.
+2. Look up, while the drafts are checked (`preflight.py`): one paged look-up of the documents whose
    `references.other` starts with `IB-<tenant>-` (`progress.leftovers`), kept for a draft only when
    that reference is exactly the draft's, `IB-<tenant>-<draft>`: a previous attempt may have created
    them and died before recording them. Drafts whose number is recorded are not looked up.
@@ -14,7 +15,8 @@ next to the status it ends in and every step is one conditional write:
    document back); hand `documentNumber` and `reference` to the recorder (`progress.Recorder`), which
    writes them on the headers in conditional transactions of up to 100, each a moment after its
    documents were created, while the others are still being created.
-4. Finish: every header becomes `exported` with its number, in transactions of 100; then the job.
+4. Finish: every header becomes `exported` with its number, in transactions of 100 (a few at once);
+   then the job.
 
 A redelivered message (the worker died, the host retried) resumes: drafts with a recorded number are
 skipped and the others are looked up (step 2) before anything is created again. If any document is
@@ -220,12 +222,8 @@ class ExportWorker:
             if problems:
                 raise ExportFailed(problems)
             now = self._clock()
-            conflicted = False
-            for chunk in _chunks(to_claim, self._ledger.max_transaction):
-                claimed = [replace(h, accounting=claimed_accounting(h, job.job_id), updated_at=now) for h in chunk]
-                if not self._ledger.replace_headers(claimed):
-                    conflicted = True
-                    break
+            claimed = [replace(h, accounting=claimed_accounting(h, job.job_id), updated_at=now) for h in to_claim]
+            conflicted = not self._replace_headers(claimed)
             headers = self._ledger.headers(job.tenant)
             if not conflicted:
                 return headers
@@ -319,11 +317,18 @@ class ExportWorker:
         headers = self._ledger.headers(job.tenant)
         now = self._clock()
         todo = [headers[n] for n in documents if headers[n].status == OPEN]
-        for chunk in _chunks(todo, self._ledger.max_transaction):
-            exported = [exported_header(job, h, documents[h.number], now) for h in chunk]
-            if not self._ledger.replace_headers(exported):
-                raise Transient("a draft changed while the export was finishing")
+        if not self._replace_headers([exported_header(job, h, documents[h.number], now) for h in todo]):
+            raise Transient("a draft changed while the export was finishing")
         return self._ledger.headers(job.tenant)
+
+    def _replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
+        """Writes `headers` in conditional transactions of up to `max_transaction`, a few at once (each
+        is a round trip); False when any of them found a header changed (the others may be written)."""
+        chunks = list(_chunks(headers, self._ledger.max_transaction))
+        if len(chunks) <= 1:
+            return all(self._ledger.replace_headers(chunk) for chunk in chunks)
+        with ThreadPoolExecutor(max_workers=min(4, len(chunks)), thread_name_prefix="headers") as pool:
+            return all(list(pool.map(self._ledger.replace_headers, chunks)))
 
     def _fail(self, job: Job, problems: Sequence[Problem], *, poisoned: bool) -> Job:
         job = self._current(job)  # the attempt may have fixed the draft list since `job` was read
