@@ -278,10 +278,11 @@ class ExportWorker:
         if refused:
             raise ExportFailed(refused)
         # Exported drafts recorded 0 above: their numbers are on the headers.
-        headers = self._ledger.headers(job.tenant)
-        for number, value in list(documents.items()):
-            if value == 0:
-                documents[number] = int(headers[number].accounting["documentNumber"])
+        if 0 in documents.values():
+            headers = self._ledger.headers(job.tenant)
+            for number, value in list(documents.items()):
+                if value == 0:
+                    documents[number] = int(headers[number].accounting["documentNumber"])
         return documents
 
     def _create_one(
