@@ -33,6 +33,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -273,8 +274,11 @@ class ExportWorker:
                     stop.set()
                     wait(futures)
                     raise failed
-        finally:
-            recorder.close()  # what was created is recorded before a rollback reads the headers
+        except BaseException:
+            with suppress(Exception):  # the attempt ends with its own error, not the recorder's
+                recorder.close()
+            raise
+        recorder.close()  # what was created is recorded before a rollback reads the headers
         if refused:
             raise ExportFailed(refused)
         # Exported drafts recorded 0 above: their numbers are on the headers.
