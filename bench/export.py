@@ -304,13 +304,12 @@ def instrument(container: Container, tenant: str) -> Phases:
         for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
             phases.wrap(part, name, name.lstrip("_"))
     phases.wrap(export, "_create_one", "draft: total", count_trips=True)
-    phases.wrap(export._ledger, "put_header", "draft: record number")
     phases.wrap(container.invoicing, "repair", "read headers")
     phases.wrap(container.invoicing, "lines_for", "read lines")
     client = export._economic(tenant)  # one client per tenant and process: the export uses this one
     for name in ("customers", "customer_groups", "layouts", "products"):
         phases.wrap(client, name, "e-conomic catalog")
-    phases.wrap(client, "find_drafts", "draft: look up")
+    phases.wrap(client, "find_drafts", "draft: look up")  # only after a create whose answer was lost
     phases.wrap(client, "find_drafts_from", "look up leftovers")
     phases.wrap(client, "create_draft", "draft: create")
     return phases
@@ -514,7 +513,7 @@ def report(run: Run, stats: dict[str, Any], *, latency: float, concurrency: int,
     worker = run.phases_worker
     per = [
         (label, worker.seconds[label] / max(1, worker.calls[label]) * 1000)
-        for label in ("draft: total", "draft: look up", "draft: create", "draft: record number")
+        for label in ("draft: total", "draft: look up", "draft: create")
     ]
     print("    per draft  " + ", ".join(f"{label.removeprefix('draft: ')} {ms:.1f} ms" for label, ms in per))
 
