@@ -5,7 +5,9 @@ run: one open draft of exactly `--lines` lines per customer, no surcharges), an 
 e-conomic stand-in (default budget, 10000 tokens per 60 s) and no SMTP. Then runs the export as the
 app does, HTTP `start` (with its preflight) and the queue-side `process`, and prints:
 
-- e-conomic requests by kind, the ideal time (requests x latency / concurrency), wall time, the ratio;
+- e-conomic requests by kind, the ideal time (the creates alone: creates x latency / concurrency, what
+  no export of these drafts can beat), wall time (HTTP start + queue-side process), the ratio (aim: at
+  most 1.3) and whether the aim is met;
 - where the time went: the export service's steps, timed from outside by wrapping its methods on the
   instance (no service code changes), and per draft (summed over the worker threads);
 - storage round trips, peak RSS of the export (VmHWM, reset before it) and peak Python heap
@@ -70,6 +72,8 @@ OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"
 RATE = Decimal("950.00")
 QUICK_DRAFTS = 40
+AIM = 1.3
+"""Issue 18: the wall time at most 1.3 times the ideal of the creates alone, at concurrency 8."""
 
 
 # -- the e-conomic stand-in, here or in a child process ----------------------------------------------
@@ -300,13 +304,13 @@ def instrument(container: Container, tenant: str) -> Phases:
         for name in ("_connect", "_connect_for_job", "_claim", "_check", "_create_all", "_finish", "_save", "_notify"):
             phases.wrap(part, name, name.lstrip("_"))
     phases.wrap(export, "_create_one", "draft: total", count_trips=True)
-    phases.wrap(export._ledger, "put_header", "draft: record number")
     phases.wrap(container.invoicing, "repair", "read headers")
     phases.wrap(container.invoicing, "lines_for", "read lines")
     client = export._economic(tenant)  # one client per tenant and process: the export uses this one
     for name in ("customers", "customer_groups", "layouts", "products"):
         phases.wrap(client, name, "e-conomic catalog")
-    phases.wrap(client, "find_drafts", "draft: look up")
+    phases.wrap(client, "find_drafts", "draft: look up")  # only after a create whose answer was lost
+    phases.wrap(client, "find_drafts_from", "look up leftovers")
     phases.wrap(client, "create_draft", "draft: create")
     return phases
 
@@ -455,16 +459,19 @@ REQUEST_KINDS = [
 def report(run: Run, stats: dict[str, Any], *, latency: float, concurrency: int, heap_mib: float | None) -> None:
     calls: dict[tuple[str, str], int] = stats["calls"]
     requests = sum(calls.values())
-    ideal = requests * latency / concurrency
     kinds: Counter[str] = Counter()
     for (method, template), count in calls.items():
         kind = next((k for m, t, k in REQUEST_KINDS if m == method and t == template), f"{method} {template}")
         kinds[kind] += count
+    ideal = kinds["create"] * latency / concurrency
+    ratio = run.wall / ideal if ideal else float("inf")
     print(f"export of {run.drafts} drafts, concurrency {concurrency}, e-conomic latency {latency * 1000:.0f} ms")
     print(f"  e-conomic        {requests:8d} requests ({', '.join(f'{k} {n}' for k, n in kinds.most_common())})")
-    print(f"  ideal            {ideal:8.2f} s   (requests x latency / concurrency)")
+    print(f"  ideal            {ideal:8.2f} s   (the creates alone: creates x latency / concurrency)")
+    print(f"  all requests     {requests * latency / concurrency:8.2f} s   (requests x latency / concurrency)")
     print(f"  wall             {run.wall:8.2f} s   (start {run.start:.2f} s + process {run.process:.2f} s)")
-    print(f"  ratio            {run.wall / ideal:8.2f}     (wall / ideal; aim <= 1.3)")
+    verdict = "aim met" if ratio <= AIM else "aim NOT met"
+    print(f"  ratio            {ratio:8.2f}     (wall / ideal; aim <= {AIM}: {verdict})")
     print(f"  queue hand-off   {run.handoff:8.2f} s   (not in wall)")
     print(f"  storage          {run.trips.count:8d} round trips, {run.trips.seconds:.2f} s (summed over threads)")
     budget = f"peak {stats['max_used']} of {stats['limit']} tokens per {stats['window']} s"
@@ -494,6 +501,7 @@ def report(run: Run, stats: dict[str, Any], *, latency: float, concurrency: int,
                 "read lines",
                 "check",
                 "e-conomic catalog",
+                "look up leftovers",
                 "create_all",
                 "finish",
                 "notify",
@@ -505,7 +513,7 @@ def report(run: Run, stats: dict[str, Any], *, latency: float, concurrency: int,
     worker = run.phases_worker
     per = [
         (label, worker.seconds[label] / max(1, worker.calls[label]) * 1000)
-        for label in ("draft: total", "draft: look up", "draft: create", "draft: record number")
+        for label in ("draft: total", "draft: look up", "draft: create")
     ]
     print("    per draft  " + ", ".join(f"{label.removeprefix('draft: ')} {ms:.1f} ms" for label, ms in per))
 

@@ -255,14 +255,15 @@ class DraftCheck:
             return [], []
         numbers = [h.number for h in drafts]
         lines: Mapping[int, Sequence[Any]]
-        # The five catalog reads run at once, and while our own lines are read (each is a round trip
-        # to e-conomic; the lines are a scan of Table storage).
-        with ThreadPoolExecutor(max_workers=5, thread_name_prefix="catalog") as pool:
+        # The five catalog reads run at once, and while our own lines and billing directory are read
+        # (each is a round trip to e-conomic; the lines are a scan of Table storage).
+        with ThreadPoolExecutor(max_workers=6, thread_name_prefix="catalog") as pool:
             customers = pool.submit(economic.customers)
             groups = pool.submit(economic.customer_groups)
             layouts = pool.submit(economic.layouts)
             products = pool.submit(economic.products)
             terms = pool.submit(economic.payment_terms)
+            directory = pool.submit(self._directory.load, tenant)
             if products_only:
                 booked = self._invoicing.products_for(tenant, numbers, headers)
                 lines = {n: [ProductOnly(p) for p in sorted(booked[n])] for n in numbers}
@@ -277,7 +278,7 @@ class DraftCheck:
             )
         return preflight(
             [(h, lines[h.number]) for h in drafts],
-            self._directory.load(tenant),
+            directory.result(),
             catalog,
             layout=layout,
             defaults=self._settings(tenant),

@@ -1,8 +1,8 @@
 """The rollback of a failed export job: every document it created is deleted again (each one fetched
-first and deleted only if its `references.other` is still ours, because e-conomic reuses numbers) and
-its claims are released. A draft whose document moved on in e-conomic while the job ran (sent,
-upgraded, booked), or could not be deleted, is kept exported instead: reopening it could bill its
-notes twice."""
+first and deleted only if its `references.other` is still ours, because e-conomic reuses numbers; those
+whose number was never recorded found with one paged look-up for the job) and its claims are released.
+A draft whose document moved on in e-conomic while the job ran (sent, upgraded, booked), or could not
+be deleted, is kept exported instead: reopening it could bill its notes twice."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import AccountingError, Unavailable
+from shared.export import progress
 from shared.export.documents import (
     exported_header,
     legacy_reference,
@@ -61,6 +62,7 @@ class Rollback:
         leftovers: list[ExportedDocument] = []
         moved: list[Kept] = []
         kind = job.document_type
+        unrecorded: progress.Leftovers | None = None  # one paged look-up, for every draft without a recorded number
         for number in job.drafts:
             header = headers.get(number)
             # Open drafts this job holds, and drafts it already marked exported before it failed
@@ -86,7 +88,9 @@ class Rollback:
                     doc = economic.get_draft(kind, recorded)
                     candidates = [recorded] if doc is not None and reference_in(doc) == ref else []
                 else:  # a create may have reached e-conomic without us learning its number
-                    candidates = [number_in(kind, doc) for doc in economic.find_drafts(kind, ref)]
+                    if unrecorded is None:
+                        unrecorded = _unrecorded(economic, job, headers)
+                    candidates = [number_in(kind, doc) for doc in unrecorded.get(number, [])]
                 # A document we know was created and is no longer among the drafts: deleted, or moved on.
                 # (Not asked for drafts without a recorded number: mostly never created, and a rollback
                 # of a big job would ask e-conomic three more times per draft.)
@@ -196,6 +200,19 @@ class Rollback:
         if stored is None:
             raise Transient(f"draft {header.number} changed while its leftovers were deleted")
         return stored, [] if kind in kinds else found
+
+
+def _unrecorded(economic: EconomicApi, job: Job, headers: Mapping[int, DraftHeader]) -> progress.Leftovers:
+    """The documents in e-conomic of the job's drafts that have no recorded number, with one paged look-up
+    (`progress.leftovers`) instead of one request per draft."""
+    drafts = [
+        h
+        for n in job.drafts or ()
+        if (h := headers.get(n)) is not None
+        and h.accounting.export_job == job.job_id
+        and not isinstance(h.accounting.document_number, int)
+    ]
+    return progress.leftovers(economic, job, drafts)
 
 
 def _document(draft: int, number: object) -> ExportedDocument | None:

@@ -1,24 +1,30 @@
 """The e-conomic export's queue side: run a job, all or nothing and exactly once.
 
 Progress lives on the draft headers (`Accounting` of each header in the `Work` table), so it sits
-next to the status it ends in and every step is one conditional write:
+next to the status it ends in and every write to it is conditional:
 
 0. Select: a job that names its drafts (`draftIds`, fixed when the job was created) keeps them; else
    the first attempt fixes the open drafts whose period has ended by the invoice date on the job
    record, so every later attempt exports exactly the same drafts.
 1. Claim: `{"exportJob": J}` on every selected open draft, in transactions of up to 100 headers
-   (ETag-conditional). A claimed draft cannot be merged or deleted, and no other job can take it: of
-   two jobs naming the same draft, the one whose claim lands second finds it held (or no longer open)
-   and fails naming it before creating anything.
-2. Create, up to `concurrency` drafts at once: look for a document whose `references.other` is the
-   draft's reference, `IB-<tenant>-<draft>` (a previous attempt may have created it and died before
-   recording it); adopt it, or POST one with the Idempotency-Key `J-<draft>`; record `documentNumber`
-   and `reference` on the header.
-3. Finish: every header becomes `exported` with its number, in transactions of 100; then the job.
+   (ETag-conditional; a few at once). A claimed draft cannot be merged or deleted, and no other job
+   can take it: of two jobs naming the same draft, the one whose claim lands second finds it held (or
+   no longer open) and fails naming it before creating anything.
+2. Look up, while the drafts are checked (`preflight.py`): one paged look-up of the documents whose
+   `references.other` starts with `IB-<tenant>-` (`progress.leftovers`), kept for a draft only when
+   that reference is exactly the draft's, `IB-<tenant>-<draft>`: a previous attempt may have created
+   them and died before recording them. Drafts whose number is recorded are not looked up.
+3. Create, up to `concurrency` drafts at once: adopt a found document, or POST one with the
+   Idempotency-Key `J-<draft>` (a zombie earlier attempt posting the same draft gets the same
+   document back); hand `documentNumber` and `reference` to the recorder (`progress.Recorder`), which
+   writes them on the headers in conditional transactions of up to 100, each a moment after its
+   documents were created, while the others are still being created.
+4. Finish: every header becomes `exported` with its number, in transactions of 100 (a few at once);
+   then the job.
 
 A redelivered message (the worker died, the host retried) resumes: drafts with a recorded number are
-skipped and the others are looked up before anything is created again. If any document is refused,
-every document of the job is deleted again (each one fetched first and deleted only if its
+skipped and the others are looked up (step 2) before anything is created again. If any document is
+refused, every document of the job is deleted again (each one fetched first and deleted only if its
 `references.other` is still ours, because e-conomic reuses numbers), the claims are released and the
 job fails with the reasons (`rollback.py`). Only a transient failure (e-conomic or storage unavailable)
 is raised so the queue retries; on the last attempt the job is rolled back and marked failed and poisoned
@@ -31,22 +37,22 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import suppress
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import AccountingAuthFailed, AccountingKeySpent, AccountingRefused, Unavailable
+from shared.errors import AccountingAuthFailed, AccountingRefused, Unavailable
 from shared.export.documents import (
     claimed_accounting,
     document_body,
     exported_header,
     number_in,
     reference_of,
-    released,
     select_drafts,
 )
-from shared.export.jobs import FINISHED, FUNCTION_TIMEOUT, DocumentType, ExportedDocument, Job, JobActivity, Problem
+from shared.export.jobs import FINISHED, FUNCTION_TIMEOUT, ExportedDocument, Job, JobActivity, Problem
 from shared.export.messages import QueuedJobs
 from shared.export.ports import (
     EconomicApi,
@@ -58,6 +64,7 @@ from shared.export.ports import (
     short,
 )
 from shared.export.preflight import DraftCheck, Planned
+from shared.export.progress import Leftovers, Recorder, leftovers, post_document
 from shared.export.report import Reporter
 from shared.export.rollback import Rollback
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, export_job_of
@@ -66,10 +73,6 @@ from shared.invoicing.service import InvoicingService
 from shared.platform.secrets import SecretError, SecretInvalid, SecretMissing
 
 log = logging.getLogger("invoice_bridge.export")
-
-AMBIGUOUS = (None, 500, 502, 504)
-"""A create that failed so (no answer, or these statuses) may have stored the document: look it up
-before posting again."""
 
 
 class ExportWorker:
@@ -162,10 +165,15 @@ class ExportWorker:
             job = self._save(replace(job, drafts=chosen, total=len(due)))
         numbers = job.drafts or ()
         headers = self._claim(job, numbers, headers)
-        planned, problems = self._check(tenant, economic, [headers[n] for n in numbers], headers, job.layout)
-        if problems:
-            raise ExportFailed(problems)
-        documents = self._create_all(job, economic, planned)
+        unrecorded = [h for n in numbers if _unrecorded(h := headers[n])]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leftovers") as pool:
+            found = pool.submit(self._leftovers, job, economic, unrecorded)  # while the drafts are checked
+            planned, problems = self._check(tenant, economic, [headers[n] for n in numbers], headers, job.layout)
+            if problems:
+                found.cancel()
+                raise ExportFailed(problems)
+            left = found.result()
+        documents = self._create_all(job, economic, planned, left)
         headers = self._finish(job, documents)
         done = replace(
             self._current(job),
@@ -219,19 +227,21 @@ class ExportWorker:
             if problems:
                 raise ExportFailed(problems)
             now = self._clock()
-            conflicted = False
-            for chunk in _chunks(to_claim, self._ledger.max_transaction):
-                claimed = [replace(h, accounting=claimed_accounting(h, job.job_id), updated_at=now) for h in chunk]
-                if not self._ledger.replace_headers(claimed):
-                    conflicted = True
-                    break
+            claimed = [replace(h, accounting=claimed_accounting(h, job.job_id), updated_at=now) for h in to_claim]
+            conflicted = not self._replace_headers(claimed)
             headers = self._ledger.headers(job.tenant)
             if not conflicted:
                 return headers
         raise Transient("the drafts kept changing while the export claimed them")
 
-    def _create_all(self, job: Job, economic: EconomicApi, planned: Sequence[Planned[Any]]) -> dict[int, int]:
-        """Creates (or finds) each draft's document; raises ExportFailed after rolling back on refusal."""
+    def _leftovers(self, job: Job, economic: EconomicApi, drafts: Sequence[DraftHeader]) -> Leftovers:
+        return leftovers(economic, job, drafts)
+
+    def _create_all(
+        self, job: Job, economic: EconomicApi, planned: Sequence[Planned[Any]], found: Leftovers
+    ) -> dict[int, int]:
+        """Creates (or adopts) each draft's document; raises ExportFailed after rolling back on refusal.
+        `found`: what step 2's look-up found, by draft number."""
         documents: dict[int, int] = {}
         lock = threading.Lock()
         stop = threading.Event()
@@ -239,46 +249,58 @@ class ExportWorker:
         pending = []
         for plan in planned:
             number = plan.header.accounting.document_number
-            if plan.header.status == EXPORTED or isinstance(number, int):
+            if not _unrecorded(plan.header):
                 documents[plan.header.number] = int(number) if isinstance(number, int) else 0
             else:
                 pending.append(plan)
+        recorder = Recorder(self._ledger, job, self._clock)
 
         def create(plan: Planned[Any]) -> None:
-            if stop.is_set():
+            if stop.is_set() or recorder.failure is not None:
                 return
             try:
-                number = self._create_one(job, economic, plan)
+                header, number = self._create_one(job, economic, plan, found.get(plan.header.number, []))
             except AccountingRefused as error:
                 with lock:
                     refused.append(Problem("economic.document", f"draft {plan.header.number}: {error}"))
                 stop.set()
                 return
+            recorder.add(header, number)
             with lock:
                 documents[plan.header.number] = number
 
-        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="export") as pool:
-            futures: list[Future[None]] = [pool.submit(create, plan) for plan in pending]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f.exception() for f in done if f.exception() is not None), None)
-            if failed is not None:
-                stop.set()
-                wait(futures)
-                raise failed
+        try:
+            with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="export") as pool:
+                futures: list[Future[None]] = [pool.submit(create, plan) for plan in pending]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = next((f.exception() for f in done if f.exception() is not None), None)
+                if failed is not None:
+                    stop.set()
+                    wait(futures)
+                    raise failed
+        except BaseException:
+            with suppress(Exception):  # the attempt ends with its own error, not the recorder's
+                recorder.close()
+            raise
+        recorder.close()  # what was created is recorded before a rollback reads the headers
         if refused:
             raise ExportFailed(refused)
         # Exported drafts recorded 0 above: their numbers are on the headers.
-        headers = self._ledger.headers(job.tenant)
-        for number, value in list(documents.items()):
-            if value == 0:
-                documents[number] = int(headers[number].accounting["documentNumber"])
+        if 0 in documents.values():
+            headers = self._ledger.headers(job.tenant)
+            for number, value in list(documents.items()):
+                if value == 0:
+                    documents[number] = int(headers[number].accounting["documentNumber"])
         return documents
 
-    def _create_one(self, job: Job, economic: EconomicApi, plan: Planned[Any]) -> int:
+    def _create_one(
+        self, job: Job, economic: EconomicApi, plan: Planned[Any], found: list[dict[str, Any]]
+    ) -> tuple[DraftHeader, int]:
+        """The draft's document: adopted from `found` (step 2), or created. Returns the header as it
+        stands now (the recorder's write is conditional on its version) and the document's number."""
         header = plan.header
         kind = job.document_type
         ref = reference_of(header)
-        found = economic.find_drafts(kind, ref)
         # Left by an earlier job whose rollback failed (or whose worker died): deleted, then made anew.
         cleared = self._rollback.clear_orphan(job, economic, header, found)
         fresh = cleared is not None
@@ -298,61 +320,25 @@ class ExportWorker:
                 due_days=plan.due_days,
                 payment_terms=plan.payment_terms,
             )
-            number = self._post(job, economic, kind, ref, body, header.number, fresh=fresh)
-        accounting = released(header.accounting).changed(
-            export_job=job.job_id, document_type=kind, document_number=number, reference=ref
-        )
-        stored = self._ledger.put_header(
-            replace(header, accounting=accounting, updated_at=self._clock()), header.version
-        )
-        if stored is None:
-            raise Transient(f"draft {header.number} changed while its document was created")
-        return number
-
-    def _post(
-        self,
-        job: Job,
-        economic: EconomicApi,
-        kind: DocumentType,
-        ref: str,
-        body: dict[str, Any],
-        draft: int,
-        *,
-        fresh: bool = False,
-    ) -> int:
-        """POSTs the document; after an answer that never came (or a key that is spent), looks it up
-        before posting again, and then with a fresh key.
-        `fresh`: documents of the draft were just deleted; a key used before must not replay one.
-
-        The first POST of each attempt uses the draft's key (`J-<draft>`), so a redelivery replays what
-        an earlier attempt created if the look-up before it missed it. e-conomic replays a key's first
-        answer for an hour, errors not excluded (its OpenAPI description, apis.e-conomic.com; issue 15
-        item 13): once a look-up proved the document missing, a POST with a used key could only get that
-        old answer again, so it gets a new one (`J-<draft>-<attempt>.<n>`)."""
-        base = f"{job.job_id}-{draft}" + ("-after-orphans" if fresh else "")
-        key = base
-        for attempt in range(1, 4):
-            try:
-                return number_in(kind, economic.create_draft(kind, body, idempotency_key=key))
-            except Unavailable as error:
-                spent = isinstance(error, AccountingKeySpent)
-                if not (spent or getattr(error, "status", 0) in AMBIGUOUS) or attempt == 3:
-                    raise  # e-conomic answered (429/5xx after its retries): the queue retries later
-                found = economic.find_drafts(kind, ref)
-                if found:
-                    return min(number_in(kind, doc) for doc in found)
-                key = f"{base}-{job.attempts}.{attempt + 1}"  # proven missing: a key never used before
-        raise AssertionError("unreachable")  # pragma: no cover
+            number = post_document(job, economic, kind, ref, body, header.number, fresh=fresh)
+        return header, number
 
     def _finish(self, job: Job, documents: Mapping[int, int]) -> dict[int, DraftHeader]:
         headers = self._ledger.headers(job.tenant)
         now = self._clock()
         todo = [headers[n] for n in documents if headers[n].status == OPEN]
-        for chunk in _chunks(todo, self._ledger.max_transaction):
-            exported = [exported_header(job, h, documents[h.number], now) for h in chunk]
-            if not self._ledger.replace_headers(exported):
-                raise Transient("a draft changed while the export was finishing")
+        if not self._replace_headers([exported_header(job, h, documents[h.number], now) for h in todo]):
+            raise Transient("a draft changed while the export was finishing")
         return self._ledger.headers(job.tenant)
+
+    def _replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
+        """Writes `headers` in conditional transactions of up to `max_transaction`, a few at once (each
+        is a round trip); False when any of them found a header changed (the others may be written)."""
+        chunks = list(_chunks(headers, self._ledger.max_transaction))
+        if len(chunks) <= 1:
+            return all(self._ledger.replace_headers(chunk) for chunk in chunks)
+        with ThreadPoolExecutor(max_workers=min(4, len(chunks)), thread_name_prefix="headers") as pool:
+            return all(list(pool.map(self._ledger.replace_headers, chunks)))
 
     def _fail(self, job: Job, problems: Sequence[Problem], *, poisoned: bool) -> Job:
         job = self._current(job)  # the attempt may have fixed the draft list since `job` was read
@@ -398,6 +384,11 @@ class ExportWorker:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _unrecorded(header: DraftHeader) -> bool:
+    """Not exported and no document number recorded: its document may still have to be created."""
+    return header.status != EXPORTED and not isinstance(header.accounting.document_number, int)
 
 
 def _chunks(items: Sequence[DraftHeader], size: int) -> Iterator[Sequence[DraftHeader]]:

@@ -43,6 +43,11 @@ class Ledger(Protocol):
         """Position notes with `start <= dateFrom < end`."""
         ...
 
+    def billed_notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
+        """The billed position notes with `start <= dateFrom < end`, read with only what their lines need
+        (`lines_of`): for building lines, never to be written back."""
+        ...
+
     def billed_products(self, tenant: str, start: datetime, end: datetime) -> list[tuple[int, str]]:
         """(draft number, product number) of every billed position note with `start <= dateFrom < end`:
         two columns instead of whole notes, for checks that need no more."""

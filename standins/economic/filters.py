@@ -270,6 +270,9 @@ def matches(document: Mapping[str, Any], node: Any) -> bool:
     if actual is None:
         return node.op == "ne"
     if node.op == "like":
+        # e-conomic/slate@8abdb42 source/includes/_introduction.md, "Substring matching": `*` is a
+        # wildcard; without one the value is a contains match ("a wildcard at the start of the string and
+        # one at the end"); "Filtering on strings is case insensitive".
         if not isinstance(actual, str):
             return False
         pattern = node.value if _WILDCARD in node.value else f"{_WILDCARD}{node.value}{_WILDCARD}"

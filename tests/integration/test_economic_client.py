@@ -366,6 +366,21 @@ def test_find_drafts_matches_the_reference_exactly(client: EconomicClient) -> No
     assert client.find_drafts("order", "IB-7") == []
 
 
+def test_find_drafts_from_a_prefix_keeps_the_exact_prefix(economic: EconomicStandin, client: EconomicClient) -> None:
+    # `$like:` with a trailing `*` is a prefix match, case ignored (e-conomic/slate@8abdb42
+    # source/includes/_introduction.md, "Substring matching"); special characters are escaped.
+    references = ("IB-a$(*),-1", "IB-a$(*),-2", "ib-A$(*),-3", "X-IB-a$(*),-4", "IB-a$(*),", "IB-b-5", "IB-[a]-6")
+    for n, reference in enumerate(references, start=1):
+        client.create_draft("draftInvoice", invoice(reference), idempotency_key=f"c-{n}")
+
+    found = client.find_drafts_from("draftInvoice", "IB-a$(*),-")
+    assert [d["draftInvoiceNumber"] for d in found] == [1, 2]
+    assert client.find_drafts_from("order", "IB-") == []
+    assert [d["references"]["other"] for d in client.find_drafts_from("draftInvoice", "IB-[a]-")] == ["IB-[a]-6"]
+    sent = [seen.query.get("filter") for seen in economic.log if seen.method == "GET"]
+    assert not any("$[" in (f or "") or "$]" in (f or "") for f in sent), sent
+
+
 def test_delete_of_a_whole_drafts_collection_is_never_sent(economic: EconomicStandin, client: EconomicClient) -> None:
     client.create_draft("draftInvoice", invoice(), idempotency_key="c-1")
     for path in ("/invoices/drafts", "/invoices/drafts/", "/orders/drafts", "/invoices/drafts?filter=x"):

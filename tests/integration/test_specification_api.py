@@ -179,4 +179,5 @@ def test_a_drafts_manual_lines_are_listed_after_its_notes(host: DevHost, make_ke
     assert manual["text"] == "'=Mileage"  # formula guard on manual text too
     pdf = admin.call("GET", "invoicing/drafts/1/specification")
     text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf.content)).pages)
-    assert "=Mileage" in text and "149.18" in text
+    assert "=Mileage" in text
+    assert "149.18" in text

@@ -300,6 +300,9 @@ class FakeLedger:
             n for n in self.all_notes(tenant) if n.record.kind == "PositionNote" and start <= n.record.date_from < end
         ]
 
+    def billed_notes_starting(self, tenant: str, start: datetime, end: datetime) -> list[BilledNote]:
+        return [n for n in self.notes_starting(tenant, start, end) if n.billing is not None]
+
     def billed_products(self, tenant: str, start: datetime, end: datetime) -> list[tuple[int, str]]:
         return [
             (n.billing.draft_number, n.billing.product_number)

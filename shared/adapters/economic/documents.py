@@ -81,6 +81,14 @@ class Documents:
         path, _ = _drafts(kind)
         return _exactly(self.get_all(path, filter=reference_filter(reference)), reference)
 
+    def find_drafts_from(self: Http, kind: Kind, prefix: str) -> list[dict[str, Any]]:
+        """Drafts whose `references.other` starts with `prefix` (exactly: e-conomic's filter ignores
+        case, this does not), page by page: one paged look-up instead of one `find_drafts` per reference.
+        Listings carry no `lines`."""
+        path, _ = _drafts(kind)
+        found = self.get_all(path, filter=prefix_filter(prefix))
+        return [d for d in found if str((d.get("references") or {}).get("other") or "").startswith(prefix)]
+
     def get_draft(self: Http, kind: Kind, number: int) -> dict[str, Any] | None:
         path, _ = _drafts(kind)
         try:
@@ -165,6 +173,19 @@ def reference_filter(reference: str) -> str | None:
     if not FILTER_UNSAFE.intersection(reference):
         return f"references.other$eq:{escape_filter_value(reference)}"
     longest = max(re.split(r"[\[\]]", reference), key=len)
+    return f"references.other$like:{escape_filter_value(longest)}" if longest else None
+
+
+def prefix_filter(prefix: str) -> str | None:
+    """The `filter` that finds documents whose `references.other` starts with `prefix`: `$like:` with a
+    trailing `*` (e-conomic/slate@8abdb42 source/includes/_introduction.md, "Substring matching": "The
+    `$like:` filter supports both using wildcards (*) and not using wildcards"; strings compare without
+    case, so the caller keeps the exact matches). A prefix with `[` or `]` is asked for by its longest
+    piece without brackets as a contains match (see `reference_filter`); with no such piece, by the
+    whole collection."""
+    if not FILTER_UNSAFE.intersection(prefix):
+        return f"references.other$like:{escape_filter_value(prefix)}*"
+    longest = max(re.split(r"[\[\]]", prefix), key=len)
     return f"references.other$like:{escape_filter_value(longest)}" if longest else None
 
 

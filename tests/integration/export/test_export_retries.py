@@ -246,19 +246,19 @@ def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_docum
     started = world.start()
     text = world.message_for(started["jobId"])
     ledger = world.container.export._ledger
-    original = ledger.put_header
+    original = ledger.replace_headers
 
-    def record_fails(header: Any, expected: Any) -> Any:
-        if "documentNumber" in header.accounting and header.status == OPEN:
+    def record_fails(headers: Any) -> Any:
+        if any("documentNumber" in h.accounting and h.status == OPEN for h in headers):
             raise StorageUnavailable("storage unavailable")  # what @repository raises
-        return original(header, expected)
+        return original(headers)
 
-    ledger.put_header = record_fails  # type: ignore[method-assign]
+    ledger.replace_headers = record_fails  # type: ignore[method-assign]
     try:
         with pytest.raises(StorageUnavailable):
             world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
     finally:
-        ledger.put_header = original  # type: ignore[method-assign]
+        ledger.replace_headers = original  # type: ignore[method-assign]
     assert len(world.documents()) == 1
 
     job = world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=2)
