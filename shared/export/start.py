@@ -38,7 +38,7 @@ from shared.export.ports import EconomicApi, JobRepository
 from shared.export.preflight import DraftCheck, Planned
 from shared.export.schemas import STATUS_ROUTE, ExportIn, ExportStarted, JobDocument, JobError, JobOut
 from shared.invoicing.directory import TenantSettings
-from shared.invoicing.ledger import OPEN, DraftHeader, export_job_of, status_text
+from shared.invoicing.ledger import OPEN, DraftHeader, export_job_of, not_open
 from shared.invoicing.service import InvoicingService
 from shared.platform.keys import OPERATOR_RIGHT, Principal
 from shared.platform.secrets import SecretInvalid, SecretMissing
@@ -176,15 +176,12 @@ class ExportStart:
         draft of the tenant, or is held by an export job that still runs."""
         found = [headers[n] for n in numbers if n in headers]
         active = self._activity.active(map(export_job_of, found))
-        errors = []
+        held = {h.number: export_job_of(h) for h in found if h.status == OPEN and export_job_of(h) in active}
+        errors = []  # in the order the request names them
         for number in numbers:
-            header = headers.get(number)
-            if header is None:
-                errors.append(FieldError("draftIds", f"draft {number} does not exist"))
-            elif header.status != OPEN:
-                errors.append(FieldError("draftIds", f"draft {number} is {status_text(header)}, not open"))
-            elif export_job_of(header) in active:
-                errors.append(FieldError("draftIds", f"draft {number} is held by export job {export_job_of(header)}"))
+            errors += not_open([number], headers, "draftIds")
+            if number in held:
+                errors.append(FieldError("draftIds", f"draft {number} is held by export job {held[number]}"))
         if errors:
             raise Rejected(f"{len(errors)} of the selected drafts cannot be exported.", errors)
         return sorted(found, key=lambda h: h.number)

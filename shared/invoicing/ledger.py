@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from shared.errors import FieldError
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.directory import Customer
 from shared.invoicing.planning import Line, ManualLine, NoteBilling, Period
@@ -195,6 +196,18 @@ def billed_in(
 def manual_in(number: int, lines: Sequence[ManualLine], headers: dict[int, DraftHeader]) -> list[ManualLine]:
     """The manual lines that draft `number` bills, given the `headers` (the rule of `billed_in`)."""
     return [m for m in lines if resolve_number(m.draft_number, headers) == number]
+
+
+def not_open(numbers: Sequence[int], headers: Mapping[int, DraftHeader], field: str) -> list[FieldError]:
+    """One problem, named `field`, for each of `numbers` that is not an open draft among `headers`."""
+    errors = []
+    for number in numbers:
+        header = headers.get(number)
+        if header is None:
+            errors.append(FieldError(field, f"draft {number} does not exist"))
+        elif header.status != OPEN:
+            errors.append(FieldError(field, f"draft {number} is {status_text(header)}, not open"))
+    return errors
 
 
 def status_text(header: DraftHeader) -> str:

@@ -20,6 +20,7 @@ from shared.invoicing.ledger import (
     billed_in,
     manual_in,
     members,
+    not_open,
     status_text,
 )
 from shared.invoicing.ports import Ledger
@@ -71,13 +72,7 @@ def merge_drafts(
             [FieldError("draftIds", f"must name 2 to {MAX_MERGE} different drafts")],
         )
     headers = service.repair(tenant)
-    errors = []
-    for number in wanted:
-        header = headers.get(number)
-        if header is None:
-            errors.append(FieldError("draftIds", f"draft {number} does not exist"))
-        elif header.status != OPEN:
-            errors.append(FieldError("draftIds", f"draft {number} is {status_text(header)}, not open"))
+    errors = not_open(wanted, headers, "draftIds")
     if errors:
         raise Rejected("Only open drafts can be merged.", errors)
     chosen = [headers[n] for n in wanted]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -46,6 +46,7 @@ from shared.repositories.work import from_entity, to_entity
 from shared.text import readable
 from shared.work import POSITION_NOTE
 
+T = TypeVar("T")
 COUNTER_ROW = "invoicing-counter"
 KIND_COUNTER = "InvoiceCounter"
 KIND_DRAFT = "InvoiceDraft"
@@ -122,21 +123,19 @@ class TableLedger:
         ]
 
     def notes_of(self, tenant: str, numbers: Collection[int]) -> list[BilledNote]:
-        ordered = sorted(numbers)
-        found: list[BilledNote] = []
-        for i in range(0, len(ordered), FILTER_NUMBERS):
-            any_number = " or ".join(eq("DraftNumber", n) for n in ordered[i : i + FILTER_NUMBERS])
-            query = all_of(eq("PartitionKey", tenant), eq("Kind", POSITION_NOTE), any_number)
-            found += [_note_from(e) for e in self._table().query_entities(query)]
-        return found
+        return self._carrying(tenant, POSITION_NOTE, numbers, _note_from)
 
     def manual_lines(self, tenant: str, numbers: Collection[int]) -> list[ManualLine]:
+        return self._carrying(tenant, KIND_LINE, numbers, line_from)
+
+    def _carrying(self, tenant: str, kind: str, numbers: Collection[int], read: Callable[[Any], T]) -> list[T]:
+        """Rows of `kind` that carry one of the draft `numbers`, `FILTER_NUMBERS` numbers a query."""
         ordered = sorted(numbers)
-        found: list[ManualLine] = []
+        found: list[T] = []
         for i in range(0, len(ordered), FILTER_NUMBERS):
             any_number = " or ".join(eq("DraftNumber", n) for n in ordered[i : i + FILTER_NUMBERS])
-            query = all_of(eq("PartitionKey", tenant), eq("Kind", KIND_LINE), any_number)
-            found += [line_from(e) for e in self._table().query_entities(query)]
+            query = all_of(eq("PartitionKey", tenant), eq("Kind", kind), any_number)
+            found += [read(e) for e in self._table().query_entities(query)]
         return found
 
     def manual_lines_between(self, tenant: str, low: int, high: int) -> list[ManualLine]:
