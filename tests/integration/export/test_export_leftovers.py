@@ -13,6 +13,7 @@ from shared.adapters.economic import EconomicError
 from shared.errors import StorageUnavailable
 from shared.invoicing.ledger import EXPORTED, OPEN
 from standins.economic import EconomicStandin
+from tests.support.devhost_helpers import wait_until
 from tests.support.export import World
 
 
@@ -38,6 +39,8 @@ def test_documents_an_attempt_created_but_never_recorded_are_adopted_after_one_l
 
     def recording_fails(headers: Any) -> Any:
         if any("documentNumber" in h.accounting and h.status == OPEN for h in headers):
+            # The recorder runs beside the creates: let all three land first (see the next test).
+            wait_until(lambda: len(world.documents()) == 7, timeout=10, what="all three documents created")
             raise StorageUnavailable("storage unavailable")  # the attempt dies before any number is recorded
         return original(headers)
 
@@ -84,6 +87,9 @@ def test_the_last_attempt_deletes_documents_never_recorded_after_one_look_up(
 
     def recording_fails(headers: Any) -> Any:
         if any("documentNumber" in h.accounting and h.status == OPEN for h in headers):
+            # The recorder runs beside the creates: let all three land before its write fails, or the
+            # attempt may stop before the last create and leave fewer leftovers than this test is about.
+            wait_until(lambda: len(world.documents()) == 3, timeout=10, what="all three documents created")
             raise StorageUnavailable("storage unavailable")
         return original(headers)
 
@@ -94,6 +100,7 @@ def test_the_last_attempt_deletes_documents_never_recorded_after_one_look_up(
     finally:
         ledger.replace_headers = original  # type: ignore[method-assign]
     assert len(world.documents()) == 3
+    assert not any("documentNumber" in h.accounting for h in world.headers().values())
     looked_up = economic.count("GET", "/invoices/drafts")
     economic.fail_next(503, times=50, path_contains="/customers", method="GET")
 
