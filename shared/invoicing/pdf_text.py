@@ -3,7 +3,7 @@
 fpdf2's own `multi_cell` wraps too, but costs about 10 ms per 1,000 characters, and its `table`
 measures every row and refuses a row taller than a page (issue 16). Here a column's text is
 cleaned and wrapped once, in time linear in its length, with widths read from the font's table;
-`pdf.py` then places the lines itself, splitting a tall row over pages.
+`pdf_table.py` then places the lines itself, splitting a tall row over pages.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The specification as PDF: per draft a heading, the notes behind it (date, time, user, ticket,
 contract, worked minutes, pause, billed minutes, rate, amount, text), its other (manual) lines, and
-its totals. A4 landscape, DejaVu Sans as the concept invoice (`pdf.py`, fonts and licence there).
+its totals. A4 landscape, DejaVu Sans as the concept invoice (`pdf_table.py`, fonts and licence there).
 
 Bounded as the concept invoice is (issue 16): each cell takes at most `CELL_LINES` printed lines
 (`pdf_text.py`), and all tables together at most `TABLE_LINES` printed lines. Rows beyond that are
@@ -10,15 +10,14 @@ draft's heading and totals are always printed (at most 100 drafts), and the CSV 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
-from typing import Final, TypeVar
+from typing import Final
 
 from fpdf import FPDF
 
 from shared.invoicing.ledger import invoice_number
-from shared.invoicing.pdf import FONTS
+from shared.invoicing.pdf_table import Budget, Columns, Row, TableStyle, draw, money, start
 from shared.invoicing.pdf_text import Metrics
 from shared.invoicing.specification import DraftSpecification, NoteRow, OtherRow
 from shared.work import hours
@@ -26,12 +25,8 @@ from shared.work import hours
 TABLE_LINES: Final = 2_500
 """Printed table lines in the whole document (about 40 to a landscape page)."""
 
-_SIZE = 7.5  # points
-_LEADING = 4.2  # mm per printed line
-_PAD = 0.8
-_BASELINE = 3.1
 _BOTTOM = 14.0
-Columns = tuple[tuple[str, float, bool], ...]  # title, width in mm, right-aligned
+_STYLE: Final = TableStyle(size=7.5, leading=4.2, pad=0.8, baseline=3.1, bottom=_BOTTOM, gap=1.5)
 NOTE_COLUMNS: Final[Columns] = (
     ("Date", 17.0, False),
     ("Time", 27.0, False),
@@ -52,12 +47,6 @@ OTHER_COLUMNS: Final[Columns] = (
     ("Unit price", 30.0, True),
     ("Amount", 42.0, True),
 )
-Row = list[list[str]]
-T = TypeVar("T")
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
 
 
 class _Document(FPDF):
@@ -71,9 +60,9 @@ def _note_cells(n: NoteRow) -> tuple[str, ...]:
     end = n.end.strftime("%H:%M")
     if n.end.date() != n.start.date():
         end += f" ({n.end.date().isoformat()})"
-    amount = _money(n.amount)
+    amount = money(n.amount)
     if n.surcharge is not None and n.surcharge_percent is not None:
-        amount += f" + {_money(n.surcharge)}"
+        amount += f" + {money(n.surcharge)}"
     return (
         n.start.date().isoformat(),
         f"{n.start.strftime('%H:%M')}–{end}",
@@ -83,65 +72,31 @@ def _note_cells(n: NoteRow) -> tuple[str, ...]:
         str(n.minutes),
         str(n.pause),
         str(n.billable_minutes),
-        _money(n.rate),
+        money(n.rate),
         amount,
         n.text or "—",
     )
 
 
 def _other_cells(o: OtherRow) -> tuple[str, ...]:
-    return (o.description, o.product_number, f"{o.quantity:f}", _money(o.unit_price), _money(o.amount))
-
-
-class _Budget:
-    def __init__(self, text: Metrics) -> None:
-        self.text = text
-        self.left = TABLE_LINES
-        self.omitted = 0
-
-    def fit(self, items: Sequence[T], cells: Callable[[T], tuple[str, ...]], columns: Columns) -> list[Row]:
-        """Each item's cells wrapped, for as many items (in order) as the budget holds; counts the rest
-        (only what is shown is ever formatted or wrapped)."""
-        rows: list[Row] = []
-        for index, item in enumerate(items):
-            if self.left == 0:
-                self.omitted += len(items) - index
-                break
-            row = [
-                self.text.fit(cell, width - 2 * _PAD, _SIZE)
-                for cell, (_, width, _) in zip(cells(item), columns, strict=True)
-            ]
-            height = max(len(column) for column in row)
-            if height > self.left:
-                self.left = 0
-                self.omitted += len(items) - index
-                break
-            self.left -= height
-            rows.append(row)
-        return rows
+    return (o.description, o.product_number, f"{o.quantity:f}", money(o.unit_price), money(o.amount))
 
 
 def render_specification(drafts: Sequence[DraftSpecification], *, created: datetime) -> bytes:
-    pdf = _Document(orientation="L", unit="mm", format="A4")
-    pdf.set_margins(10, 10, 10)
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    text = Metrics.of(pdf, "DejaVu", ("", "B"))
-    budget = _Budget(text)
-    laid_out = []
-    for spec in drafts:  # wrapped first, so the first page can say what is left out
-        notes = budget.fit(spec.notes, _note_cells, NOTE_COLUMNS)
-        other = budget.fit(spec.other, _other_cells, OTHER_COLUMNS)
-        laid_out.append((spec, notes, other))
     title = (
         f"Specification of hours — draft {drafts[0].header.number}"
         if len(drafts) == 1
         else f"Specification of hours — {len(drafts)} drafts"
     )
-    pdf.set_title(title)
-    pdf.set_creator("Invoice Bridge")
-    pdf.set_creation_date(created)
-    pdf.set_auto_page_break(auto=True, margin=_BOTTOM)
+    pdf = _Document(orientation="L", unit="mm", format="A4")
+    pdf.set_margins(10, 10, 10)
+    text = start(pdf, title=title, created=created, bottom=_BOTTOM)
+    budget = Budget(text, TABLE_LINES, _STYLE)
+    laid_out = []
+    for spec in drafts:  # wrapped first, so the first page can say what is left out
+        notes = budget.fit(spec.notes, _note_cells, NOTE_COLUMNS)
+        other = budget.fit(spec.other, _other_cells, OTHER_COLUMNS)
+        laid_out.append((spec, notes, other))
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 15)
     pdf.cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
@@ -208,7 +163,7 @@ def _draft(pdf: FPDF, text: Metrics, spec: DraftSpecification, notes: list[Row],
         text,
         f"{len(spec.notes):,} notes: {spec.minutes:,} minutes worked, {spec.pause:,} minutes pause, "
         f"{spec.billable_minutes:,} minutes billed ({hours(spec.billable_minutes):f} h). "
-        f"Draft total (net, {currency}): {_money(totals.net)}.",
+        f"Draft total (net, {currency}): {money(totals.net)}.",
         size=8,
     )
 
@@ -236,45 +191,7 @@ def _paragraph(pdf: FPDF, text: Metrics, message: str, *, size: float, bold: boo
 
 
 def _table(pdf: FPDF, rows: list[Row], columns: Columns) -> None:
-    """The rows placed line by line with `FPDF.text`; a row taller than what is left of a page
-    continues on the next, below the repeated heading (as `pdf._table`)."""
-    bottom = pdf.h - _BOTTOM
-    width = sum(w for _, w, _ in columns)
-    if pdf.get_y() + 2 * _LEADING > bottom:
+    """A table that starts on the next page when its heading and one line would not fit on this one."""
+    if pdf.get_y() + 2 * _STYLE.leading > pdf.h - _BOTTOM:
         pdf.add_page()
-    y = _heading(pdf, pdf.get_y(), columns, width)
-    pdf.set_font("DejaVu", "", _SIZE)
-    for row in rows:
-        if y + _PAD + _LEADING > bottom:
-            pdf.add_page()
-            y = _heading(pdf, pdf.get_y(), columns, width)
-            pdf.set_font("DejaVu", "", _SIZE)
-        y += _PAD
-        for index in range(max(len(column) for column in row)):
-            if y + _LEADING > bottom:
-                pdf.add_page()
-                y = _heading(pdf, pdf.get_y(), columns, width)
-                pdf.set_font("DejaVu", "", _SIZE)
-            x = pdf.l_margin
-            for column, (_, col_width, right) in zip(row, columns, strict=True):
-                if index < len(column) and column[index]:
-                    printed = column[index]
-                    left = x + col_width - _PAD - pdf.get_string_width(printed) if right else x + _PAD
-                    pdf.text(left, y + _BASELINE, printed)
-                x += col_width
-            y += _LEADING
-        y += _PAD
-        pdf.line(pdf.l_margin, y, pdf.l_margin + width, y)
-    pdf.set_y(y + 1.5)
-
-
-def _heading(pdf: FPDF, y: float, columns: Columns, width: float) -> float:
-    pdf.set_font("DejaVu", "B", _SIZE)
-    x = pdf.l_margin
-    for title, col_width, right in columns:
-        left = x + col_width - _PAD - pdf.get_string_width(title) if right else x + _PAD
-        pdf.text(left, y + _PAD + _BASELINE, title)
-        x += col_width
-    y += _LEADING + 2 * _PAD
-    pdf.line(pdf.l_margin, y, pdf.l_margin + width, y)
-    return y
+    draw(pdf, rows, columns, _STYLE)

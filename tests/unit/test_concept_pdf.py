@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from shared.invoicing.directory import Customer
 from shared.invoicing.ledger import OPEN, DraftHeader, Totals
-from shared.invoicing.pdf import FONTS, TABLE_LINES, render
+from shared.invoicing.pdf import TABLE_LINES, render
+from shared.invoicing.pdf_table import FONTS
 from shared.invoicing.pdf_text import CELL_LINES, REPLACEMENT, Metrics
 from shared.invoicing.planning import Line, LineKind, Period
 from shared.invoicing.service import Draft
