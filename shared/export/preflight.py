@@ -26,7 +26,9 @@ customer with ten drafts is named once); where a tenant default would fix it, th
   date from;
 - `economic.product`: a line's product number (or the tenant's default) is unknown in e-conomic;
 - `product`: a line's contract names no product number and the tenant has no `defaultProductNumber`;
-- `layout`: the layout the request names does not exist in e-conomic.
+- `layout`: the layout the request names does not exist in e-conomic;
+- `lines`: the draft has no lines left (every line deleted in the workbench): an invoice of nothing is
+  a mistake, not something to send.
 
 `preflight` is the pure check; `DraftCheck` reads what it needs (e-conomic's catalog, the drafts'
 lines, the billing directory, the tenant's settings) for the HTTP start and for the worker.
@@ -113,6 +115,9 @@ def preflight(
         ok = True
         lines = [_with_product(line, default_product) for line in booked]
         customer = directory.customers.get(header.customer.customer_id)
+        if not lines:
+            report("lines", f"Invoice draft {header.number} has no lines: add a line, or delete the draft")
+            ok = False
         if any(not line.product_number for line in lines):
             report(
                 "product",

@@ -125,3 +125,14 @@ def test_payment_terms_are_the_customers_else_the_tenants_default() -> None:
         [(header(1), [line(60)])], directory(), WITH_TERMS, layout=None, defaults=TenantSettings(payment_terms_number=2)
     )
     assert planned[0].payment_terms == 1
+
+
+def test_a_draft_whose_lines_were_all_deleted_is_named_and_not_planned() -> None:
+    empty: list[ProductOnly] = []
+    planned, problems = preflight(
+        [(header(4), empty), (header(5), [ProductOnly("P1")])], directory(), WITH_TERMS, layout=None
+    )
+    assert [p.header.number for p in planned] == [5]
+    assert [(p.field, p.message) for p in problems] == [
+        ("lines", "Invoice draft 4 has no lines: add a line, or delete the draft")
+    ]

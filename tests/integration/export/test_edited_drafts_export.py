@@ -149,3 +149,26 @@ def test_a_manual_line_on_a_product_e_conomic_lacks_is_named_before_anything_is_
         ("economic.product", "Product not found in e-conomic with product code: NOPE-9")
     }
     assert world.documents() == {}
+
+
+def test_a_draft_whose_every_line_was_deleted_is_named_before_anything_is_created(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    world = World(env, economic, customers=2)
+    emptied = world.drafts[0]
+    editor, tenant = world.container.editing, world.tenant
+    draft = world.container.invoicing.get(tenant, emptied)
+    for line in [line for line in draft.lines if line.kind == "time"]:
+        draft = editor.delete_line(tenant, emptied, [version_tag(draft.header)], line.line_id)
+    assert draft.lines == ()
+
+    with pytest.raises(Rejected) as caught:
+        world.start()
+
+    assert {(e.field, e.message) for e in caught.value.errors} == {
+        ("lines", f"Invoice draft {emptied} has no lines: add a line, or delete the draft")
+    }
+    assert world.documents() == {}
+    job = world.run(world.start(invoicesToOmit=[emptied])["jobId"])  # the others go once it is left out
+    assert job.state == "succeeded", job.errors
+    assert len(world.documents()) == len(world.drafts) - 1
