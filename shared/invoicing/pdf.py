@@ -170,7 +170,9 @@ def _cells(line: Line) -> tuple[str, ...]:
         line.date.isoformat(),
         str(line.ticket_id) if line.ticket_id is not None else "",
         line.user,
-        f"Surcharge {line.rate.normalize():f} %: {line.hint or '—'}"
+        line.description  # changed by hand: what the customer will read
+        if line.edited
+        else f"Surcharge {line.rate.normalize():f} %: {line.hint or '—'}"
         if line.kind == "surcharge"
         else (line.hint or "—"),
         f"{line.hours:.2f}" if line.kind == "time" else "",

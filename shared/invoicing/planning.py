@@ -172,6 +172,8 @@ class Line:
     """Hourly rate (time lines), the amount (surcharge lines), or the manual line's unit price."""
     period: Period | None = None
     """The note's month, or the manual line's optional period."""
+    edited: bool = False
+    """A note line whose text was changed by hand (`description` is that text, not generated)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,7 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
             hours(billing.minutes),
             billing.hourly_rate,
             month,
+            billing.description is not None,
         )
     ]
     if billing.surcharge is not None and billing.surcharge_percent is not None:
@@ -263,6 +266,7 @@ def lines_of(note: WorkRecord, billing: NoteBilling, tz: ZoneInfo) -> list[Line]
                 Decimal(1),
                 billing.surcharge,
                 month,
+                billing.surcharge_description is not None,
             )
         )
     return lines

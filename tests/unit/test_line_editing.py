@@ -164,6 +164,29 @@ def test_the_concept_invoice_prints_manual_lines_with_quantity_and_unit_price() 
     assert "149.18" in text
 
 
+def test_the_concept_invoice_prints_a_note_lines_text_as_edited_and_the_others_as_recorded() -> None:
+    ledger = FakeLedger()
+    ledger.add_note(note(ticket_id=1001, minutes=90, extra_charge=True, hint="Patched the mail server"))
+    ledger.add_note(note(ticket_id=1001, minutes=30, hint="Backup check"))
+    invoicing, editor = _world(ledger)
+    (header,) = invoicing.run("acme", OCT).drafts
+    draft = invoicing.get("acme", header.number)
+    first = next(line for line in draft.lines if line.kind == "time" and line.hint == "Patched the mail server")
+    change = LineChange(frozenset({"description"}), description="Mail server patched (urgent)")
+    edited = editor.change_line("acme", header.number, [version_tag(draft.header)], first.line_id, change)
+
+    text = "".join(
+        page.extract_text()
+        for page in pypdf.PdfReader(
+            io.BytesIO(render(invoicing.open_draft("acme", edited.header.number), created=CLOCK))
+        ).pages
+    )
+
+    assert "Mail server patched (urgent)" in text
+    assert "Backup check" in text  # an unedited line keeps its note's text
+    assert "Surcharge" in text  # the surcharge line was not edited: still generated from the note
+
+
 def test_a_retried_create_with_the_same_idempotency_generation_finds_its_draft() -> None:
     """The Idempotency-Key take-over after a crash hands the retry the dead attempt's generation."""
     ledger = FakeLedger()
