@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from devhost.seed import Seeded
 from tests.browser.conftest import Workbench
-from tests.browser.walk import draft_id, expand, generate, order_row, sign_in, status
+from tests.browser.walk import draft_id, expand, generate, order_row, select, sign_in, status, unselect_all
 
 
 def test_a_rejected_setting_is_named_beside_its_field(workbench: Workbench, own_tenant: Seeded, page: Any) -> None:
@@ -113,3 +113,27 @@ def test_a_form_opened_by_keyboard_closes_with_escape(workbench: Workbench, own_
     page.keyboard.press("Escape")
     expect(page.locator("#new-order")).to_be_hidden()
     expect(opener).to_be_focused()
+
+
+def test_create_invoices_leaves_the_document_type_to_the_settings_unless_chosen(
+    workbench: Workbench, own_tenant: Seeded, page: Any
+) -> None:
+    """The export takes the tenant's documentType (Settings) when the request names none
+    (shared/export/start.py): the page names one only when the user picks it for this export."""
+    sign_in(page, workbench.url, own_tenant.key)
+    generate(page, str(own_tenant.months[0]))
+    number = draft_id(order_row(page, "Globex GmbH").first)
+    form = page.locator("#export-form")
+    bodies = []
+    for choice in ("", "order"):
+        select(page, number)
+        form.get_by_label("Send to e-conomic as").select_option(choice)
+        with page.expect_request(
+            lambda r: r.method == "POST" and "/integration/economic/invoice/draft" in r.url
+        ) as sent:
+            form.get_by_role("button", name="Create invoices").click()
+        bodies.append(sent.value.post_data_json)
+        unselect_all(page)
+
+    assert bodies[0] == {"draftIds": [number]}
+    assert bodies[1] == {"draftIds": [number], "documentType": "order"}

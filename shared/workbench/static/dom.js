@@ -37,10 +37,14 @@ export function alarm(text) {
   byId("alert").textContent = text;
 }
 
+// Amounts arrive as exact decimal strings ("6477.45"): shown as text, padded to two decimals, never
+// through a JavaScript number (a double loses cents above 2^53 / 100).
 export function money(value) {
   if (value === null || value === undefined || value === "") return "";
-  const number = Number(value);
-  return Number.isFinite(number) ? number.toFixed(2) : String(value);
+  const text = String(value);
+  const parts = /^(-?)(\d+)(?:\.(\d*))?$/.exec(text);
+  if (!parts || (parts[3] || "").length > 2) return text;
+  return `${parts[1]}${parts[2]}.${(parts[3] || "").padEnd(2, "0")}`;
 }
 
 export function period(d) {

@@ -208,7 +208,10 @@ async function createInvoices(event) {
   clearErrors(form);
   const ids = chosen(1, "create invoices for");
   if (!ids) return;
-  const body = { draftIds: ids, documentType: form.elements.namedItem("documentType").value };
+  const body = { draftIds: ids };
+  // Left out unless chosen here: the service then takes the tenant's default (Settings tab).
+  const documentType = form.elements.namedItem("documentType").value;
+  if (documentType) body.documentType = documentType;
   const date = form.elements.namedItem("invoiceDate").value;
   if (date) body.invoiceDate = date;
   try {
