@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, Rejected
@@ -40,6 +41,8 @@ from shared.invoicing.ledger import (
 from shared.invoicing.planning import ManualLine, NoteBilling, Period, default_period
 from shared.invoicing.ports import Ledger
 from shared.invoicing.service import Draft, InvoicingService
+
+T = TypeVar("T")
 
 ANY = "*"
 """`If-Match: *`: whatever version the draft has now (RFC 9110 13.1.1)."""
@@ -154,7 +157,7 @@ class DraftEditor:
         state = self._open(tenant, number, expected)
         kind, key = _parse_line_id(line_id)
         if kind == "manual":
-            index, line = _manual(state, key, line_id)
+            index, line = self._found(tenant, state, lambda: _manual(state, key, line_id))
             changed = replace(
                 line,
                 product_number=change.product_number or line.product_number,
@@ -165,7 +168,7 @@ class DraftEditor:
             )
             state.manual[index] = changed
             return self._commit(state, [PutLine(changed)])
-        index, note, billing = _note(state, kind, key, line_id)
+        index, note, billing = self._found(tenant, state, lambda: _note(state, kind, key, line_id))
         allowed = TIME_FIELDS if kind == "time" else SURCHARGE_FIELDS
         refused = sorted(change.given - allowed)
         if refused:
@@ -192,10 +195,10 @@ class DraftEditor:
         state = self._open(tenant, number, expected)
         kind, key = _parse_line_id(line_id)
         if kind == "manual":
-            index, line = _manual(state, key, line_id)
+            index, line = self._found(tenant, state, lambda: _manual(state, key, line_id))
             del state.manual[index]
             return self._commit(state, [DropLine(line)])
-        index, note, billing = _note(state, kind, key, line_id)
+        index, note, billing = self._found(tenant, state, lambda: _note(state, kind, key, line_id))
         if kind == "time":
             del state.billed[index]  # released: unbilled from the moment the transaction commits
             return self._commit(state, [Rebill(note, None)])
@@ -230,6 +233,19 @@ class DraftEditor:
         billed = billed_in(number, self._ledger.notes_of(tenant, numbers), headers)
         manual = manual_in(number, self._ledger.manual_lines(tenant, numbers), headers)
         return _State(header, billed, manual)
+
+    def _found(self, tenant: str, state: _State, find: Callable[[], T]) -> T:
+        """The line `find` looks for in the draft as `_open` read it. Missing, it may have been deleted by
+        an edit that committed between the header's read and the lines' read: then the draft's version
+        has moved, and the answer is the 412 a later read would give, not a 404 for a line that was
+        there at the caller's version."""
+        try:
+            return find()
+        except NotFound:
+            current = self._ledger.headers(tenant).get(state.header.number)
+            if current is None or current.version != state.header.version:
+                raise _stale(state.header.number) from None
+            raise
 
     def _commit(self, state: _State, changes: Sequence[Change]) -> Draft:
         header = replace(

@@ -8,13 +8,14 @@ import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pypdf
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.errors import PreconditionFailed
+from shared.errors import NotFound, PreconditionFailed
 from shared.export.documents import DocumentLine, document_lines
 from shared.invoicing.directory_service import DirectoryService
 from shared.invoicing.editing import DraftEditor, LineChange, LineSpec, version_tag
@@ -185,6 +186,32 @@ def test_the_concept_invoice_prints_a_note_lines_text_as_edited_and_the_others_a
     assert "Mail server patched (urgent)" in text
     assert "Backup check" in text  # an unedited line keeps its note's text
     assert "Surcharge" in text  # the surcharge line was not edited: still generated from the note
+
+
+def test_a_line_deleted_by_an_edit_that_lands_between_the_reads_is_a_stale_version_not_a_missing_line() -> None:
+    """Two edits from one version: the other one deletes the line after this one read the draft's header
+    but before it read the lines. The caller's version is stale (412), as a moment later; the line was there."""
+    ledger = FakeLedger()
+    ledger.add_note(note(ticket_id=1001, minutes=90))
+    invoicing, editor = _world(ledger)
+    (header,) = invoicing.run("acme", OCT).drafts
+    draft = invoicing.get("acme", header.number)
+    tag, line_id = [version_tag(draft.header)], draft.lines[0].line_id
+    read_notes = ledger.notes_of
+
+    def other_edit_first(tenant: str, numbers: Any) -> Any:
+        ledger.notes_of = read_notes  # type: ignore[method-assign]
+        editor.delete_line(tenant, header.number, tag, line_id)
+        return read_notes(tenant, numbers)
+
+    ledger.notes_of = other_edit_first  # type: ignore[method-assign]
+    change = LineChange(frozenset({"description"}), description="Too late")
+    with pytest.raises(PreconditionFailed):
+        editor.change_line("acme", header.number, tag, line_id, change)
+    ledger.notes_of = read_notes  # type: ignore[method-assign]
+    current = [version_tag(invoicing.get("acme", header.number).header)]
+    with pytest.raises(NotFound):  # at the current version the line is simply gone
+        editor.change_line("acme", header.number, current, line_id, change)
 
 
 def test_a_retried_create_with_the_same_idempotency_generation_finds_its_draft() -> None:
