@@ -142,15 +142,21 @@ def decimal_between(minimum: Decimal, maximum: Decimal, places: int) -> PlainVal
     def check(value: Any) -> Decimal:
         if isinstance(value, bool | float):
             raise _fail('must be a decimal number, e.g. 90 or "92.50"')
+        if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value.strip()):
+            # Text is written plainly, in ASCII digits: "1E+2" or full-width "１" would be stored and
+            # shown back as typed.
+            raise _fail('must be a decimal number, e.g. 90 or "92.50"')
         try:
             number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
         except (InvalidOperation, TypeError, ValueError):
             raise _fail('must be a decimal number, e.g. 90 or "92.50"') from None
         if not number.is_finite() or not minimum <= number <= maximum:
             raise _fail(f"must be between {minimum} and {maximum}")
-        if number.as_tuple().exponent < -places:  # type: ignore[operator]
+        exponent = number.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite
+        if exponent < -places:
             raise _fail(f"must have at most {places} decimal places")
-        return number
+        return number.quantize(Decimal(1)) if exponent > 0 else number  # a JSON 1e2 is 100, not 1E+2
 
     return PlainValidator(check, json_schema_input_type=str)
 
@@ -174,6 +180,7 @@ def _flag(value: Any) -> bool:
     raise _fail("must be true or false")
 
 
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _CLOCK = re.compile(r"(\d{1,3}):([0-5]\d)(?::([0-5]\d))?", re.ASCII)
 _ISO_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?", re.IGNORECASE | re.ASCII)
 

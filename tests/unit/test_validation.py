@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.connector.schemas import ActivityRecordingIn, ListAssignmentsIn, PositionNoteIn, check_span
 from shared.errors import DomainError
-from shared.validation import parse_json_object, validate, whole_number
+from shared.validation import decimal_between, parse_json_object, validate, whole_number
 from shared.web.status import error_body, http_status
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -572,3 +572,15 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     raw = b'{"a": ' + b"[" * 31 + b"]" * 31 + b', "b": "' + b"[{" * 500 + b'\\\\", "c": "\\"[[[["}'
 
     assert parse_json_object(raw)["b"] == "[{" * 500 + "\\"
+
+
+def test_money_and_quantities_are_plain_ascii_decimals_and_come_back_as_written_plainly() -> None:
+    """A manual line's quantity or price is stored and shown back: "1E+2" and full-width digits would be
+    accepted by `Decimal` and then shown as typed (review of issue 17)."""
+    amount = TypeAdapter(Annotated[Decimal, decimal_between(Decimal(-1000), Decimal(1000), 2)])
+    assert amount.validate_python(" 12.5 ") == Decimal("12.5")
+    assert amount.validate_python(".5") == Decimal("0.5")
+    assert str(amount.validate_python(Decimal("1E+2"))) == "100"  # a JSON 1e2, parsed as a Decimal
+    for text in ("1E+2", "１", "٣", "12,5", "0x10", ""):
+        with pytest.raises(ValidationError, match="must be a decimal number"):
+            amount.validate_python(text)
