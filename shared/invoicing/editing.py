@@ -43,6 +43,9 @@ from shared.invoicing.ports import Ledger
 from shared.invoicing.service import Draft, InvoicingService
 
 T = TypeVar("T")
+MAX_MANUAL_LINES = 500
+"""Manual lines one draft takes by `add_line`: keeps a draft's answer, PDF and specification bounded
+(a merge may gather more: the specification counts them against its own limit)."""
 
 ANY = "*"
 """`If-Match: *`: whatever version the draft has now (RFC 9110 13.1.1)."""
@@ -147,6 +150,11 @@ class DraftEditor:
 
     def add_line(self, tenant: str, number: int, expected: Collection[str], spec: LineSpec) -> Draft:
         state = self._open(tenant, number, expected)
+        if len(state.manual) >= MAX_MANUAL_LINES:
+            raise Rejected(
+                f"Invoice draft {number} has {len(state.manual)} manual lines, the most one draft takes.",
+                [FieldError("draftId", f"draft {number} has {MAX_MANUAL_LINES} manual lines already")],
+            )
         (line,) = self._new_lines(tenant, number, [spec], self._clock())
         state.manual.append(line)
         return self._commit(state, [PutLine(line)])

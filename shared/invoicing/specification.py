@@ -163,6 +163,12 @@ class Specifications:
                 [FieldError(field, f"the drafts bill {count:,} notes, at most {MAX_NOTES:,}: ask for fewer drafts")],
             )
         other = self._other_lines(tenant, wanted, headers, billed)
+        rows = count + sum(len(lines) for lines in other.values())
+        if rows > MAX_NOTES:  # manual lines are rows too (a merge may gather many)
+            raise Rejected(
+                f"The drafts have {rows:,} notes and manual lines; a specification holds at most {MAX_NOTES:,}.",
+                [FieldError(field, f"the drafts have {rows:,} notes and lines, at most {MAX_NOTES:,}: ask for fewer")],
+            )
         return [
             DraftSpecification(
                 headers[n], tuple(sorted(billed[n], key=lambda r: (r.start, r.note_id))), tuple(other.get(n, ()))

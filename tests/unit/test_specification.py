@@ -12,8 +12,9 @@ import pypdf
 import pytest
 
 from shared.errors import Rejected
-from shared.invoicing import specification
+from shared.invoicing import editing, specification
 from shared.invoicing.directory import Customer
+from shared.invoicing.editing import LineSpec, version_tag
 from shared.invoicing.ledger import OPEN, DraftHeader, Totals
 from shared.invoicing.planning import Period
 from shared.invoicing.specification import DraftSpecification, NoteRow, OtherRow, Specifications
@@ -22,6 +23,7 @@ from shared.invoicing.specification_pdf import TABLE_LINES, render_specification
 from tests.support.fakes import FakeClock, FakeLedger
 from tests.support.invoicing import BERLIN, note
 from tests.unit.test_invoicing import service
+from tests.unit.test_line_editing import _world as editing_world
 
 START = datetime(2026, 10, 5, 8, 0, tzinfo=BERLIN)
 
@@ -128,3 +130,31 @@ def test_more_notes_than_a_specification_holds_is_refused_naming_the_field(monke
     monkeypatch.setattr(specification, "MAX_NOTES", 6)
     [spec] = reader.read("acme", [draft.number, draft.number], field="draftIds")  # named twice: listed once
     assert [r.minutes for r in spec.notes] == [60] * 6
+
+
+def test_manual_lines_count_against_the_specifications_limit_and_a_draft_takes_only_so_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = FakeLedger()
+    for i in range(3):
+        ledger.add_note(note(start=START + timedelta(hours=i), ticket_id=1001))
+    invoicing, editor = editing_world(ledger)
+    (draft,) = invoicing.run("acme", Period(2026, 10)).drafts
+    monkeypatch.setattr(editing, "MAX_MANUAL_LINES", 2)
+    for text in ("Mileage", "Parts"):
+        current = invoicing.get("acme", draft.number).header
+        editor.add_line("acme", draft.number, [version_tag(current)], LineSpec("KM", text, Decimal(1), Decimal(1)))
+    current = invoicing.get("acme", draft.number).header
+    with pytest.raises(Rejected) as full:
+        editor.add_line(
+            "acme", draft.number, [version_tag(current)], LineSpec("KM", "One more", Decimal(1), Decimal(1))
+        )
+    assert [e.field for e in full.value.errors] == ["draftId"]
+
+    reader = Specifications(ledger, invoicing, timezone=BERLIN)
+    monkeypatch.setattr(specification, "MAX_NOTES", 4)  # 3 notes fit, 3 notes and 2 lines do not
+    with pytest.raises(Rejected) as caught:
+        reader.read("acme", [draft.number], field="draftIds")
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("draftIds", "the drafts have 5 notes and lines, at most 4: ask for fewer")
+    ]
