@@ -3,6 +3,7 @@ with its handler. The queue side is `blueprints/economic.py` -> the export worke
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 from shared.export.schemas import (
@@ -66,15 +67,23 @@ def get_settings(app: ExportServices, call: Call) -> ApiResponse:
     return _settings_out(app.tenant_settings.get(call.principal.tenant))
 
 
+_SETTING_FIELDS = {
+    "accountingEmail": "accounting_email",
+    "defaultProductNumber": "default_product_number",
+    "paymentTermsNumber": "payment_terms_number",
+    "layoutNumber": "layout_number",
+    "documentType": "document_type",
+}
+"""Wire field -> `TenantSettings` field."""
+
+
 def put_settings(app: ExportServices, call: Call) -> ApiResponse:
     data: SettingsIn = call.data
-    new = TenantSettings(
-        accounting_email=data.accountingEmail,
-        default_product_number=data.defaultProductNumber,
-        payment_terms_number=data.paymentTermsNumber,
-        layout_number=data.layoutNumber,
-        document_type=data.documentType,
-    )
+    # A field the body leaves out keeps its value, null clears it: a caller written when the settings
+    # held only accountingEmail must not wipe the accounting defaults by setting the address.
+    given = {name: getattr(data, name) for name in data.model_fields_set}
+    current = app.tenant_settings.get(call.principal.tenant)
+    new = replace(current, **{_SETTING_FIELDS[name]: value for name, value in given.items() if name in _SETTING_FIELDS})
     app.tenant_settings.put(call.principal.tenant, new)
     return _settings_out(new)
 
@@ -127,7 +136,8 @@ ECONOMIC_OPERATIONS: tuple[Spec, ...] = (
         "billing/settings",
         right=ADMIN_RIGHT,
         summary="Set the tenant's settings: the accounting address that gets every export report, and the "
-        "defaults the export uses where a contract, customer or request names none (PUT replaces all: absent = null)",
+        "defaults the export uses where a contract, customer or request names none (fields left out keep their "
+        "value; null clears one)",
         handler=put_settings,
         model=SettingsIn,
         tag=DIRECTORY_TAG,

@@ -38,7 +38,9 @@ def admin(world: World) -> str:
     return world.container.keys.create(world.tenant, rights=[ADMIN_RIGHT, RESELLER_RIGHT], limit=1000)[1]
 
 
-def test_settings_round_trip_and_put_replaces_every_field(env: dict[str, str], economic: EconomicStandin) -> None:
+def test_settings_round_trip_and_put_sets_only_the_fields_it_names(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
     world = World(env, economic, customers=1, notes=1)
     key = admin(world)
 
@@ -47,11 +49,15 @@ def test_settings_round_trip_and_put_replaces_every_field(env: dict[str, str], e
     assert (put.status, put.body) == (200, ALL)
     assert (got.status, got.body) == (200, ALL)
 
-    call(world, key, "PutTenantSettings", {"layoutNumber": 19})
+    # A caller from before the defaults existed sets the address only: the defaults stay.
+    call(world, key, "PutTenantSettings", {"accountingEmail": "ledger@example.com"})
+    assert call(world, key, "GetTenantSettings").body == {**ALL, "accountingEmail": "ledger@example.com"}
+
+    call(world, key, "PutTenantSettings", {"layoutNumber": 19, "documentType": None, "defaultProductNumber": None})
     assert call(world, key, "GetTenantSettings").body == {
-        "accountingEmail": None,
+        "accountingEmail": "ledger@example.com",
         "defaultProductNumber": None,
-        "paymentTermsNumber": None,
+        "paymentTermsNumber": 2,
         "layoutNumber": 19,
         "documentType": None,
     }
