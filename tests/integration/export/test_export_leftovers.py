@@ -210,3 +210,26 @@ def test_a_last_attempt_rollback_deletes_a_leftover_the_paged_look_up_missed(
     assert (job.state, job.leftovers) == ("failed", ())
     assert world.documents() == {}  # the missed one too: nothing left to be booked beside a reopened draft
     assert all(h.status == OPEN and "exportJob" not in h.accounting for h in world.headers().values())
+
+
+def test_a_first_attempt_deletes_a_dead_jobs_document_the_paged_look_up_missed(
+    env: dict[str, str], economic: EconomicStandin
+) -> None:
+    """A job whose worker died left the draft claimed (an orphan for the next export) and a document in
+    e-conomic it never recorded; the next job's paged look-up misses that document. Its first attempt
+    still finds it by exact reference, deletes it (its content may be stale) and creates one anew."""
+    world = World(env, economic, customers=1)
+    (draft,) = world.drafts
+    world.create_document(f"IB-{world.tenant}-{draft}", key="dead-job-post", description="stale")
+    world.claimed_by_dead_job(draft, {})
+    started = world.start()
+
+    with paged_look_up_misses(world, draft):
+        job = world.run(started["jobId"])
+
+    assert job.state == "succeeded", job.errors
+    # One document for the draft, made anew (e-conomic may give it the deleted one's number), not a
+    # second one beside the stale one.
+    ((number, document),) = world.documents().items()
+    assert "stale" not in [line["description"] for line in document["lines"]]
+    assert world.headers()[draft].accounting["documentNumber"] == number
