@@ -1,12 +1,15 @@
 """The worker's steps 2 and 3 (see `worker.py`): what earlier attempts left in e-conomic, found with one
-paged look-up per job; a document's POST, looked up again only after an answer that never came; and each
-created document's number recorded on its header in batches, while the other documents are still being
+paged look-up per job, and asked for once more by exact reference for a draft it did not find where an
+earlier attempt or job may have left one (the paged look-up can miss a document while others are
+deleted); a document's POST, looked up again only after an answer that never came; and each created
+document's number recorded on its header in batches, while the other documents are still being
 created."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -37,6 +40,40 @@ def leftovers(economic: EconomicApi, job: Job, drafts: Sequence[DraftHeader]) ->
             found.setdefault(number, []).append(doc)
     for docs in found.values():
         docs.sort(key=lambda doc: number_in(job.document_type, doc))
+    return found
+
+
+RECHECKS = 8
+"""Exact look-ups (`find_drafts`) at once when a rollback asks again for the drafts `leftovers` missed."""
+
+
+def unsure(job: Job, header: DraftHeader) -> bool:
+    """Whether a document of the draft that `leftovers` did not find may still be in e-conomic, so it must
+    be asked for by its exact reference before one is created: on a redelivery (an earlier attempt of
+    this job may have created it), or when an earlier job left an orphan for the draft (its document is
+    to be deleted, not kept beside a new one). `leftovers` pages with `skippages`, and a deletion
+    meanwhile (another job's rollback) moves a document across
+    a page boundary unseen (`find_drafts_from`). On a first attempt no attempt of this job came before,
+    so a draft without an orphan can have no document of ours: the paged look-up is all it costs."""
+    return job.attempts > 1 or isinstance(header.accounting.orphan, Mapping)
+
+
+def exact(economic: EconomicApi, job: Job, header: DraftHeader) -> list[dict[str, Any]]:
+    """The draft's documents of the job's type, asked for by its exact reference, by ascending number."""
+    docs = economic.find_drafts(job.document_type, reference_of(header))
+    return sorted(docs, key=lambda doc: number_in(job.document_type, doc))
+
+
+def every_leftover(economic: EconomicApi, job: Job, drafts: Sequence[DraftHeader]) -> Leftovers:
+    """`leftovers`, and each draft it did not find asked for again by its exact reference (a few at once):
+    for a rollback, which must find every document its job may have created."""
+    found = dict(leftovers(economic, job, drafts))
+    missed = [h for h in drafts if h.number not in found]
+    if missed:
+        with ThreadPoolExecutor(max_workers=min(RECHECKS, len(missed)), thread_name_prefix="recheck") as pool:
+            for header, docs in zip(missed, pool.map(lambda h: exact(economic, job, h), missed), strict=True):
+                if docs:
+                    found[header.number] = docs
     return found
 
 

@@ -1,6 +1,8 @@
 """The rollback of a failed export job: every document it created is deleted again (each one fetched
 first and deleted only if its `references.other` is still ours, because e-conomic reuses numbers; those
-whose number was never recorded found with one paged look-up for the job) and its claims are released.
+whose number was never recorded found with one paged look-up for the job, and those it did not find asked
+for once more by exact reference: the pages can miss a document while others are deleted) and its claims
+are released.
 A draft whose document moved on in e-conomic while the job ran (sent, upgraded, booked), or could not
 be deleted, is kept exported instead: reopening it could bill its notes twice."""
 
@@ -62,7 +64,7 @@ class Rollback:
         leftovers: list[ExportedDocument] = []
         moved: list[Kept] = []
         kind = job.document_type
-        unrecorded: progress.Leftovers | None = None  # one paged look-up, for every draft without a recorded number
+        unrecorded: progress.Leftovers | None = None  # looked up once, for every draft without a recorded number
         for number in job.drafts:
             header = headers.get(number)
             # Open drafts this job holds, and drafts it already marked exported before it failed
@@ -203,8 +205,10 @@ class Rollback:
 
 
 def _unrecorded(economic: EconomicApi, job: Job, headers: Mapping[int, DraftHeader]) -> progress.Leftovers:
-    """The documents in e-conomic of the job's drafts that have no recorded number, with one paged look-up
-    (`progress.leftovers`) instead of one request per draft."""
+    """The documents in e-conomic of the job's drafts that have no recorded number: one paged look-up, then
+    one exact look-up for each draft it did not find (`progress.every_leftover`), since the pages can miss
+    a document while others are deleted, and a document missed here would stay in e-conomic, unreported,
+    beside a draft that is open again."""
     drafts = [
         h
         for n in job.drafts or ()
@@ -212,7 +216,7 @@ def _unrecorded(economic: EconomicApi, job: Job, headers: Mapping[int, DraftHead
         and h.accounting.export_job == job.job_id
         and not isinstance(h.accounting.document_number, int)
     ]
-    return progress.leftovers(economic, job, drafts)
+    return progress.every_leftover(economic, job, drafts)
 
 
 def _document(draft: int, number: object) -> ExportedDocument | None:

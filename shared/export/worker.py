@@ -13,7 +13,9 @@ next to the status it ends in and every write to it is conditional:
 2. Look up, while the drafts are checked (`preflight.py`): one paged look-up of the documents whose
    `references.other` starts with `IB-<tenant>-` (`progress.leftovers`), kept for a draft only when
    that reference is exactly the draft's, `IB-<tenant>-<draft>`: a previous attempt may have created
-   them and died before recording them. Drafts whose number is recorded are not looked up.
+   them and died before recording them. Drafts whose number is recorded are not looked up. The pages can
+   miss a document while others are deleted, so on a redelivery, or for a draft with an orphan, a draft
+   not found is asked for by its exact reference just before step 3 creates it (`progress.unsure`).
 3. Create, up to `concurrency` drafts at once: adopt a found document, or POST one with the
    Idempotency-Key `J-<draft>` (a zombie earlier attempt posting the same draft gets the same
    document back); hand `documentNumber` and `reference` to the recorder (`progress.Recorder`), which
@@ -64,7 +66,7 @@ from shared.export.ports import (
     short,
 )
 from shared.export.preflight import DraftCheck, Planned
-from shared.export.progress import Leftovers, Recorder, leftovers, post_document
+from shared.export.progress import Leftovers, Recorder, exact, leftovers, post_document, unsure
 from shared.export.report import Reporter
 from shared.export.rollback import Rollback
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN, DraftHeader, export_job_of
@@ -301,6 +303,8 @@ class ExportWorker:
         header = plan.header
         kind = job.document_type
         ref = reference_of(header)
+        if not found and unsure(job, header):  # step 2's paged look-up may have missed it
+            found = exact(economic, job, header)
         # Left by an earlier job whose rollback failed (or whose worker died): deleted, then made anew.
         cleared = self._rollback.clear_orphan(job, economic, header, found)
         fresh = cleared is not None

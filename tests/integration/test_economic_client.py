@@ -381,6 +381,19 @@ def test_find_drafts_from_a_prefix_keeps_the_exact_prefix(economic: EconomicStan
     assert not any("$[" in (f or "") or "$]" in (f or "") for f in sent), sent
 
 
+def test_find_drafts_from_pages_in_document_number_order(economic: EconomicStandin, client: EconomicClient) -> None:
+    # Sorted by number, sortable on both collections (e-conomic/slate@8abdb42 source/includes/_invoices.md
+    # and _orders.md, "Sortable properties"; the stand-in answers 400 to a sort the schema does not allow):
+    # a draft added while the pages are read only pushes later ones forward, it never hides one.
+    for n in range(1, 4):
+        client.create_draft("draftInvoice", invoice(f"IB-s-{n}"), idempotency_key=f"c-{n}")
+
+    assert [d["draftInvoiceNumber"] for d in client.find_drafts_from("draftInvoice", "IB-s-")] == [1, 2, 3]
+    assert client.find_drafts_from("order", "IB-s-") == []
+    sorts = [(seen.path, seen.query.get("sort"), seen.status) for seen in economic.log if seen.method == "GET"]
+    assert sorts == [("/invoices/drafts", "draftInvoiceNumber", 200), ("/orders/drafts", "orderNumber", 200)]
+
+
 def test_delete_of_a_whole_drafts_collection_is_never_sent(economic: EconomicStandin, client: EconomicClient) -> None:
     client.create_draft("draftInvoice", invoice(), idempotency_key="c-1")
     for path in ("/invoices/drafts", "/invoices/drafts/", "/orders/drafts", "/invoices/drafts?filter=x"):

@@ -84,10 +84,22 @@ class Documents:
     def find_drafts_from(self: Http, kind: Kind, prefix: str) -> list[dict[str, Any]]:
         """Drafts whose `references.other` starts with `prefix` (exactly: e-conomic's filter ignores
         case, this does not), page by page: one paged look-up instead of one `find_drafts` per reference.
-        Listings carry no `lines`."""
-        path, _ = _drafts(kind)
-        found = self.get_all(path, filter=prefix_filter(prefix))
-        return [d for d in found if str((d.get("references") or {}).get("other") or "").startswith(prefix)]
+        Listings carry no `lines`; a document listed twice is returned once.
+
+        NOT exact while drafts come and go: the pages are sorted by document number (sortable, and the
+        default sorting, of both collections: e-conomic/slate@8abdb42 source/includes/_invoices.md and
+        _orders.md, "Sortable properties" / "Default sorting"; `sort`: _introduction.md, "Sorting"), so
+        a draft added meanwhile only pushes later ones forward (listed twice, kept once); but one deleted
+        meanwhile from an earlier page pulls later ones back, and the one crossing the page boundary
+        (`skippages`, _introduction.md "Pagination") is never listed. A caller that must not miss a
+        document asks `find_drafts` for each reference this did not find."""
+        path, field = _drafts(kind)
+        found = self.get_all(path, filter=prefix_filter(prefix), sort=field)
+        unique: dict[object, dict[str, Any]] = {}
+        for doc in found:
+            if str((doc.get("references") or {}).get("other") or "").startswith(prefix):
+                unique.setdefault(doc.get(field, id(doc)), doc)
+        return list(unique.values())
 
     def get_draft(self: Http, kind: Kind, number: int) -> dict[str, Any] | None:
         path, _ = _drafts(kind)
