@@ -205,7 +205,7 @@ class ExportStarted(BaseModel):
 
 
 class SettingsIn(BaseModel):
-    """PUT sets the fields it names (`model_fields_set`): a field left out keeps its value, null clears it."""
+    """PUT sets the fields it names: a field left out keeps its value, null clears it."""
 
     model_config = ConfigDict(extra="ignore")
     accountingEmail: Email | None = Field(
