@@ -107,13 +107,14 @@ class ExportStart:
                     ],
                     code="busy",
                 )
-        document_type = data.documentType or self._settings(tenant).document_type or "draftInvoice"
+        settings = self._settings(tenant)  # read once: the document type here, the defaults in the check
+        document_type = data.documentType or settings.document_type or "draftInvoice"
         omit = set(data.invoicesToOmit)
         chosen = [h for h in due if h.number not in omit]
         if chosen:
             economic = self._connect(tenant)
             try:
-                _, problems = self._check(tenant, economic, chosen, headers, data.layout, products_only=True)
+                _, problems = self._check(tenant, economic, chosen, headers, data.layout, settings)
             except AccountingAuthFailed as error:
                 raise integration_refused(tenant, error) from None
             except Unavailable as error:
@@ -225,10 +226,9 @@ class ExportStart:
         drafts: Sequence[DraftHeader],
         headers: dict[int, DraftHeader],
         layout: int | None,
-        *,
-        products_only: bool = False,
+        settings: TenantSettings,
     ) -> tuple[list[Planned[Any]], list[Problem]]:
-        return self._preflight(tenant, economic, drafts, headers, layout, products_only=products_only)
+        return self._preflight(tenant, economic, drafts, headers, layout, products_only=True, defaults=settings)
 
     def _connect(self, tenant: str) -> EconomicApi:
         """The tenant's e-conomic connection; reads both tokens first, so a missing one is a 403."""
