@@ -10,7 +10,7 @@ Where each value of a document comes from, first that names one (the tenant's de
   `paymentTerms`; should a customer come without, and for stand-ins), else the tenant's
   `paymentTermsNumber`;
 - document type: the request's `documentType`, else the tenant's `documentType`, else draftInvoice
-  (fixed when the job is created: `start.py`, `messages.py`).
+  (`jobs.document_type_for`, fixed when the job is created).
 
 Each problem carries the integration's error code as its field, once per thing that is wrong (a
 customer with ten drafts is named once); where a tenant default would fix it, the message says so:

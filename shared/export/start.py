@@ -33,7 +33,7 @@ from shared.errors import (
     integration_refused,
 )
 from shared.export.documents import default_invoice_date, select_drafts
-from shared.export.jobs import Job, JobActivity, Problem
+from shared.export.jobs import Job, JobActivity, Problem, document_type_for
 from shared.export.ports import EconomicApi, JobRepository
 from shared.export.preflight import DraftCheck, Planned
 from shared.export.schemas import STATUS_ROUTE, ExportIn, ExportStarted, JobDocument, JobError, JobOut
@@ -108,7 +108,7 @@ class ExportStart:
                     code="busy",
                 )
         settings = self._settings(tenant)  # read once: the document type here, the defaults in the check
-        document_type = data.documentType or settings.document_type or "draftInvoice"
+        document_type = document_type_for(data.documentType, settings)
         omit = set(data.invoicesToOmit)
         chosen = [h for h in due if h.number not in omit]
         if chosen:
@@ -134,7 +134,7 @@ class ExportStart:
         job = Job(
             job_id=job_id,
             tenant=tenant,
-            document_type=document_type,  # type: ignore[arg-type]
+            document_type=document_type,
             invoice_date=invoice_date,
             group_lines=data.groupInvoiceLines,
             layout=data.layout,
