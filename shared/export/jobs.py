@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
+
+from shared.invoicing.directory import TenantSettings
 
 DocumentType = Literal["draftInvoice", "order"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
 FUNCTION_TIMEOUT = timedelta(minutes=10)
 """host.json functionTimeout: a job still `running` on its last attempt after this has been given up."""
+
+
+def document_type_for(requested: str | None, settings: TenantSettings) -> DocumentType:
+    """What a job makes: the request's `documentType`, else the tenant's default (`billing/settings`,
+    only draftInvoice or order read back), else draftInvoice. Fixed on the job record when it is created."""
+    return cast(DocumentType, requested or settings.document_type or "draftInvoice")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from shared.export.documents import default_invoice_date
-from shared.export.jobs import Job, Problem
+from shared.export.jobs import Job, Problem, document_type_for
 from shared.export.ports import InvalidMessage, JobRepository
 from shared.export.schemas import QueuedExport, valid_job_id
 from shared.invoicing.directory import TenantSettings
@@ -72,11 +72,11 @@ class QueuedJobs:
         now = self._clock()
         omit = set(message.invoicesToOmit)
         selected = message.draftIds
-        document_type = message.documentType or self._settings(message.reseller).document_type or "draftInvoice"
+        document_type = document_type_for(message.documentType, self._settings(message.reseller))
         job = Job(
             job_id=message_id,
             tenant=message.reseller,
-            document_type=document_type,  # type: ignore[arg-type]
+            document_type=document_type,
             invoice_date=message.invoiceDate or default_invoice_date(now.astimezone(self._tz).date()),
             group_lines=message.groupInvoiceLines,
             layout=message.layout,

@@ -10,7 +10,7 @@ Where each value of a document comes from, first that names one (the tenant's de
   `paymentTerms`; should a customer come without, and for stand-ins), else the tenant's
   `paymentTermsNumber`;
 - document type: the request's `documentType`, else the tenant's `documentType`, else draftInvoice
-  (fixed when the job is created: `start.py`, `messages.py`).
+  (`jobs.document_type_for`, fixed when the job is created).
 
 Each problem carries the integration's error code as its field, once per thing that is wrong (a
 customer with ten drafts is named once); where a tenant default would fix it, the message says so:
@@ -255,20 +255,24 @@ class DraftCheck:
         layout: int | None,
         *,
         products_only: bool = False,
+        defaults: TenantSettings | None = None,
     ) -> tuple[list[Planned[Any]], list[Problem]]:
+        """`defaults`: the tenant's settings when the caller has read them already (else read here,
+        beside the other reads)."""
         if not drafts:
             return [], []
         numbers = [h.number for h in drafts]
         lines: Mapping[int, Sequence[Any]]
-        # The five catalog reads run at once, and while our own lines and billing directory are read
-        # (each is a round trip to e-conomic; the lines are a scan of Table storage).
-        with ThreadPoolExecutor(max_workers=6, thread_name_prefix="catalog") as pool:
+        # The five catalog reads run at once, and while our own lines, billing directory and settings are
+        # read (each is a round trip to e-conomic; the lines are a scan of Table storage).
+        with ThreadPoolExecutor(max_workers=7, thread_name_prefix="catalog") as pool:
             customers = pool.submit(economic.customers)
             groups = pool.submit(economic.customer_groups)
             layouts = pool.submit(economic.layouts)
             products = pool.submit(economic.products)
             terms = pool.submit(economic.payment_terms)
             directory = pool.submit(self._directory.load, tenant)
+            settings = pool.submit(self._settings, tenant) if defaults is None else None
             if products_only:
                 booked = self._invoicing.products_for(tenant, numbers, headers)
                 lines = {n: [ProductOnly(p) for p in sorted(booked[n])] for n in numbers}
@@ -286,5 +290,5 @@ class DraftCheck:
             directory.result(),
             catalog,
             layout=layout,
-            defaults=self._settings(tenant),
+            defaults=settings.result() if settings is not None else defaults or NO_DEFAULTS,
         )

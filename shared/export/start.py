@@ -33,7 +33,7 @@ from shared.errors import (
     integration_refused,
 )
 from shared.export.documents import default_invoice_date, select_drafts
-from shared.export.jobs import Job, JobActivity, Problem
+from shared.export.jobs import Job, JobActivity, Problem, document_type_for
 from shared.export.ports import EconomicApi, JobRepository
 from shared.export.preflight import DraftCheck, Planned
 from shared.export.schemas import STATUS_ROUTE, ExportIn, ExportStarted, JobDocument, JobError, JobOut
@@ -107,13 +107,14 @@ class ExportStart:
                     ],
                     code="busy",
                 )
-        document_type = data.documentType or self._settings(tenant).document_type or "draftInvoice"
+        settings = self._settings(tenant)  # read once: the document type here, the defaults in the check
+        document_type = document_type_for(data.documentType, settings)
         omit = set(data.invoicesToOmit)
         chosen = [h for h in due if h.number not in omit]
         if chosen:
             economic = self._connect(tenant)
             try:
-                _, problems = self._check(tenant, economic, chosen, headers, data.layout, products_only=True)
+                _, problems = self._check(tenant, economic, chosen, headers, data.layout, settings)
             except AccountingAuthFailed as error:
                 raise integration_refused(tenant, error) from None
             except Unavailable as error:
@@ -133,7 +134,7 @@ class ExportStart:
         job = Job(
             job_id=job_id,
             tenant=tenant,
-            document_type=document_type,  # type: ignore[arg-type]
+            document_type=document_type,
             invoice_date=invoice_date,
             group_lines=data.groupInvoiceLines,
             layout=data.layout,
@@ -225,10 +226,9 @@ class ExportStart:
         drafts: Sequence[DraftHeader],
         headers: dict[int, DraftHeader],
         layout: int | None,
-        *,
-        products_only: bool = False,
+        settings: TenantSettings,
     ) -> tuple[list[Planned[Any]], list[Problem]]:
-        return self._preflight(tenant, economic, drafts, headers, layout, products_only=products_only)
+        return self._preflight(tenant, economic, drafts, headers, layout, products_only=True, defaults=settings)
 
     def _connect(self, tenant: str) -> EconomicApi:
         """The tenant's e-conomic connection; reads both tokens first, so a missing one is a 403."""

@@ -169,7 +169,7 @@ class ExportWorker:
         headers = self._claim(job, numbers, headers)
         unrecorded = [h for n in numbers if _unrecorded(h := headers[n])]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="leftovers") as pool:
-            found = pool.submit(self._leftovers, job, economic, unrecorded)  # while the drafts are checked
+            found = pool.submit(leftovers, economic, job, unrecorded)  # while the drafts are checked
             planned, problems = self._check(tenant, economic, [headers[n] for n in numbers], headers, job.layout)
             if problems:
                 found.cancel()
@@ -235,9 +235,6 @@ class ExportWorker:
             if not conflicted:
                 return headers
         raise Transient("the drafts kept changing while the export claimed them")
-
-    def _leftovers(self, job: Job, economic: EconomicApi, drafts: Sequence[DraftHeader]) -> Leftovers:
-        return leftovers(economic, job, drafts)
 
     def _create_all(
         self, job: Job, economic: EconomicApi, planned: Sequence[Planned[Any]], found: Leftovers

@@ -4,6 +4,8 @@ tests (and the benchmark) start from."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +33,25 @@ from tests.support.invoicing import BERLIN, note
 
 OCT = Period(2026, 10)
 INVOICE_DATE = "2026-11-01"
+
+
+@contextmanager
+def header_writes_fail(world: World, fails: Callable[[Sequence[DraftHeader]], bool]) -> Iterator[None]:
+    """The export's `ledger.replace_headers` raises StorageUnavailable (what `@repository` raises) for each
+    batch of headers `fails` picks; the others are written."""
+    ledger = world.container.export._ledger
+    original = ledger.replace_headers
+
+    def write(headers: Sequence[DraftHeader]) -> bool:
+        if fails(headers):
+            raise StorageUnavailable("storage unavailable")
+        return original(headers)
+
+    ledger.replace_headers = write  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ledger.replace_headers = original  # type: ignore[method-assign]
 
 
 def export_env(azurite: Azurite, economic: EconomicStandin, smtp: Any | None, **overrides: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from shared.errors import StorageUnavailable
 from shared.invoicing.ledger import EXPORTED, OPEN
 from standins.economic import EconomicStandin
 from tests.support.devhost_helpers import wait_until
-from tests.support.export import World
+from tests.support.export import World, header_writes_fail
 
 
 def test_documents_an_attempt_created_but_never_recorded_are_adopted_after_one_look_up(
@@ -84,25 +84,18 @@ def _attempt_dies_before_recording(world: World) -> tuple[str, str]:
     number (storage fails); returns the job's id and its queue message."""
     started = world.start()
     text = world.message_for(started["jobId"])
-    export = world.container.export
-    ledger = export._ledger
-    original = ledger.replace_headers
     count = len(world.documents()) + len(world.drafts)  # other tenants' may share the agreement
 
-    def recording_fails(headers: Any) -> Any:
+    def recording_fails(headers: Any) -> bool:
         if any("documentNumber" in h.accounting and h.status == OPEN for h in headers):
             # The recorder runs beside the creates: let every create land before its first write fails,
             # or the attempt may stop before the last create and leave fewer leftovers than meant.
             wait_until(lambda: len(world.documents()) == count, timeout=10, what="every document created")
-            raise StorageUnavailable("storage unavailable")
-        return original(headers)
+            return True
+        return False
 
-    ledger.replace_headers = recording_fails  # type: ignore[method-assign]
-    try:
-        with pytest.raises(StorageUnavailable):
-            export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
-    finally:
-        ledger.replace_headers = original  # type: ignore[method-assign]
+    with header_writes_fail(world, recording_fails), pytest.raises(StorageUnavailable):
+        world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
     assert len(world.documents()) == count
     assert not any("documentNumber" in h.accounting for h in world.headers().values())
     return started["jobId"], text

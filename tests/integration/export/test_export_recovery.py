@@ -15,7 +15,7 @@ from shared.export.ports import JobBusy
 from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import EXPORTED
 from standins.economic import EconomicStandin
-from tests.support.export import World
+from tests.support.export import World, header_writes_fail
 
 
 def test_a_job_whose_attempt_dies_unexpectedly_fails_at_once_and_frees_its_drafts(
@@ -56,22 +56,19 @@ def test_a_finish_that_fails_halfway_on_the_last_attempt_is_not_reported_as_noth
     export = world.container.export
     ledger = export._ledger
     ledger.max_transaction = 1
-    original = ledger.replace_headers
     finished: list[int] = []
 
     def flaky(headers: Any) -> bool:
         if all(h.status == EXPORTED for h in headers):
             if finished:
-                raise StorageUnavailable("storage unavailable")  # what @repository raises
+                return True
             finished.append(1)
-        return original(headers)
+        return False
 
-    ledger.replace_headers = flaky  # type: ignore[method-assign]
     try:
-        with pytest.raises(StorageUnavailable):
+        with header_writes_fail(world, flaky), pytest.raises(StorageUnavailable):
             export.process(text, message_id="m-" + started["jobId"], dequeue_count=5)
     finally:
-        ledger.replace_headers = original  # type: ignore[method-assign]
         ledger.max_transaction = 100
 
     job = world.job(started["jobId"])

@@ -16,7 +16,7 @@ from shared.invoicing.accounting_state import AccountingState
 from shared.invoicing.ledger import BOOKED, EXPORTED, OPEN
 from standins.economic import EconomicStandin
 from standins.smtp import SmtpStandIn
-from tests.support.export import World
+from tests.support.export import World, header_writes_fail
 
 
 def test_a_retried_job_whose_draft_the_sync_already_booked_does_not_fail_and_roll_back_the_others(
@@ -245,20 +245,12 @@ def test_a_crash_after_posting_under_a_stale_claim_never_records_a_deleted_docum
     world.claimed_by_dead_job(draft, {})
     started = world.start()
     text = world.message_for(started["jobId"])
-    ledger = world.container.export._ledger
-    original = ledger.replace_headers
 
-    def record_fails(headers: Any) -> Any:
-        if any("documentNumber" in h.accounting and h.status == OPEN for h in headers):
-            raise StorageUnavailable("storage unavailable")  # what @repository raises
-        return original(headers)
+    def record_fails(headers: Any) -> bool:
+        return any("documentNumber" in h.accounting and h.status == OPEN for h in headers)
 
-    ledger.replace_headers = record_fails  # type: ignore[method-assign]
-    try:
-        with pytest.raises(StorageUnavailable):
-            world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
-    finally:
-        ledger.replace_headers = original  # type: ignore[method-assign]
+    with header_writes_fail(world, record_fails), pytest.raises(StorageUnavailable):
+        world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=1)
     assert len(world.documents()) == 1
 
     job = world.container.export.process(text, message_id="m-" + started["jobId"], dequeue_count=2)
