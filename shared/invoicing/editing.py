@@ -53,7 +53,8 @@ SURCHARGE_FIELDS = frozenset({"description"})
 
 def version_tag(header: DraftHeader) -> str:
     """The draft's version as the wire shows it: the header's ETag, base64url, so it needs no quoting
-    inside an HTTP `ETag` (Table storage's ETags hold quotes and colons)."""
+    inside an HTTP `ETag` (Table storage's ETags hold quotes and colons: `W/"datetime'...%3A...'"`, the
+    response example of https://learn.microsoft.com/en-us/rest/api/storageservices/insert-entity)."""
     return base64.urlsafe_b64encode(str(header.version).encode()).decode().rstrip("=")
 
 
