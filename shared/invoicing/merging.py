@@ -56,7 +56,7 @@ def reopen_draft(
     stored = ledger.put_header(replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version)
     if stored is None:
         raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")
-    return service.get(tenant, number)
+    return service.draft_in(tenant, number, {**headers, number: stored})  # no second read of every header
 
 
 def merge_drafts(
