@@ -155,8 +155,9 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     directory = DirectoryService(TableDirectoryRepository(storage.table_ref(TABLES["billing"])))
     jobs = TableJobRepository(storage.table_ref(TABLES["exports"]))
     activity = JobActivity(jobs, clock=utcnow, max_attempts=settings.export_max_attempts)
+    ledger = TableLedger(storage.table_ref(TABLES["work"]))  # stateless: one for every service
     invoicing = InvoicingService(
-        TableLedger(storage.table_ref(TABLES["work"])),
+        ledger,
         directory,
         clock=utcnow,
         timezone=settings.default_timezone,
@@ -165,7 +166,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     )
     editing = DraftEditor(
         invoicing,
-        TableLedger(storage.table_ref(TABLES["work"])),
+        ledger,
         directory,
         clock=utcnow,
         timezone=settings.default_timezone,
@@ -176,7 +177,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     tenant_settings = TableTenantSettings(storage.table_ref(TABLES["billing"]))
     economic = EconomicConnections(secrets, settings)
     invoice_sync = InvoiceSync(
-        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        ledger=ledger,
         states=TableSyncStates(storage.table_ref(TABLES["sync"])),
         economic=economic,
         clock=utcnow,
@@ -185,7 +186,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
     )
     export = ExportService(
         jobs=jobs,
-        ledger=TableLedger(storage.table_ref(TABLES["work"])),
+        ledger=ledger,
         invoicing=invoicing,
         directory=directory,
         activity=activity,
@@ -215,9 +216,7 @@ def build(env: Mapping[str, str] | None = None) -> Container:
         tenant_settings=tenant_settings,
         invoice_sync=invoice_sync,
         customer_sync=customer_sync,
-        specifications=Specifications(
-            TableLedger(storage.table_ref(TABLES["work"])), invoicing, timezone=settings.default_timezone
-        ),
+        specifications=Specifications(ledger, invoicing, timezone=settings.default_timezone),
     )
     api = HttpApi(
         keys=keys,

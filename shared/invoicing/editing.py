@@ -33,11 +33,9 @@ from shared.invoicing.ledger import (
     PutLine,
     Rebill,
     Totals,
-    billed_in,
-    manual_in,
-    members,
     status_text,
 )
+from shared.invoicing.merging import existing
 from shared.invoicing.planning import ManualLine, NoteBilling, Period, default_period
 from shared.invoicing.ports import Ledger
 from shared.invoicing.service import Draft, InvoicingService
@@ -55,7 +53,8 @@ SURCHARGE_FIELDS = frozenset({"description"})
 
 def version_tag(header: DraftHeader) -> str:
     """The draft's version as the wire shows it: the header's ETag, base64url, so it needs no quoting
-    inside an HTTP `ETag` (Table storage's ETags hold quotes and colons)."""
+    inside an HTTP `ETag` (Table storage's ETags hold quotes and colons: `W/"datetime'...%3A...'"`, the
+    response example of https://learn.microsoft.com/en-us/rest/api/storageservices/insert-entity)."""
     return base64.urlsafe_b64encode(str(header.version).encode()).decode().rstrip("=")
 
 
@@ -119,8 +118,8 @@ class DraftEditor:
         generation) makes a retry of a request whose answer was lost find its draft instead of a second."""
         headers = self._invoicing.repair(tenant)
         made = [h for h in headers.values() if origin is not None and h.origin == origin]
-        if made:
-            return self._invoicing.get(tenant, made[0].number)
+        if made:  # the headers just read: no second repair and read of them
+            return self._invoicing.draft_in(tenant, made[0].number, headers)
         customer = self._directory.load(tenant).customers.get(customer_id)
         if customer is None:
             raise Rejected(
@@ -226,9 +225,7 @@ class DraftEditor:
     def _open(self, tenant: str, number: int, expected: Collection[str]) -> _State:
         """The draft as read now, if it is still at the `expected` version and may be edited."""
         headers = self._invoicing.repair(tenant)
-        header = headers.get(number)
-        if header is None:
-            raise NotFound(f"No invoice draft {number}.", [FieldError("draftId", f"no draft {number}")])
+        header = existing(headers, number)
         if ANY not in expected and str(header.version) not in {_etag_of(tag) for tag in expected}:
             raise _stale(number)
         self._invoicing.ensure_not_exporting(header)
@@ -237,9 +234,7 @@ class DraftEditor:
                 f"Invoice draft {number} cannot be edited: it is {status_text(header)}.",
                 [FieldError("draftId", f"draft {number} is {status_text(header)}, only open drafts can be edited")],
             )
-        numbers = members(number, headers)
-        billed = billed_in(number, self._ledger.notes_of(tenant, numbers), headers)
-        manual = manual_in(number, self._ledger.manual_lines(tenant, numbers), headers)
+        billed, manual = self._invoicing.contents(tenant, number, headers)
         return _State(header, billed, manual)
 
     def _found(self, tenant: str, state: _State, find: Callable[[], T]) -> T:

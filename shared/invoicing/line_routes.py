@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.errors import FieldError, PreconditionRequired, invalid
-from shared.invoicing.editing import ANY
+from shared.errors import FieldError, invalid
 from shared.invoicing.line_schemas import CHANGEABLE, CreateDraftIn, DraftLineIn, LinePatchIn, LineRef
 from shared.invoicing.schemas import DraftOut, draft_out
 from shared.invoicing.service import Draft
@@ -17,28 +16,10 @@ from shared.web.types import ApiResponse
 if TYPE_CHECKING:
     from shared.invoicing.routes import InvoicingServices
 
-IF_MATCH = "If-Match"
-
 
 def draft_answer(draft: Draft, status: int = 200) -> ApiResponse:
     """The draft as JSON; the pipeline sends its `version` as `ETag` too (the specs' `etag`)."""
     return ApiResponse(status, draft_out(draft).model_dump(mode="json"))
-
-
-def if_match(call: Call) -> list[str]:
-    """The versions `If-Match` names (`*`: any); 428 without one."""
-    raw = (call.request.header(IF_MATCH) or "").strip()
-    if not raw:
-        raise PreconditionRequired(
-            "A change of a draft must say which version of it you saw: send If-Match with its ETag.",
-            [FieldError(IF_MATCH, "is required: the draft's version (ETag, or the version field of the draft)")],
-        )
-    tags = []
-    for part in raw.split(","):
-        tag = part.strip()
-        tag = tag[2:] if tag.startswith("W/") else tag
-        tags.append(ANY if tag == ANY else tag.strip('"'))
-    return tags
 
 
 def create_draft(app: InvoicingServices, call: Call) -> ApiResponse:
@@ -51,23 +32,21 @@ def create_draft(app: InvoicingServices, call: Call) -> ApiResponse:
 
 def add_line(app: InvoicingServices, call: Call) -> ApiResponse:
     data: DraftLineIn = call.data
-    expected = if_match(call)
-    return draft_answer(app.editing.add_line(call.principal.tenant, data.draftId, expected, data.spec()))
+    return draft_answer(app.editing.add_line(call.principal.tenant, data.draftId, call.expected, data.spec()))
 
 
 def change_line(app: InvoicingServices, call: Call) -> ApiResponse:
     data: LinePatchIn = call.data
-    expected = if_match(call)
     change = data.change()
     if not change.given:
         raise invalid([FieldError("body", f"must set at least one of {', '.join(CHANGEABLE)}")])
-    return draft_answer(app.editing.change_line(call.principal.tenant, data.draftId, expected, data.lineId, change))
+    draft = app.editing.change_line(call.principal.tenant, data.draftId, call.expected, data.lineId, change)
+    return draft_answer(draft)
 
 
 def delete_line(app: InvoicingServices, call: Call) -> ApiResponse:
     data: LineRef = call.data
-    expected = if_match(call)
-    return draft_answer(app.editing.delete_line(call.principal.tenant, data.draftId, expected, data.lineId))
+    return draft_answer(app.editing.delete_line(call.principal.tenant, data.draftId, call.expected, data.lineId))
 
 
 TAG = "Invoicing"

@@ -46,6 +46,8 @@ Description = Annotated[ShortText, AfterValidator(_description)]
 LineProduct = Annotated[ShortText, AfterValidator(_product)]
 """Any product number e-conomic takes (`lines[].product.productNumber`: a string of at most 25
 characters, economic-schemas/invoices.drafts.post.schema.json), not only the directory's pattern."""
+# At most 2 decimals, as e-conomic takes them (`lines[].quantity` and `lines[].unitNetPrice`: maxDecimal 2,
+# economic-schemas/invoices.drafts.post.schema.json); the 250 characters of a text are our own limit (e-conomic: 2500).
 Quantity = Annotated[Decimal, decimal_between(-MAX_QUANTITY, MAX_QUANTITY, 2), AfterValidator(_non_zero)]
 UnitPrice = Annotated[Decimal, decimal_between(-MAX_PRICE, MAX_PRICE, 2), AfterValidator(lambda v: money(v + 0))]
 """Money: shown with its two decimals ("100.00"), as every price and amount is (and never "-0.00")."""

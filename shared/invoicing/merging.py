@@ -17,9 +17,6 @@ from shared.invoicing.ledger import (
     Draft,
     DraftHeader,
     Totals,
-    billed_in,
-    manual_in,
-    members,
     not_open,
     status_text,
 )
@@ -59,7 +56,7 @@ def reopen_draft(
     stored = ledger.put_header(replace(header, status=OPEN, accounting=accounting, updated_at=now), header.version)
     if stored is None:
         raise Conflict(f"Invoice draft {number} changed while it was being reopened; retry.")
-    return service.get(tenant, number)
+    return service.draft_in(tenant, number, {**headers, number: stored})  # no second read of every header
 
 
 def merge_drafts(
@@ -91,10 +88,7 @@ def merge_drafts(
         **headers,
         **{s.number: replace(s, status=MERGED, merged_into=target.number) for s in sources},
     }
-    carriers = members(target.number, merged_headers)
-    notes = ledger.notes_of(tenant, carriers)
-    billed = billed_in(target.number, notes, merged_headers)
-    manual = manual_in(target.number, ledger.manual_lines(tenant, carriers), merged_headers)
+    billed, manual = service.contents(tenant, target.number, merged_headers)
     new_target = replace(
         target,
         period_from=min(h.period_from for h in chosen),

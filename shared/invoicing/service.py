@@ -100,6 +100,10 @@ class DraftFilter:
     status: Status | None = None
 
 
+Billed = list[tuple[BilledNote, NoteBilling]]
+Manual = list[ManualLine]
+
+
 class InvoicingService:
     def __init__(
         self,
@@ -203,14 +207,21 @@ class InvoicingService:
         return found
 
     def get(self, tenant: str, number: int) -> Draft:
-        headers = self.repair(tenant)
+        return self.draft_in(tenant, number, self.repair(tenant))
+
+    def draft_in(self, tenant: str, number: int, headers: dict[int, DraftHeader]) -> Draft:
+        """Draft `number` as the `headers` (already read and repaired) show it, with its lines if live."""
         header = existing(headers, number)
         if header.status not in LIVE:
             return Draft(header, ())
+        return Draft(header, self.lines(*self.contents(tenant, number, headers)))
+
+    def contents(self, tenant: str, number: int, headers: dict[int, DraftHeader]) -> tuple[Billed, Manual]:
+        """What draft `number` bills, given the `headers`: its notes with their billing and its manual
+        lines, those of the drafts merged into it included."""
         numbers = members(number, headers)
-        notes = self._ledger.notes_of(tenant, numbers)
-        manual = manual_in(number, self._ledger.manual_lines(tenant, numbers), headers)
-        return Draft(header, self.lines(billed_in(number, notes, headers), manual))
+        billed = billed_in(number, self._ledger.notes_of(tenant, numbers), headers)
+        return billed, manual_in(number, self._ledger.manual_lines(tenant, numbers), headers)
 
     def lines(
         self, billed: Sequence[tuple[BilledNote, NoteBilling]], manual: Sequence[ManualLine] = ()

@@ -147,7 +147,7 @@ class TableLedger:
         if len(changes) >= self.max_transaction:
             raise ValueError(f"at most {self.max_transaction - 1} changes fit into one transaction")
         entity = _header_entity(header)
-        first: Any = ("create", entity) if header.version is None else ("update", entity, _if_unchanged(header.version))
+        first: Any = ("create", entity) if header.version is None else ("update", entity, if_unchanged(header.version))
         try:
             results = self._table().submit_transaction([first, *change_operations(header.tenant, changes)])
         except TableTransactionError as error:
@@ -222,11 +222,11 @@ class TableLedger:
         return self._conditional_rewrites([(link.note, _link_operation(link)) for link in links])
 
     def unlink(self, tenant: str, notes: Sequence[BilledNote]) -> int:
-        operations = [(note, ("update", to_entity(note.record), _if_unchanged(note.version))) for note in notes]
+        operations = [(note, ("update", to_entity(note.record), if_unchanged(note.version))) for note in notes]
         return len(self._conditional_rewrites(operations))
 
     def replace_headers(self, headers: Sequence[DraftHeader]) -> bool:
-        operations: list[Any] = [("update", _header_entity(h), _if_unchanged(h.version)) for h in headers]
+        operations: list[Any] = [("update", _header_entity(h), if_unchanged(h.version)) for h in headers]
         try:
             self._table().submit_transaction(operations)
         except TableTransactionError as error:
@@ -266,14 +266,11 @@ def _condition_failed(error: HttpResponseError) -> bool:
     return error.status_code in (409, 412) or (code is not None and str(code) in _CONDITION_FAILED)
 
 
-_if_unchanged = if_unchanged
-
-
 def _link_operation(link: Link) -> tuple[str, dict[str, Any], dict[str, Any]]:
     return (
         "update",
         {**to_entity(link.note.record), **_billing_columns(link.billing)},
-        _if_unchanged(link.note.version),
+        if_unchanged(link.note.version),
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import DomainError, FieldError, RateLimited, TooLarge, Unavailable
+from shared.errors import DomainError, FieldError, PreconditionRequired, RateLimited, TooLarge, Unavailable
 from shared.platform.idempotency import HEADER as IDEMPOTENCY_HEADER
 from shared.platform.idempotency import Idempotency, fingerprint
 from shared.platform.keys import KeyService, Principal
@@ -43,6 +43,21 @@ _NOT_INPUT = frozenset({KEY_QUERY_PARAMETER, "code"})  # credentials, never part
 
 def query_fields(request: ApiRequest) -> dict[str, Any]:
     return {name: value for name, value in request.query.items() if name.lower() not in _NOT_INPUT}
+
+
+IF_MATCH = "If-Match"
+
+
+def if_match(request: ApiRequest) -> tuple[str, ...]:
+    """The entity tags `If-Match` names, weak or strong, unquoted (`*` stays `*`: any version; RFC 9110
+    13.1.1, https://www.rfc-editor.org/rfc/rfc9110#name-if-match); 428 without one (RFC 6585 3)."""
+    raw = (request.header(IF_MATCH) or "").strip()
+    if not raw:
+        raise PreconditionRequired(
+            "A change of a draft must say which version of it you saw: send If-Match with its ETag.",
+            [FieldError(IF_MATCH, "is required: the draft's version (ETag, or the version field of the draft)")],
+        )
+    return tuple(part.strip().removeprefix("W/").strip('"') for part in raw.split(","))
 
 
 def _with_etag(spec: AnySpec, response: ApiResponse) -> ApiResponse:
@@ -131,6 +146,7 @@ class HttpApi:
             data = validate(spec.model, payload, self._tz) if spec.model is not None else None
             if spec.authorize is not None:
                 spec.authorize(self._services, Call(who, data, None, request))
+            expected = if_match(request) if spec.conditional else ()
             key = request.header(IDEMPOTENCY_HEADER)
             if spec.creates and key is not None:
                 return _with_etag(
@@ -141,10 +157,10 @@ class HttpApi:
                         spec.action_name,
                         key,
                         fingerprint(payload),
-                        lambda gen: handler(self._services, Call(who, data, gen, request)),
+                        lambda gen: handler(self._services, Call(who, data, gen, request, expected)),
                     ),
                 )
-            return _with_etag(spec, handler(self._services, Call(who, data, None, request)))
+            return _with_etag(spec, handler(self._services, Call(who, data, None, request, expected)))
         except DomainError as error:
             return error_response(error)
 

@@ -35,6 +35,8 @@ class Call:
     generation: str | None
     """The idempotency generation token when the caller sent an Idempotency-Key (see shared.platform.idempotency)."""
     request: ApiRequest
+    expected: tuple[str, ...] = ()
+    """A `conditional` spec's versions from `If-Match`, unquoted (`*`: any); the pipeline answers 428 without."""
 
 
 Handler = Callable[[S, Call], ApiResponse]
@@ -75,7 +77,8 @@ class OperationSpec(Generic[S]):
     produces: str = "application/json"
     """Media type of the success answer; comma-separated when the input chooses one (PDF or CSV)."""
     conditional: bool = False
-    """Needs `If-Match` with the resource's version (its ETag): 412 when stale, 428 without."""
+    """Needs `If-Match` with the resource's version (its ETag): the pipeline hands its tags to the handler
+    (`Call.expected`) and answers 428 without one; the use case answers 412 when they are stale."""
     etag: str | None = None
     """The body field holding the answer's version: also sent as `ETag` on success (replays included)."""
 

@@ -11,7 +11,7 @@ from typing import Any
 import requests
 
 from devhost.processes import DevHost
-from tests.integration.test_invoicing_api import Admin, _note, _setup
+from tests.integration.test_invoicing_api import Admin, _mail_server_note, _setup
 from tests.support.app import KeyMaker
 
 
@@ -54,16 +54,7 @@ def _consistent(draft: dict[str, Any]) -> None:
 
 def _one_draft(host: DevHost, make_key: KeyMaker) -> tuple[Admin, str, dict[str, Any]]:
     admin, client = _setup(host, make_key)
-    note = _note(
-        client,
-        "2026-10-02T08:00",
-        "2026-10-02T10:30",
-        pause="00:15",
-        hint="Patched the mail server",
-        username="Łukasz",
-        ticketID=4711,
-        extraCharge=True,
-    )
+    note = _mail_server_note(client)
     run = admin.ok("POST", "invoicing/runs", {"period": "2026-10"})
     assert [d["draftId"] for d in run["drafts"]] == [1]
     return admin, note, _ok(admin.call("GET", "invoicing/drafts/1"))

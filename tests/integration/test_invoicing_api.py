@@ -73,6 +73,21 @@ def _note(client: Client, start: str, end: str, **fields: Any) -> str:
     return str(response.json()["invoiceNoteId"])
 
 
+def _mail_server_note(client: Client) -> str:
+    """2 h 15 min net on ticket 4711 (customer 1) with a surcharge, by a user with a non-ASCII name: the
+    walk-through's first note, and the time line the line-editing tests change."""
+    return _note(
+        client,
+        "2026-10-02T08:00",
+        "2026-10-02T10:30",
+        pause="00:15",
+        hint="Patched the mail server",
+        username="Łukasz",
+        ticketID=4711,
+        extraCharge=True,
+    )
+
+
 def test_directory_crud_with_reference_checks(host: DevHost, make_key: KeyMaker) -> None:
     admin, _ = _setup(host, make_key)
 
@@ -109,16 +124,7 @@ def test_directory_crud_with_reference_checks(host: DevHost, make_key: KeyMaker)
 
 def test_run_get_pdf_merge_delete_and_rerun(host: DevHost, make_key: KeyMaker) -> None:
     admin, client = _setup(host, make_key)
-    first = _note(
-        client,
-        "2026-10-02T08:00",
-        "2026-10-02T10:30",
-        pause="00:15",
-        hint="Patched the mail server",
-        username="Łukasz",
-        ticketID=4711,
-        extraCharge=True,
-    )
+    first = _mail_server_note(client)
     _note(client, "2026-10-20T09:00", "2026-10-20T09:10", serviceContractID=20, username="bo")
     _note(client, "2026-10-21T09:00", "2026-10-21T10:00", noInvoice=True, ticketID=4711)
     orphan = _note(client, "2026-10-22T09:00", "2026-10-22T10:00", ticketID=999)
