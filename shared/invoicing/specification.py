@@ -189,5 +189,5 @@ class Specifications:
         ]
         if not more:
             return {}
-        lines = self._invoicing.lines_for(tenant, more, headers)
-        return {n: [other_row(line) for line in lines[n] if line.kind == "manual"] for n in more}
+        lines = self._invoicing.manual_lines_for(tenant, more, headers)  # the notes are read already
+        return {n: [other_row(line) for line in lines[n]] for n in more}
