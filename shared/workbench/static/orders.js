@@ -1,6 +1,6 @@
 // The Orders tab: open drafts with selection and expandable lines, and the actions on them
 // (generate, new, delete, merge, concept PDF, specification, create invoices in e-conomic).
-import { call, download, sameOrigin } from "./api.js";
+import { call, download, fetchDraft, refreshExpanded, sameOrigin } from "./api.js";
 import { alarm, button, byId, clear, clearErrors, el, field, money, period, say, showErrors } from "./dom.js";
 import { renderLines } from "./lines.js";
 import { loadInvoices } from "./invoices.js";
@@ -12,15 +12,8 @@ export async function loadOrders() {
   state.drafts = data.drafts;
   const known = new Set(state.drafts.map((d) => d.draftId));
   for (const id of [...state.selected]) if (!known.has(id)) state.selected.delete(id);
-  for (const id of [...state.open.keys()]) if (!known.has(id)) state.open.delete(id);
-  await Promise.all([...state.open.keys()].map((id) => fetchDraft(id)));
+  await refreshExpanded(state.open, state.drafts);
   render();
-}
-
-async function fetchDraft(id) {
-  const { data, etag } = await call("GET", `invoicing/drafts/${id}`);
-  state.open.set(id, { draft: data, etag });
-  return state.open.get(id);
 }
 
 function render() {
@@ -77,7 +70,7 @@ function render() {
           render();
         },
         reload: async () => {
-          await fetchDraft(id);
+          state.open.set(id, await fetchDraft(id));
           render();
         },
       });
@@ -93,7 +86,7 @@ function updateSummary(draft) {
 async function toggle(id) {
   try {
     if (state.open.has(id)) state.open.delete(id);
-    else await fetchDraft(id);
+    else state.open.set(id, await fetchDraft(id));
     render();
   } catch (error) {
     alarm(error.message);
