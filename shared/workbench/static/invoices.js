@@ -1,8 +1,8 @@
 // The Invoices tab: drafts sent to e-conomic (exported: e-conomic's document number; booked: the
 // booked invoice number too), their lines, and the button that fetches booked numbers now.
-import { call, download, fetchDraft, refreshExpanded } from "./api.js";
+import { call, download, refreshExpanded } from "./api.js";
 import { alarm, button, byId, clear, el, money, period, say } from "./dom.js";
-import { renderLines } from "./lines.js";
+import { renderLines, toggleLines } from "./lines.js";
 
 const state = { drafts: [], open: new Map() };
 const DOCUMENT = { draftInvoice: "draft invoice", order: "order" };
@@ -42,7 +42,7 @@ function render() {
         el(
           "td",
           {},
-          button("Lines", () => toggle(id), {
+          button("Lines", () => toggleLines(state.open, id, render), {
             id: `invoice-expand-${id}`,
             class: "expander",
             "aria-expanded": entry ? "true" : "false",
@@ -69,15 +69,6 @@ function render() {
   if (focused && byId(focused)) byId(focused).focus();
 }
 
-async function toggle(id) {
-  try {
-    if (state.open.has(id)) state.open.delete(id);
-    else state.open.set(id, await fetchDraft(id));
-    render();
-  } catch (error) {
-    alarm(error.message);
-  }
-}
 
 async function pdf(d) {
   try {

@@ -2,7 +2,7 @@
 // (generate, new, delete, merge, concept PDF, specification, create invoices in e-conomic).
 import { call, download, fetchDraft, refreshExpanded, sameOrigin } from "./api.js";
 import { alarm, button, byId, clear, clearErrors, el, field, money, period, say, showErrors } from "./dom.js";
-import { renderLines } from "./lines.js";
+import { renderLines, toggleLines } from "./lines.js";
 import { loadInvoices } from "./invoices.js";
 
 const state = { drafts: [], selected: new Set(), open: new Map() };
@@ -38,7 +38,7 @@ function render() {
         event.target.closest("tr").classList.toggle("selected", event.target.checked);
       },
     });
-    const expander = button("Lines", () => toggle(id), {
+    const expander = button("Lines", () => toggleLines(state.open, id, render), {
       id: `expand-${id}`,
       class: "expander",
       "aria-expanded": entry ? "true" : "false",
@@ -83,15 +83,6 @@ function updateSummary(draft) {
   state.drafts = state.drafts.map((d) => (d.draftId === draft.draftId ? draft : d));
 }
 
-async function toggle(id) {
-  try {
-    if (state.open.has(id)) state.open.delete(id);
-    else state.open.set(id, await fetchDraft(id));
-    render();
-  } catch (error) {
-    alarm(error.message);
-  }
-}
 
 function chosen(minimum, what) {
   const ids = [...state.selected].sort((a, b) => a - b);
