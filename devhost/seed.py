@@ -81,9 +81,10 @@ class Seeded:
 
 
 def month_back(now: datetime, zone: ZoneInfo, months: int) -> Period:
-    local = now.astimezone(zone)
-    index = local.year * 12 + local.month - 1 - months
-    return Period(index // 12, index % 12 + 1)
+    period = Period.containing(now, zone)
+    for _ in range(months):
+        period = period.previous()
+    return period
 
 
 def record_note(
