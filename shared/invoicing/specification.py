@@ -4,7 +4,8 @@ billable minutes, rate, amount, surcharge), plus the draft's other (manual) line
 (`specification_pdf.py`) and CSV (`specification_csv.py`).
 
 One read serves any number of drafts: the draft headers once, then the notes carrying any of their
-numbers (and of the drafts merged into them). Only live drafts (open, exported, booked) have a
+numbers (and of the drafts merged into them), then, only for drafts that have some, their manual lines
+(one query; the notes are never read twice). Only live drafts (open, exported, booked) have a
 specification; at most `MAX_DRAFTS` drafts and `MAX_NOTES` notes per request, so an answer stays
 bounded (a larger set is refused naming the field, never cut short silently).
 """
