@@ -15,20 +15,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shared.container import TABLES, Container, build
+from shared.connector.schemas import PositionNoteIn
+from shared.container import Container, build
 from shared.invoicing.directory import Contract, Customer, Entry, TenantSettings, Ticket
 from shared.invoicing.planning import Period
 from shared.local_settings import load_local_settings
+from shared.platform.keys import Principal
 from shared.platform.tenants import validate_tenant
-from shared.repositories.work import TableWorkRepository
-from shared.work import POSITION_NOTE, WorkRecord
 
 RIGHTS = ("admin", "reseller", "CreateInvoicePositionNote", "GetServiceAssignmentsDispatcher")
 UNKNOWN_TICKET = 9999
@@ -82,42 +81,66 @@ class Seeded:
 
 
 def month_back(now: datetime, zone: ZoneInfo, months: int) -> Period:
-    local = now.astimezone(zone)
-    index = local.year * 12 + local.month - 1 - months
-    return Period(index // 12, index % 12 + 1)
+    period = Period.containing(now, zone)
+    for _ in range(months):
+        period = period.previous()
+    return period
+
+
+def record_note(
+    container: Container,
+    who: Principal,
+    start: datetime,
+    minutes: int,
+    *,
+    hint: str,
+    user: str,
+    ticket: int | None = None,
+    contract: int | None = None,
+    extra_charge: bool = False,
+) -> str:
+    """A position note recorded as the connector records one (same validation, same record), so the
+    seed never writes a note the API could not have written."""
+    data = PositionNoteIn.model_validate(
+        {
+            "dateFrom": start.isoformat(),
+            "dateTo": (start + timedelta(minutes=minutes)).isoformat(),
+            "noInvoice": False,
+            "extraCharge": extra_charge,
+            "hint": hint,
+            "username": user,
+            "ticketID": ticket,
+            "serviceContractID": contract,
+        }
+    )
+    return container.connector.create_position_note(who, data)
 
 
 def seed(container: Container, tenant: str, *, now: datetime | None = None, email: str = "me@example.com") -> Seeded:
     tenant = validate_tenant(tenant)
     zone = container.settings.default_timezone
     now = now or datetime.now(UTC)
-    key, raw = container.keys.create(tenant, name="workbench", rights=RIGHTS, email=email)
+    _, raw = container.keys.create(tenant, name="workbench", rights=RIGHTS, email=email)
     entries: list[tuple[str, Entry]] = [("c", c) for c in CUSTOMERS]
     entries += [("k", k) for k in CONTRACTS] + [("t", t) for t in TICKETS]
     problems = container.directory.import_entries(tenant, entries)
     if problems:
         raise RuntimeError("; ".join(problems))
     container.tenant_settings.put(tenant, TenantSettings(accounting_email="accounting@example.com"))
-    work = TableWorkRepository(container.storage.table_ref(TABLES["work"]))
+    who = container.keys.authenticate(raw)
     for note in NOTES:
         month = month_back(now, zone, note.months_back)
         start = datetime(month.year, month.month, note.day, note.hour, tzinfo=zone)
-        work.add(
-            WorkRecord(
-                tenant=tenant,
-                record_id=str(uuid.uuid4()),
-                kind=POSITION_NOTE,
-                key_id=key.key_id,
-                recorded_by="workbench",
-                created_at=now,
-                date_from=start,
-                date_to=start + timedelta(minutes=note.minutes),
-                extra_charge=note.extra_charge,
-                hint=note.hint,
-                username=note.user,
-                ticket_id=note.ticket,
-                service_contract_id=note.contract,
-            )
+        record_note(
+            container,
+            who,
+            start,
+            note.minutes,
+            hint=note.hint,
+            user=note.user,
+            ticket=note.ticket,
+            contract=note.contract,
+            extra_charge=note.extra_charge,
         )
     return Seeded(tenant, raw, (month_back(now, zone, 1), month_back(now, zone, 2)), len(NOTES))
 

@@ -17,7 +17,9 @@ from shared.web.types import ApiResponse
 
 Format = Literal["pdf", "csv"]
 MEDIA: dict[str, str] = {"pdf": "application/pdf", "csv": "text/csv"}
-"""The Functions host adds `; charset=utf-8` to a text/* type (`blueprints/_http.py`)."""
+"""A text/* type goes out as `text/csv; charset=utf-8`: `blueprints/_http.py` passes charset="utf-8", and
+azure-functions (1.26.0, `azure/functions/http.py`, `HttpResponseConverter.encode`) appends the charset to
+`text/` types only (https://github.com/Azure/azure-functions-python-library/blob/dev/azure/functions/http.py)."""
 
 
 class SpecificationServices(Protocol):

@@ -4,7 +4,8 @@ billable minutes, rate, amount, surcharge), plus the draft's other (manual) line
 (`specification_pdf.py`) and CSV (`specification_csv.py`).
 
 One read serves any number of drafts: the draft headers once, then the notes carrying any of their
-numbers (and of the drafts merged into them). Only live drafts (open, exported, booked) have a
+numbers (and of the drafts merged into them), then, only for drafts that have some, their manual lines
+(one query; the notes are never read twice). Only live drafts (open, exported, booked) have a
 specification; at most `MAX_DRAFTS` drafts and `MAX_NOTES` notes per request, so an answer stays
 bounded (a larger set is refused naming the field, never cut short silently).
 """
@@ -189,5 +190,5 @@ class Specifications:
         ]
         if not more:
             return {}
-        lines = self._invoicing.lines_for(tenant, more, headers)
-        return {n: [other_row(line) for line in lines[n] if line.kind == "manual"] for n in more}
+        lines = self._invoicing.manual_lines_for(tenant, more, headers)  # the notes are read already
+        return {n: [other_row(line) for line in lines[n]] for n in more}

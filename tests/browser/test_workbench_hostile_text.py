@@ -7,18 +7,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import requests
 from playwright.sync_api import expect
 
-from devhost.seed import month_back
-from shared.container import TABLES, build
+from devhost.seed import month_back, record_note
+from shared.container import build
 from shared.invoicing.directory import Contract, Customer, Ticket
-from shared.repositories.work import TableWorkRepository
-from shared.work import POSITION_NOTE, WorkRecord
 from tests.browser.conftest import Shots, Workbench
 from tests.browser.walk import ORDERS, expand, generate, sign_in
 
@@ -31,7 +29,7 @@ NOTE_ID = "<svg onload=window.__xss=4>"
 def _hostile_tenant(workbench: Workbench) -> tuple[str, str]:
     container = build(workbench.env)
     tenant = "hostile-" + uuid.uuid4().hex[:8]
-    key, raw = container.keys.create(tenant, name="xss", rights=("admin", "reseller"))
+    _, raw = container.keys.create(tenant, name="xss", rights=("admin", "reseller"))
     container.directory.import_entries(
         tenant,
         [
@@ -43,21 +41,7 @@ def _hostile_tenant(workbench: Workbench) -> tuple[str, str]:
     zone = container.settings.default_timezone
     month = month_back(datetime.now(UTC), zone, 1)
     start = datetime(month.year, month.month, 2, 9, tzinfo=zone)
-    TableWorkRepository(container.storage.table_ref(TABLES["work"])).add(
-        WorkRecord(
-            tenant=tenant,
-            record_id=str(uuid.uuid4()),
-            kind=POSITION_NOTE,
-            key_id=key.key_id,
-            recorded_by="xss",
-            created_at=datetime.now(UTC),
-            date_from=start,
-            date_to=start + timedelta(minutes=60),
-            hint=HINT,
-            username=CUSTOMER,
-            ticket_id=1,
-        )
-    )
+    record_note(container, container.keys.authenticate(raw), start, 60, hint=HINT, user=CUSTOMER, ticket=1)
     return raw, str(month)
 
 

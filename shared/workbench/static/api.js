@@ -65,6 +65,27 @@ export async function call(method, path, { body, ifMatch } = {}) {
   return { data, etag, status: response.status };
 }
 
+// One draft with its lines, as the tabs keep an expanded order: {draft, etag}.
+export async function fetchDraft(id) {
+  const { data, etag } = await call("GET", `invoicing/drafts/${id}`);
+  return { draft: data, etag };
+}
+
+// Keeps a tab's expanded drafts (Map id -> {draft, etag}) in step with its fresh list: a draft no
+// longer listed is dropped, and only a draft whose version differs from the one held is fetched
+// again, all at once. Every change of a draft makes a new version (its ETag, DraftSummary.version),
+// so an action's own answer, or an order nobody changed, is not fetched a second time.
+export async function refreshExpanded(open, listed) {
+  const versions = new Map(listed.map((d) => [d.draftId, d.version]));
+  const stale = [];
+  for (const [id, entry] of [...open]) {
+    if (!versions.has(id)) open.delete(id);
+    else if (entry.draft.version !== versions.get(id)) stale.push(id);
+  }
+  const fresh = await Promise.all(stale.map((id) => fetchDraft(id)));
+  stale.forEach((id, index) => open.set(id, fresh[index]));
+}
+
 function filenameFrom(disposition, fallback) {
   const match = /filename="?([^";]+)"?/i.exec(disposition || "");
   return match ? match[1] : fallback;

@@ -1,8 +1,8 @@
 // The Invoices tab: drafts sent to e-conomic (exported: e-conomic's document number; booked: the
 // booked invoice number too), their lines, and the button that fetches booked numbers now.
-import { call, download } from "./api.js";
+import { call, download, refreshExpanded } from "./api.js";
 import { alarm, button, byId, clear, el, money, period, say } from "./dom.js";
-import { renderLines } from "./lines.js";
+import { renderLines, toggleLines } from "./lines.js";
 
 const state = { drafts: [], open: new Map() };
 const DOCUMENT = { draftInvoice: "draft invoice", order: "order" };
@@ -13,9 +13,7 @@ export async function loadInvoices() {
     call("GET", "invoicing/drafts?status=booked"),
   ]);
   state.drafts = [...exported.data.drafts, ...booked.data.drafts].sort((a, b) => b.draftId - a.draftId);
-  for (const id of [...state.open.keys()]) {
-    state.open.set(id, (await call("GET", `invoicing/drafts/${id}`)).data);
-  }
+  await refreshExpanded(state.open, state.drafts);
   render();
 }
 
@@ -30,7 +28,7 @@ function render() {
   if (state.drafts.length === 0) rows.append(el("tr", {}, el("td", { colSpan: 9, class: "empty", text: "Nothing sent to e-conomic yet." })));
   for (const d of state.drafts) {
     const id = d.draftId;
-    const full = state.open.get(id);
+    const entry = state.open.get(id);
     const accounting = d.accounting || {};
     const status = accounting.missing ? "deleted in e-conomic" : d.status;
     const actions = el("td", {}, button("PDF", () => pdf(d), { id: `invoice-pdf-${id}`, "aria-label": `PDF of order ${id}` }));
@@ -44,10 +42,10 @@ function render() {
         el(
           "td",
           {},
-          button("Lines", () => toggle(id), {
+          button("Lines", () => toggleLines(state.open, id, render), {
             id: `invoice-expand-${id}`,
             class: "expander",
-            "aria-expanded": full ? "true" : "false",
+            "aria-expanded": entry ? "true" : "false",
             "aria-controls": `invoice-${id}-lines`,
             "aria-label": `Lines of order ${id} (${d.customer.name})`,
           }),
@@ -62,24 +60,15 @@ function render() {
         actions,
       ),
     );
-    if (full) {
+    if (entry) {
       const cell = el("td", { colSpan: 9 });
       rows.append(el("tr", { class: "detail", id: `invoice-${id}-lines` }, cell));
-      renderLines(cell, { draft: full, etag: "" }, { editable: false });
+      renderLines(cell, entry, { editable: false });
     }
   }
   if (focused && byId(focused)) byId(focused).focus();
 }
 
-async function toggle(id) {
-  try {
-    if (state.open.has(id)) state.open.delete(id);
-    else state.open.set(id, (await call("GET", `invoicing/drafts/${id}`)).data);
-    render();
-  } catch (error) {
-    alarm(error.message);
-  }
-}
 
 async function pdf(d) {
   try {

@@ -1,6 +1,6 @@
 // An order's lines (the expanded row): a table, an edit form per line and a form to add one. Every
 // change sends the draft's version in If-Match; a 412 means someone changed the order meanwhile.
-import { call } from "./api.js";
+import { call, fetchDraft } from "./api.js";
 import { alarm, button, clear, clearErrors, el, field, money, say, showErrors } from "./dom.js";
 
 const KIND = { time: "Hours", surcharge: "Surcharge", manual: "Manual" };
@@ -11,6 +11,17 @@ function unitPrice(line) {
 
 function quantity(line) {
   return line.quantity ?? (line.kind === "time" ? line.hours : "");
+}
+
+// The "Lines" button of a tab's row: expands the order (fetching it) or folds it, then re-renders.
+export async function toggleLines(open, id, render) {
+  try {
+    if (open.has(id)) open.delete(id);
+    else open.set(id, await fetchDraft(id));
+    render();
+  } catch (error) {
+    alarm(error.message);
+  }
 }
 
 // entry: {draft, etag}; ctx: {editable, changed(entry) -> re-render after a change, reload() -> fresh entry}

@@ -1,8 +1,8 @@
 // The Orders tab: open drafts with selection and expandable lines, and the actions on them
 // (generate, new, delete, merge, concept PDF, specification, create invoices in e-conomic).
-import { call, download, sameOrigin } from "./api.js";
+import { call, download, fetchDraft, refreshExpanded, sameOrigin } from "./api.js";
 import { alarm, button, byId, clear, clearErrors, el, field, money, period, say, showErrors } from "./dom.js";
-import { renderLines } from "./lines.js";
+import { renderLines, toggleLines } from "./lines.js";
 import { loadInvoices } from "./invoices.js";
 
 const state = { drafts: [], selected: new Set(), open: new Map() };
@@ -12,15 +12,8 @@ export async function loadOrders() {
   state.drafts = data.drafts;
   const known = new Set(state.drafts.map((d) => d.draftId));
   for (const id of [...state.selected]) if (!known.has(id)) state.selected.delete(id);
-  for (const id of [...state.open.keys()]) if (!known.has(id)) state.open.delete(id);
-  await Promise.all([...state.open.keys()].map((id) => fetchDraft(id)));
+  await refreshExpanded(state.open, state.drafts);
   render();
-}
-
-async function fetchDraft(id) {
-  const { data, etag } = await call("GET", `invoicing/drafts/${id}`);
-  state.open.set(id, { draft: data, etag });
-  return state.open.get(id);
 }
 
 function render() {
@@ -45,7 +38,7 @@ function render() {
         event.target.closest("tr").classList.toggle("selected", event.target.checked);
       },
     });
-    const expander = button("Lines", () => toggle(id), {
+    const expander = button("Lines", () => toggleLines(state.open, id, render), {
       id: `expand-${id}`,
       class: "expander",
       "aria-expanded": entry ? "true" : "false",
@@ -77,7 +70,7 @@ function render() {
           render();
         },
         reload: async () => {
-          await fetchDraft(id);
+          state.open.set(id, await fetchDraft(id));
           render();
         },
       });
@@ -90,15 +83,6 @@ function updateSummary(draft) {
   state.drafts = state.drafts.map((d) => (d.draftId === draft.draftId ? draft : d));
 }
 
-async function toggle(id) {
-  try {
-    if (state.open.has(id)) state.open.delete(id);
-    else await fetchDraft(id);
-    render();
-  } catch (error) {
-    alarm(error.message);
-  }
-}
 
 function chosen(minimum, what) {
   const ids = [...state.selected].sort((a, b) => a - b);
