@@ -111,6 +111,26 @@ def whole_number(value: Any, rule: str) -> Any:
     return value
 
 
+def id_list(
+    value: Any, *, most: int, rule: str, not_a_list: str | None = None, too_many: str | None = None
+) -> list[int]:
+    """Ids as a JSON array or, from a query string, "3,5,8": each a whole number from 1 to MAX_ID
+    (`rule` otherwise), at most `most` of them (`too_many`), in the order given. Linear in the input."""
+    items = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise _fail(not_a_list or rule)
+    if len(items) > most:
+        raise _fail(too_many or rule)
+    ids = []
+    for item in items:
+        if isinstance(item, str) and is_ascii_digits(item.strip()):
+            item = whole_number(item.strip(), rule)
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
+            raise _fail(rule)
+        ids.append(item)
+    return ids
+
+
 def _positive_id(value: Any) -> int:
     rule = f"must be a positive whole number no larger than {MAX_ID}"
     if isinstance(value, bool):

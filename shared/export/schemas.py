@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from shared.export.jobs import DocumentType
 from shared.invoicing.wire import ProductNumber
 from shared.platform.tenants import TENANT_RE
-from shared.validation import EARLIEST, LATEST, MAX_ID, Email, Flag, PositiveId, is_ascii_digits, whole_number
+from shared.validation import EARLIEST, LATEST, MAX_ID, Email, Flag, PositiveId, id_list
 
 STATUS_ROUTE = "integration/economic/invoice/draft/{jobId}"
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
@@ -62,19 +62,13 @@ strings in UTF-16), which 1000 ids of up to 16 digits fit with room to spare (`s
 
 def _ids(value: Any) -> list[int]:
     # Query strings carry lists as "3,4,5"; bodies as JSON arrays.
-    items = [part for part in value.split(",") if part.strip()] if isinstance(value, str) else value
-    if not isinstance(items, list):
-        raise _fail("must be a list of draft ids, e.g. [12, 15] (or 12,15 in a query string)")
-    if len(items) > MAX_DRAFT_IDS:
-        raise _fail(f"must name at most {MAX_DRAFT_IDS} drafts")
-    checked = []
-    for item in items:
-        if isinstance(item, str) and is_ascii_digits(item.strip()):
-            item = whole_number(item.strip(), _IDS_RULE)
-        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
-            raise _fail(_IDS_RULE)
-        checked.append(item)
-    return checked
+    return id_list(
+        value,
+        most=MAX_DRAFT_IDS,
+        rule=_IDS_RULE,
+        not_a_list="must be a list of draft ids, e.g. [12, 15] (or 12,15 in a query string)",
+        too_many=f"must name at most {MAX_DRAFT_IDS} drafts",
+    )
 
 
 _IDS_RULE = f"must be a list of draft ids (positive whole numbers no larger than {MAX_ID})"

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.invoicing.specification import MAX_DRAFTS, DraftSpecification, Specifications
 from shared.platform.keys import ADMIN_RIGHT
-from shared.validation import MAX_ID, PositiveId, is_ascii_digits, whole_number
+from shared.validation import MAX_ID, PositiveId, id_list
 from shared.web.registry import Call, OperationSpec
 from shared.web.types import ApiResponse
 
@@ -43,20 +43,9 @@ _IDS_RULE = f"must be a list of 1 to {MAX_DRAFTS} draft ids (positive whole numb
 
 def _draft_ids(value: Any) -> list[int]:
     # A query string carries "3,5,8"; a list also passes (the query parser may hand one over).
-    if isinstance(value, str):
-        parts = value.split(",")
-        if len(parts) > MAX_DRAFTS:  # checked before any part is read: linear in what is allowed
-            raise _fail(_IDS_RULE)
-        value = [part.strip() for part in parts if part.strip()]
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_DRAFTS:
+    ids = id_list(value, most=MAX_DRAFTS, rule=_IDS_RULE)
+    if not ids:
         raise _fail(_IDS_RULE)
-    ids = []
-    for item in value:
-        if isinstance(item, str) and is_ascii_digits(item):
-            item = whole_number(item, _IDS_RULE)
-        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_ID:
-            raise _fail(_IDS_RULE)
-        ids.append(item)
     return list(dict.fromkeys(ids))
 
 
